@@ -1,0 +1,8 @@
+"""Network bodies (tensor -> features) and distribution heads (features -> tfd distribution)."""
+
+from keras_ae.layers.bodies import DecoderBody, EncoderBody  # noqa: F401
+from keras_ae.layers.heads import (  # noqa: F401
+    BernoulliHead,
+    GaussianHead,
+    get_likelihood_head,
+)

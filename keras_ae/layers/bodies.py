@@ -1,0 +1,129 @@
+"""Network bodies built from the data shape: an MLP for vectors, a convolutional stack for images.
+
+An encoder body maps data ``[B, *data_shape]`` to flat features ``[B, F]``; a decoder body maps a
+code ``[B, latent_dim]`` to features that a head turns into data-shaped parameters: flat
+``[B, F]`` for the MLP, ``[B, H, W, filters[0]]`` for the convolutional decoder.
+"""
+
+import math
+
+import keras
+
+ARCHITECTURES = ("mlp", "conv")
+
+
+def check_body_arguments(data_shape, architecture, hidden_units, filters):
+    """Validate body arguments, raising ``ValueError`` that names the bad one."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    if len(data_shape) == 0 or any(int(d) < 1 for d in data_shape):
+        raise ValueError(f"input_shape must be a non-empty tuple of positive sizes, got {data_shape}")
+    if any(int(u) < 1 for u in hidden_units):
+        raise ValueError(f"hidden_units must be positive integers, got {tuple(hidden_units)}")
+    if architecture == "conv":
+        if len(data_shape) != 3:
+            raise ValueError(
+                f"architecture='conv' needs images of shape (height, width, channels), got input_shape {data_shape}"
+            )
+        if not filters or any(int(f) < 1 for f in filters):
+            raise ValueError(f"filters must be a non-empty tuple of positive integers, got {tuple(filters)}")
+
+
+class EncoderBody(keras.layers.Layer):
+    """Data ``[B, *data_shape]`` -> flat features ``[B, F]``.
+
+    Args:
+        data_shape: shape of one example, e.g. ``(784,)`` or ``(28, 28, 1)``.
+        architecture: ``"mlp"`` (flatten, then dense layers) or ``"conv"`` (stride-2 3x3
+            convolutions with ``filters`` channels, then dense layers).
+        hidden_units: sizes of the dense layers, default ``(256,)``; ``()`` for none.
+        filters: channels of the convolutions (conv only), default ``(32, 64)``.
+        activation: non-linearity, default ``"relu"``; ``"linear"`` for a linear network.
+    """
+
+    def __init__(self, data_shape, architecture="mlp", hidden_units=(256,), filters=(32, 64),
+                 activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        check_body_arguments(self.data_shape, architecture, hidden_units, filters)
+        self.architecture = architecture
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.filters = tuple(int(f) for f in filters)
+        self.activation = activation
+        self.stack = []
+        if architecture == "conv":
+            for f in self.filters:
+                self.stack.append(keras.layers.Conv2D(f, 3, strides=2, padding="same", activation=activation))
+        self.stack.append(keras.layers.Flatten())
+        for u in self.hidden_units:
+            self.stack.append(keras.layers.Dense(u, activation=activation))
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.stack:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.output_features = shape[-1]
+
+    def call(self, x):
+        for layer in self.stack:
+            x = layer(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+
+class DecoderBody(keras.layers.Layer):
+    """Code ``[B, latent_dim]`` -> features for a head.
+
+    The MLP mirrors the encoder (``hidden_units`` reversed) and returns ``[B, hidden_units[0]]``
+    (or the code itself when ``hidden_units`` is empty). The convolutional decoder maps the code
+    to a ``ceil(H / 2^n) x ceil(W / 2^n)`` grid, upsamples with ``n = len(filters)`` stride-2
+    transposed convolutions and crops to ``H x W``, returning ``[B, H, W, filters[0]]``; any image
+    size works.
+    """
+
+    def __init__(self, data_shape, architecture="mlp", hidden_units=(256,), filters=(32, 64),
+                 activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        check_body_arguments(self.data_shape, architecture, hidden_units, filters)
+        self.architecture = architecture
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.filters = tuple(int(f) for f in filters)
+        self.activation = activation
+        self.stack = [keras.layers.Dense(u, activation=activation) for u in reversed(self.hidden_units)]
+        if architecture == "conv":
+            height, width, _ = self.data_shape
+            n = len(self.filters)
+            grid_h, grid_w = math.ceil(height / 2**n), math.ceil(width / 2**n)
+            self.stack.append(keras.layers.Dense(grid_h * grid_w * self.filters[-1], activation=activation))
+            self.stack.append(keras.layers.Reshape((grid_h, grid_w, self.filters[-1])))
+            for f in reversed(self.filters):
+                self.stack.append(
+                    keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation=activation)
+                )
+            # [B, grid_h * 2^n, grid_w * 2^n, filters[0]] -> [B, H, W, filters[0]]
+            extra_h, extra_w = grid_h * 2**n - height, grid_w * 2**n - width
+            self.stack.append(keras.layers.Cropping2D(((0, extra_h), (0, extra_w))))
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.stack:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, z):
+        for layer in self.stack:
+            z = layer(z)
+        return z
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.stack:
+            shape = layer.compute_output_shape(shape)
+        return shape

@@ -1,0 +1,9 @@
+"""Model families, one file each; every model follows :class:`keras_ae.models.base.BaseAutoencoder`."""
+
+from keras_ae.models.base import BaseAutoencoder  # noqa: F401
+from keras_ae.models.deterministic import (  # noqa: F401
+    Autoencoder,
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    SparseAutoencoder,
+)

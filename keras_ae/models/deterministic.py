@@ -1,0 +1,244 @@
+"""Deterministic autoencoders: plain, linear (PCA-like), sparse, denoising and contractive.
+
+All share one encoder ``x -> z = f(x)`` and decoder ``z -> x_hat = g(z)`` and differ in the
+penalty added to the reconstruction term, so the variants are constructor arguments of one
+network and small subclasses that add a term (never a copy of the loss).
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_ae import objectives
+from keras_ae.layers.heads import ParamProjection
+from keras_ae.models.base import BaseAutoencoder
+
+RECONSTRUCTIONS = ("mse", "bernoulli")
+CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
+SPARSITY_PENALTIES = ("l1", "kl")
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class Autoencoder(BaseAutoencoder):
+    """Deterministic autoencoder ``x_hat = g(f(x))`` (Hinton & Salakhutdinov 2006).
+
+    Objective per example: ``||x - g(f(x))||^2`` (``reconstruction="mse"``) or the Bernoulli
+    cross-entropy ``-sum[x log x_hat + (1 - x) log(1 - x_hat)]`` with ``x_hat = sigmoid(logits)``
+    (``reconstruction="bernoulli"``, data in [0, 1]). Undercomplete when ``latent_dim`` is below
+    the data size, overcomplete above it (then pair it with a penalty: sparse, denoising,
+    contractive).
+
+    With ``hidden_units=()`` and ``activation="linear"`` it is the linear autoencoder, whose
+    optimum under squared error spans the principal subspace (Baldi & Hornik 1989).
+
+    Args:
+        input_shape, latent_dim, architecture, hidden_units, filters, activation, seed: see
+            :class:`~keras_ae.models.base.BaseAutoencoder`.
+        reconstruction: ``"mse"`` (default) or ``"bernoulli"``.
+        code_activation: activation of the code layer, default ``"linear"``.
+
+    Example::
+
+        model = Autoencoder(input_shape=(8, 8, 1), latent_dim=16)
+        model.compile(optimizer="adam")
+        model.fit(x_train, epochs=10)
+        z = model.encode(x_test)
+    """
+
+    def __init__(self, input_shape, latent_dim, reconstruction="mse", code_activation="linear", **kwargs):
+        super().__init__(input_shape, latent_dim, **kwargs)
+        if reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(f"reconstruction must be one of {RECONSTRUCTIONS}, got {reconstruction!r}")
+        self.reconstruction = reconstruction
+        self.likelihood = reconstruction
+        self.unit_interval_data = reconstruction == "bernoulli"
+        self.code_activation = code_activation
+        self.encoder_body = self.make_encoder_body()
+        self.code_layer = keras.layers.Dense(self.latent_dim, activation=code_activation, name="code")
+        self.decoder_body = self.make_decoder_body()
+        self.output_layer = ParamProjection(self.data_shape, name="output")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(reconstruction=self.reconstruction, code_activation=self.code_activation)
+        return config
+
+    def encode_unchecked(self, x):
+        return self.code_layer(self.encoder_body(x))
+
+    def decoder_output(self, z):
+        """Code -> decoder output before the output non-linearity (logits for Bernoulli)."""
+        return tf.cast(self.output_layer(self.decoder_body(z)), tf.float32)
+
+    def to_data_space(self, output):
+        return tf.sigmoid(output) if self.reconstruction == "bernoulli" else output
+
+    def encode(self, x):
+        return self.encode_unchecked(self.check_inputs(x))
+
+    def decode(self, z):
+        return self.to_data_space(self.decoder_output(self.check_codes(z)))
+
+    def reconstruct_unchecked(self, x):
+        return self.to_data_space(self.decoder_output(self.encode_unchecked(x)))
+
+    def reconstruction_error(self, x, output):
+        if self.reconstruction == "bernoulli":
+            return objectives.bernoulli_cross_entropy(x, output)
+        return objectives.squared_error(x, output)
+
+    def code_and_reconstruction_error(self, x, x_in=None, training=False):
+        """Encode ``x_in`` (default ``x``) and measure the reconstruction against ``x``."""
+        z = self.encode_unchecked(x if x_in is None else x_in)
+        return z, self.reconstruction_error(x, self.decoder_output(z))
+
+    def loss_terms(self, x, training=False):
+        _, reconstruction = self.code_and_reconstruction_error(x, training=training)
+        return {"reconstruction": reconstruction}
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class SparseAutoencoder(Autoencoder):
+    """Autoencoder with a sparsity penalty on the code (Ng 2011; Makhzani & Frey 2013).
+
+    Objective per example: ``reconstruction + weight * sparsity`` with
+
+    - ``penalty="l1"``: ``sparsity = sum_j |z_j|``;
+    - ``penalty="kl"``: sigmoid codes and ``sparsity = sum_j KL(rho || rho_hat_j)``, where
+      ``rho_hat_j`` is the mean activation of unit j over the batch (the target-activation
+      penalty of Ng's lecture notes).
+
+    Args:
+        penalty: ``"l1"`` (default) or ``"kl"``.
+        sparsity_weight: weight of the penalty, >= 0, default 1e-3 (l1) — use ~0.1-3 for kl.
+        target_activation: ``rho`` for ``penalty="kl"``, in (0, 1), default 0.05.
+        other arguments: see :class:`Autoencoder`.
+    """
+
+    TERMS = ("reconstruction", "sparsity")
+
+    def __init__(self, input_shape, latent_dim, penalty="l1", sparsity_weight=1e-3, target_activation=0.05,
+                 **kwargs):
+        if penalty not in SPARSITY_PENALTIES:
+            raise ValueError(f"penalty must be one of {SPARSITY_PENALTIES}, got {penalty!r}")
+        if sparsity_weight < 0:
+            raise ValueError(f"sparsity_weight must be >= 0, got {sparsity_weight}")
+        if not 0.0 < target_activation < 1.0:
+            raise ValueError(f"target_activation must be in (0, 1), got {target_activation}")
+        if penalty == "kl":
+            kwargs["code_activation"] = "sigmoid"
+        super().__init__(input_shape, latent_dim, **kwargs)
+        self.penalty = penalty
+        self.sparsity_weight = float(sparsity_weight)
+        self.target_activation = float(target_activation)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(penalty=self.penalty, sparsity_weight=self.sparsity_weight,
+                      target_activation=self.target_activation)
+        if self.penalty == "kl":
+            config.pop("code_activation")
+        return config
+
+    def loss_weights(self):
+        return {"reconstruction": 1.0, "sparsity": self.sparsity_weight}
+
+    def loss_terms(self, x, training=False):
+        z, reconstruction = self.code_and_reconstruction_error(x, training=training)
+        if self.penalty == "l1":
+            sparsity = objectives.l1_penalty(z)
+        else:
+            sparsity = objectives.target_activation_penalty(z, self.target_activation)
+        return {"reconstruction": reconstruction, "sparsity": sparsity}
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class DenoisingAutoencoder(Autoencoder):
+    """Denoising autoencoder (Vincent et al. 2008, 2010): reconstruct clean ``x`` from ``c(x)``.
+
+    Objective per example: ``reconstruction(x, g(f(c(x))))`` with the corruption ``c`` applied
+    in training only (evaluation, ``encode`` and ``reconstruct`` see the input as given):
+
+    - ``"gaussian"``: ``c(x) = x + noise_level * eps``, ``eps ~ N(0, I)``;
+    - ``"masking"``: each value set to 0 with probability ``noise_level``;
+    - ``"salt_and_pepper"``: each value set to 0 or 1 (equally likely) with probability ``noise_level``.
+
+    Args:
+        corruption: one of the above, default ``"gaussian"``.
+        noise_level: standard deviation or probability, default 0.3; a probability must be < 1.
+        other arguments: see :class:`Autoencoder`.
+    """
+
+    def __init__(self, input_shape, latent_dim, corruption="gaussian", noise_level=0.3, **kwargs):
+        if corruption not in CORRUPTIONS:
+            raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
+        if noise_level < 0 or (corruption != "gaussian" and noise_level >= 1):
+            raise ValueError(f"noise_level must be >= 0 (and < 1 for {corruption}), got {noise_level}")
+        super().__init__(input_shape, latent_dim, **kwargs)
+        self.corruption = corruption
+        self.noise_level = float(noise_level)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(corruption=self.corruption, noise_level=self.noise_level)
+        return config
+
+    def corrupt(self, x, seed):
+        """Apply the corruption to ``x`` with a stateless ``seed`` (shape ``[2]``)."""
+        return corrupt(x, self.corruption, self.noise_level, seed)
+
+    def loss_terms(self, x, training=False):
+        x_in = self.corrupt(x, self.noise_seed(stream=1)) if training else x
+        _, reconstruction = self.code_and_reconstruction_error(x, x_in, training=training)
+        return {"reconstruction": reconstruction}
+
+
+def corrupt(x, corruption, noise_level, seed):
+    """Corrupt a batch (see :class:`DenoisingAutoencoder`); ``seed`` is a stateless ``[2]`` seed."""
+    x = tf.cast(x, tf.float32)
+    if corruption == "gaussian":
+        return x + noise_level * tf.random.stateless_normal(tf.shape(x), seed)
+    u = tf.random.stateless_uniform(tf.shape(x), seed)
+    hit = u < noise_level
+    if corruption == "masking":
+        return tf.where(hit, tf.zeros_like(x), x)
+    # salt_and_pepper: u / noise_level is uniform on [0, 1) given a hit; below 1/2 is pepper.
+    salt = tf.cast(u >= 0.5 * noise_level, tf.float32)
+    return tf.where(hit, salt, x)
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class ContractiveAutoencoder(Autoencoder):
+    """Contractive autoencoder (Rifai et al. 2011).
+
+    Objective per example: ``reconstruction + weight * ||J_f(x)||_F^2``, where ``J_f(x)`` is the
+    Jacobian of the encoder ``f`` (data -> code) at ``x``, computed exactly with a batch
+    Jacobian (no closed form assumed, so any encoder depth or architecture works).
+
+    Args:
+        contractive_weight: weight of the penalty, >= 0, default 0.1.
+        other arguments: see :class:`Autoencoder`.
+    """
+
+    TERMS = ("reconstruction", "contractive")
+
+    def __init__(self, input_shape, latent_dim, contractive_weight=0.1, **kwargs):
+        if contractive_weight < 0:
+            raise ValueError(f"contractive_weight must be >= 0, got {contractive_weight}")
+        super().__init__(input_shape, latent_dim, **kwargs)
+        self.contractive_weight = float(contractive_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(contractive_weight=self.contractive_weight)
+        return config
+
+    def loss_weights(self):
+        return {"reconstruction": 1.0, "contractive": self.contractive_weight}
+
+    def contractive_penalty(self, x):
+        """Per-example ``||J_f(x)||_F^2``."""
+        return objectives.jacobian_frobenius_sq(self.encode_unchecked, x)
+
+    def loss_terms(self, x, training=False):
+        _, reconstruction = self.code_and_reconstruction_error(x, training=training)
+        return {"reconstruction": reconstruction, "contractive": self.contractive_penalty(x)}
