@@ -91,6 +91,8 @@ class BaseAutoencoder(keras.Model):
     TERMS = ("reconstruction",)
     #: whether data must lie in [0, 1]; families set it from their likelihood.
     unit_interval_data = False
+    #: whether the model generates: then it has ``sample(n, seed)`` and ``sample_for_export(n)``.
+    is_generative = False
 
     def __init__(self, input_shape, latent_dim, architecture="mlp", hidden_units=(256,), filters=(32, 64),
                  activation="relu", seed=None, **kwargs):
@@ -182,6 +184,22 @@ class BaseAutoencoder(keras.Model):
         """Per-example anomaly score ``[B]``: the reconstruction term (larger is more anomalous)."""
         x = self.check_inputs(x)
         return self.loss_terms(x, training=False)["reconstruction"]
+
+    def encode_outputs(self, x):
+        """Named outputs of the ``encode`` export signature: ``{"code": [B, latent_dim]}``.
+
+        Probabilistic families add the posterior parameters (``"mean"``, ``"scale"``, ...).
+        """
+        return {"code": self.encode(x)}
+
+    def sample(self, n, seed=None):
+        """``n`` generated examples in data space (generative models only); same seed, same samples."""
+        raise NotImplementedError(f"{type(self).__name__} is not generative: it has no prior to sample")
+
+    def sample_for_export(self, n):
+        """``sample`` for export graphs: fresh noise at every call, drawn with ``tf.random.normal`` /
+        ``tf.random.uniform`` only and transformed by hand (TFLite builtins; no TFP samplers)."""
+        raise NotImplementedError(f"{type(self).__name__} is not generative: it has no prior to sample")
 
     def call(self, x, training=False):
         return self.decode(self.encode(x))
