@@ -5,6 +5,7 @@ global batch, so the loss is right under ``tf.distribute``.
 """
 
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 
 def _sum_over_event(values):
@@ -63,3 +64,110 @@ def jacobian_frobenius_sq(fn, x):
         y = tf.cast(fn(x), tf.float32)
     jac = tape.batch_jacobian(y, x)  # [B, K, *data_shape]
     return _sum_over_event(tf.square(jac))
+
+
+# -- variational objectives ------------------------------------------------------------------
+# Kingma & Welling 2014 (ELBO), Kingma et al. 2016 (free bits), Burda et al. 2015 (IWAE bound).
+# Sample axes come first: a quantity for ``n`` latent samples of a batch is ``[n, B]``.
+
+
+def negative_log_likelihood(likelihood, x):
+    """``-log p(x | z)`` per example: ``[B]`` for one decoded batch, ``[n, B]`` for ``n`` samples."""
+    return -tf.cast(likelihood.log_prob(tf.cast(x, tf.float32)), tf.float32)
+
+
+def _unwrap_independent(dist):
+    while isinstance(dist, tfp.distributions.Independent):
+        dist = dist.distribution
+    return dist
+
+
+def has_analytic_kl(q, p):
+    """Whether TFP has a closed-form ``KL(q || p)`` registered for these distribution types."""
+    try:
+        tfp.distributions.kl_divergence(q, p)
+    except NotImplementedError:
+        return False
+    return True
+
+
+def kl_divergence(q, p, seed=None, num_samples=1, analytic=None):
+    """``KL(q(z|x) || p(z))`` per example ``[B]``: analytic where TFP registers it, else Monte Carlo.
+
+    Monte Carlo: ``mean_s [log q(z_s|x) - log p(z_s)]``, ``z_s ~ q`` (unbiased, standard error
+    ``std / sqrt(num_samples)``).
+
+    Args:
+        q: posterior with batch shape ``[B]``; p: prior (batch shape ``[]`` or ``[B]``).
+        seed: stateless ``[2]`` seed for the Monte Carlo estimate.
+        num_samples: Monte Carlo samples, default 1.
+        analytic: True / False to force the estimator; None (default) uses the closed form when
+            TFP has one.
+
+    Example: ``kl = kl_divergence(model.posterior(x), model.prior())``.
+    """
+    if analytic is None or analytic:
+        try:
+            return tf.cast(tfp.distributions.kl_divergence(q, p), tf.float32)
+        except NotImplementedError:
+            if analytic:
+                raise
+    z = q.sample(num_samples, seed=seed)
+    return tf.reduce_mean(q.log_prob(z) - p.log_prob(z), axis=0)
+
+
+def kl_per_dimension(q, p):
+    """Analytic KL of each latent dimension ``[B, d]`` for factorized ``q`` (batch ``[B]``) and ``p``.
+
+    Both are unwrapped from ``tfd.Independent`` and the KL of their components is flattened to
+    ``[B, d]``; the sum over ``d`` is the total KL.
+    """
+    per_component = tf.cast(
+        tfp.distributions.kl_divergence(_unwrap_independent(q), _unwrap_independent(p)), tf.float32
+    )
+    # [B, *component batch] -> [B, d]
+    return tf.reshape(per_component, [tf.shape(per_component)[0], -1])
+
+
+def free_bits_kl(kl_dims, free_bits):
+    """Free-bits KL (Kingma et al. 2016, eq. 15): ``sum_j max(lambda, mean_batch KL_j)`` per batch.
+
+    Returned per example ``[B]`` as ``sum_j [KL_j(x) if mean_batch KL_j > lambda else lambda]``, so
+    that its batch mean is exactly the free-bits objective and a dimension below its floor gets
+    no gradient. The batch mean is that of the replica's slice under ``tf.distribute``.
+
+    Args:
+        kl_dims: per-dimension KL ``[B, d]`` (``kl_per_dimension``).
+        free_bits: ``lambda``, nats per dimension, >= 0.
+    """
+    kl_dims = tf.cast(kl_dims, tf.float32)
+    floor = tf.cast(free_bits, tf.float32)
+    above = tf.reduce_mean(kl_dims, axis=0, keepdims=True) > floor
+    return tf.reduce_sum(tf.where(above, kl_dims, floor * tf.ones_like(kl_dims)), axis=1)
+
+
+def log_mean_exp(values, axis=0):
+    """``log mean_axis exp(values)``, stable (``reduce_logsumexp - log n``)."""
+    values = tf.cast(values, tf.float32)
+    n = tf.cast(tf.shape(values)[axis], tf.float32)
+    return tf.reduce_logsumexp(values, axis=axis) - tf.math.log(n)
+
+
+def importance_log_weights(log_px_given_z, log_pz, log_qz, kl_weight=1.0):
+    """``log w = log p(x|z) + kl_weight * (log p(z) - log q(z|x))``, each ``[n, B]``.
+
+    With ``kl_weight=1`` these are the importance weights of ``q`` for ``p(x, z)``; a weight
+    below 1 tempers the prior term (KL warm-up of the importance-weighted bound).
+    """
+    return tf.cast(log_px_given_z, tf.float32) + tf.cast(kl_weight, tf.float32) * (
+        tf.cast(log_pz, tf.float32) - tf.cast(log_qz, tf.float32)
+    )
+
+
+def importance_weighted_bound(log_weights):
+    """The importance-weighted bound ``L_k = log (1/k) sum_s w_s`` per example (Burda et al. 2015).
+
+    ``log_weights`` is ``[k, B]``; ``L_1`` is the ELBO, ``L_k`` does not decrease in expectation as
+    ``k`` grows, and tends to ``log p(x)``.
+    """
+    return log_mean_exp(log_weights, axis=0)

@@ -138,6 +138,124 @@ class BernoulliHead(keras.layers.Layer):
         return bernoulli(self.logits(h))
 
 
+class ContinuousBernoulliHead(BernoulliHead):
+    """Features -> independent continuous Bernoulli over ``event_shape``, parameterized by logits.
+
+    ``p(x | lambda) = C(lambda) lambda^x (1 - lambda)^(1 - x)`` for ``x`` in [0, 1], with the
+    normalizer ``C(lambda)`` that the Bernoulli cross-entropy leaves out: a proper density for
+    grey levels (Loaiza-Ganem & Cunningham 2019). ``mean()`` is the reconstruction in data space
+    (not ``sigmoid(logits)``).
+
+    Example: ``ContinuousBernoulliHead((784,))(features).log_prob(x)``.
+    """
+
+    def call(self, h):
+        return continuous_bernoulli(self.logits(h))
+
+
+class RelaxedCategoricalHead(keras.layers.Layer):
+    """Features -> ``num_variables`` independent relaxed one-hot categoricals with ``num_classes`` classes.
+
+    The event is ``[num_variables, num_classes]``. A Gumbel-softmax sample (Jang et al. 2017;
+    Maddison et al. 2017) is ``softmax((logits + g) / temperature)`` with ``g`` standard Gumbel
+    noise: on the simplex, and one-hot as the temperature goes to 0. ``logits(h)`` gives the
+    parameters for the helpers below (``gumbel_softmax``, ``one_hot_argmax``) and for the exact
+    categorical (``categorical(logits)``).
+
+    Args:
+        num_variables: number of categorical variables N, >= 1.
+        num_classes: classes per variable K, >= 2.
+        temperature: default temperature of ``call``, > 0, default 1.0.
+
+    Example: ``RelaxedCategoricalHead(10, 10)(features, temperature=0.5).sample(seed=(1, 2))``.
+    """
+
+    def __init__(self, num_variables, num_classes, temperature=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_variables) < 1:
+            raise ValueError(f"num_variables must be >= 1, got {num_variables}")
+        if int(num_classes) < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        check_temperature(temperature)
+        self.num_variables = int(num_variables)
+        self.num_classes = int(num_classes)
+        self.temperature = float(temperature)
+        self.projection = ParamProjection((self.num_variables, self.num_classes))
+
+    def build(self, input_shape):
+        self.projection.build(input_shape)
+
+    def logits(self, h):
+        """``[B, num_variables, num_classes]`` float32 logits."""
+        return tf.cast(self.projection(h), tf.float32)
+
+    def call(self, h, temperature=None):
+        temperature = self.temperature if temperature is None else temperature
+        return tfd.Independent(
+            tfd.RelaxedOneHotCategorical(tf.cast(temperature, tf.float32), logits=self.logits(h)),
+            reinterpreted_batch_ndims=1,
+        )
+
+
+def check_temperature(temperature):
+    """Raise ``ValueError`` unless a (Python) temperature is > 0."""
+    if isinstance(temperature, (int, float)) and not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+
+
+def gumbel_noise(shape, seed=None):
+    """Standard Gumbel noise ``-log(-log u)``; stateless with a ``[2]`` seed, else ``tf.random.uniform``.
+
+    The uniform is kept away from 0 and 1 so the logs stay finite; without a seed only
+    ``tf.random.uniform`` is used, which TFLite has as a builtin.
+    """
+    tiny = 1e-7
+    if seed is None:
+        u = tf.random.uniform(shape, minval=tiny, maxval=1.0 - tiny)
+    else:
+        u = tf.random.stateless_uniform(shape, seed, minval=tiny, maxval=1.0 - tiny)
+    return -tf.math.log(-tf.math.log(u))
+
+
+def one_hot_argmax(scores):
+    """One-hot of the argmax over the last axis, float32 (exactly one 1 per row)."""
+    return tf.one_hot(tf.argmax(scores, axis=-1, output_type=tf.int32), tf.shape(scores)[-1], dtype=tf.float32)
+
+
+def gumbel_softmax(logits, temperature, seed=None, hard=False):
+    """A Gumbel-softmax (relaxed one-hot) sample over the last axis of ``logits``.
+
+    ``y = softmax((logits + g) / temperature)``, ``g ~ Gumbel(0, 1)``. With ``hard=True`` the
+    value is the one-hot ``argmax(y)`` while the gradient is that of ``y`` (straight-through,
+    Jang et al. 2017, section 2.2).
+
+    Args:
+        logits: ``[..., K]`` unnormalized log-probabilities.
+        temperature: scalar > 0 (a tensor or variable may be annealed during training).
+        seed: stateless ``[2]`` seed, or None for fresh ``tf.random.uniform`` noise.
+        hard: straight-through one-hot samples, default False.
+    """
+    check_temperature(temperature)
+    logits = tf.cast(logits, tf.float32)
+    soft = tf.nn.softmax((logits + gumbel_noise(tf.shape(logits), seed)) / tf.cast(temperature, tf.float32), axis=-1)
+    if not hard:
+        return soft
+    return soft + tf.stop_gradient(one_hot_argmax(soft) - soft)
+
+
+def categorical(logits):
+    """Independent one-hot categoricals over the last axis; the event is ``[N, K]``."""
+    return tfd.Independent(tfd.OneHotCategorical(logits=tf.cast(logits, tf.float32), dtype=tf.float32),
+                           reinterpreted_batch_ndims=1)
+
+
+def continuous_bernoulli(logits):
+    """Independent continuous Bernoulli whose event is everything after the batch axis."""
+    return tfd.Independent(
+        tfd.ContinuousBernoulli(logits=logits), reinterpreted_batch_ndims=len(logits.shape) - 1
+    )
+
+
 def gaussian(loc, scale):
     """Diagonal Gaussian whose event is everything after the batch axis."""
     return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=len(loc.shape) - 1)
@@ -153,10 +271,11 @@ def bernoulli(logits):
 LIKELIHOOD_HEADS = {
     "bernoulli": BernoulliHead,
     "gaussian": GaussianHead,
+    "continuous_bernoulli": ContinuousBernoulliHead,
 }
 
 # Likelihoods whose support is [0, 1]: data outside it is rejected with a ValueError.
-UNIT_INTERVAL_LIKELIHOODS = {"bernoulli"}
+UNIT_INTERVAL_LIKELIHOODS = {"bernoulli", "continuous_bernoulli"}
 
 
 def get_likelihood_head(likelihood, event_shape, **kwargs):

@@ -7,3 +7,4 @@ from keras_ae.models.deterministic import (  # noqa: F401
     DenoisingAutoencoder,
     SparseAutoencoder,
 )
+from keras_ae.models.vae import IWAE, VAE  # noqa: F401
