@@ -240,7 +240,7 @@ def data_range(model, data=None):
     return None
 
 
-def _probe_batch(model, data, size=32, seed=0):
+def probe_batch(model, data, size=32, seed=0):
     """Inputs for parity checks: the first ``size`` examples of ``data``, else uniform in [0, 1]."""
     if data is not None:
         return np.asarray(data[:size], np.float32)
@@ -352,14 +352,16 @@ def compare_outputs(model, run, x):
         run: ``run(signature, {input_name: array}) -> {output_name: array}``.
         x: a probe batch ``[B, *data_shape]``.
     Returns:
-        ``{signature: {output: max abs error}}``; ``decode`` is fed the Keras codes.
+        ``({signature: {output: max abs error}}, {signature: {output: max abs Keras value}})``;
+        ``decode`` is fed the Keras codes. The second dict puts an error on a scale.
     """
     reference, z = _keras_outputs(model, x)
-    errors = {}
+    errors, scales = {}, {}
     for sig, outputs in reference.items():
         got = run(sig, {"z": z} if sig == "decode" else {"x": x})
         errors[sig] = {k: _max_abs(got[k], v) for k, v in outputs.items()}
-    return errors
+        scales[sig] = {k: float(np.max(np.abs(v))) if v.size else 0.0 for k, v in outputs.items()}
+    return errors, scales
 
 
 def check_samples(model, draw, n=4):
@@ -403,7 +405,8 @@ def tflite_parity(model, tflite_path, x):
     Example: ``tflite_parity(model, "ae.tflite", x_test[:32])["max_abs_error"]["reconstruct"]``.
     """
     run = tflite_runner(litert_interpreter(model_path=tflite_path))
-    result = {"max_abs_error": compare_outputs(model, run, x)}
+    errors, scales = compare_outputs(model, run, x)
+    result = {"max_abs_error": errors, "keras_max_abs_value": scales}
     if getattr(model, "is_generative", False):
         result["sample"] = check_samples(model, lambda n: run("sample", {"n": np.array(n, np.int32)})["x"])
     return result
@@ -479,7 +482,7 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
         "tensorflow": tf.__version__,
     }
     if measure_parity:
-        x = _probe_batch(model, probe_data if probe_data is not None else representative_data)
+        x = probe_batch(model, probe_data if probe_data is not None else representative_data)
         parity = tflite_parity(model, path, x)
         parity["probe"] = "representative data" if (probe_data is not None or representative_data is not None) \
             else "uniform [0, 1] noise"
@@ -512,7 +515,8 @@ def saved_model_runner(path):
 def saved_model_parity(model, path, x):
     """Errors of a SavedModel version folder against the Keras model on the probe batch ``x``."""
     run = saved_model_runner(path)
-    result = {"max_abs_error": compare_outputs(model, run, x)}
+    errors, scales = compare_outputs(model, run, x)
+    result = {"max_abs_error": errors, "keras_max_abs_value": scales}
     if getattr(model, "is_generative", False):
         result["sample"] = check_samples(model, lambda n: run("sample", {"n": np.array(n, np.int32)})["x"])
     return result
@@ -623,6 +627,6 @@ __all__ = [
     "build_export_archive", "next_version", "check_version", "export_saved_model", "check_quantization",
     "check_representative_data", "data_range", "convert_tflite", "export_tflite", "sidecar_path",
     "litert_interpreter", "tflite_parity", "saved_model_parity", "compare_outputs", "check_samples",
-    "measure_latency", "rest_request", "predict_rest", "models_config", "max_parity_error",
+    "measure_latency", "probe_batch", "rest_request", "predict_rest", "models_config", "max_parity_error",
     "file_size", "human_size",
 ]

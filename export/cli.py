@@ -1,0 +1,314 @@
+"""The ``python -m export`` command line: a zoo run directory -> TF Serving and TFLite artifacts.
+
+    python -m export RUN_DIR [--out DIR] [--name NAME] [--version N]
+                     [--tflite none,float16,dynamic,int8] [--representative FILE.npy|.npz]
+
+Writes, under ``--out`` (default ``exports``)::
+
+    models.config                    TF Serving model_config_list of every model under --out
+    docker-compose.yml               tensorflow/serving with --out mounted at /models
+    NAME/VERSION/                    the SavedModel (what TF Serving loads)
+    tflite/NAME/VERSION/NAME.Q.tflite  one per quantization Q, each with a NAME.Q.json sidecar
+    requests/NAME/SIGNATURE.json     REST :predict bodies, checked against the SavedModel
+
+and prints a table: artifact, size, parity error against Keras, latency. Every check (run
+directory, model, quantization names, version, calibration data) happens before anything is
+written; a bad input ends with one line on stderr and exit status 2.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+
+class CliError(Exception):
+    """An error the user can fix: printed as one line, exit status 2."""
+
+
+#: Where TF Serving sees ``--out`` inside the container (see docker-compose.yml, SERVING.md).
+SERVING_MOUNT = "/models"
+#: Examples of the training split used for int8 calibration (and parity probes).
+DEFAULT_CALIBRATION = 500
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m export",
+        description="Export a zoo run directory as a SavedModel for TF Serving and as TFLite files.",
+    )
+    parser.add_argument("run_dir", help="a run directory written by `python -m zoo train` (holds model.keras)")
+    parser.add_argument("--out", default="exports", help="output folder, the TF Serving model root (default exports)")
+    parser.add_argument("--name", help="model name (default: the recipe name from config.json)")
+    parser.add_argument("--version", type=int, help="version number (default: the next free one)")
+    parser.add_argument("--tflite", default="none,float16,dynamic,int8",
+                        help="comma-separated TFLite quantizations: none, float16, dynamic, int8; "
+                             "'' for no TFLite (default: all four)")
+    parser.add_argument("--representative",
+                        help="int8 calibration data: .npy, or .npz with x_train (default: the run's "
+                             "training set through keras_ae.data)")
+    parser.add_argument("--calibration-examples", type=int, default=DEFAULT_CALIBRATION,
+                        help=f"training examples for int8 calibration (default {DEFAULT_CALIBRATION})")
+    return parser
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+# -- checks (nothing is written before all of them pass) -------------------------------------
+def parse_quantizations(text):
+    from keras_ae.serving import QUANTIZATIONS
+
+    names = [q.strip() for q in text.split(",") if q.strip()]
+    unknown = [q for q in names if q not in QUANTIZATIONS]
+    if unknown:
+        raise CliError(f"unknown quantization {unknown[0]!r} in --tflite; choose from {', '.join(QUANTIZATIONS)}")
+    if len(set(names)) != len(names):
+        raise CliError(f"--tflite names a quantization twice: {text}")
+    return names
+
+
+def read_run(run_dir):
+    """``(config or {}, model path)`` of a run directory, or ``CliError``."""
+    if not os.path.isdir(run_dir):
+        raise CliError(f"run directory {run_dir} does not exist")
+    model_path = os.path.join(run_dir, "model.keras")
+    if not os.path.isfile(model_path):
+        raise CliError(f"{run_dir} holds no model: model.keras is missing (train one with `python -m zoo train`)")
+    config = {}
+    config_path = os.path.join(run_dir, "config.json")
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path) as f:
+                config = json.load(f)
+        except (OSError, ValueError) as e:
+            raise CliError(f"cannot read {config_path}: {e}") from None
+    return config, model_path
+
+
+def default_name(config, run_dir):
+    recipe = config.get("recipe") or {}
+    return recipe.get("name") or os.path.basename(os.path.normpath(run_dir))
+
+
+def load_model(model_path):
+    import keras
+
+    import keras_ae  # noqa: F401  registers the model classes for load_model
+
+    try:
+        return keras.models.load_model(model_path)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for a broken file
+        raise CliError(f"cannot load {model_path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def _load_file_data(path):
+    import numpy as np
+
+    if not os.path.isfile(path):
+        raise CliError(f"representative data file {path} does not exist")
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read representative data {path}: {e}") from None
+    if hasattr(data, "files"):
+        if "x_train" not in data.files:
+            raise CliError(f"{path} has no x_train array (it has {', '.join(data.files) or 'nothing'})")
+        data = data["x_train"]
+    return data
+
+
+def _load_dataset(config, max_examples):
+    dataset = config.get("dataset")
+    if not dataset:
+        raise CliError("config.json names no dataset; pass --representative FILE.npy for int8 calibration")
+    try:
+        from keras_ae import data
+    except ImportError as e:
+        raise CliError(f"keras_ae.data is unavailable ({e}); pass --representative FILE.npy") from None
+    binarize = (config.get("recipe") or {}).get("binarize")
+    # Calibrate on what the model was trained on; one fixed binarization stands in for dynamic.
+    binarize = "static" if binarize in ("static", "dynamic") else binarize
+    try:
+        x, _ = data.load_arrays(dataset, "train", max_examples=max_examples, binarize=binarize,
+                                seed=config.get("seed", 0))
+    except Exception as e:  # noqa: BLE001 - TFDS/download errors come in many types
+        raise CliError(f"cannot load the training data of {dataset!r} for calibration: "
+                       f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return x
+
+
+def representative_data(args, config, model, needed):
+    """Calibration data checked against the model, or ``None`` when not needed and unavailable."""
+    from keras_ae import serving
+
+    if args.calibration_examples < 1:
+        raise CliError(f"--calibration-examples must be >= 1, got {args.calibration_examples}")
+    if args.representative:
+        data = _load_file_data(args.representative)
+    elif needed:
+        data = _load_dataset(config, args.calibration_examples)
+    else:
+        try:
+            data = _load_dataset(config, min(args.calibration_examples, 64))
+        except CliError:
+            return None  # parity then probes with uniform noise
+    try:
+        return serving.check_representative_data(model, data)[: args.calibration_examples]
+    except serving.ExportError as e:
+        raise CliError(str(e)) from None
+
+
+# -- writing ---------------------------------------------------------------------------------
+def served_models(out):
+    """``{name: path}`` of every model folder under ``out`` with at least one SavedModel version."""
+    found = {}
+    for name in sorted(os.listdir(out)) if os.path.isdir(out) else []:
+        folder = os.path.join(out, name)
+        if name.startswith(".") or not os.path.isdir(folder):
+            continue
+        if any(d.isdigit() and os.path.isfile(os.path.join(folder, d, "saved_model.pb")) for d in os.listdir(folder)):
+            found[name] = folder
+    return found
+
+
+COMPOSE = """\
+# docker compose up  (from this folder): TF Serving with every model of models.config.
+services:
+  serving:
+    image: tensorflow/serving:latest
+    ports:
+      - "8500:8500"   # gRPC
+      - "8501:8501"   # REST
+    volumes:
+      - .:/models:ro
+    command:
+      - --model_config_file=/models/models.config
+      - --model_config_file_poll_wait_seconds=60
+"""
+
+
+def write_serving_config(out):
+    from keras_ae import serving, training
+
+    models = {name: f"{SERVING_MOUNT}/{name}" for name in served_models(out)}
+    training.atomic_write_text(os.path.join(out, "models.config"), serving.models_config(models))
+    training.atomic_write_text(os.path.join(out, "docker-compose.yml"), COMPOSE)
+    return sorted(models)
+
+
+def write_requests(out, name, model, saved_path, probe):
+    """One REST body per signature, each run through the SavedModel as TF Serving would."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_ae import serving, training
+
+    signatures = tf.saved_model.load(saved_path).signatures
+    x = probe[:2]
+    z = np.asarray(model.encode(x), np.float32)
+    written = []
+    for sig in serving.signature_names(model):
+        inputs = {"n": 2} if sig == "sample" else {"z": z} if sig == "decode" else {"x": x}
+        body = serving.rest_request(sig, inputs)
+        serving.predict_rest(signatures, body)  # raises if the body does not fit the signature
+        path = os.path.join(out, "requests", name, f"{sig}.json")
+        training.atomic_write_text(path, json.dumps(body) + "\n")
+        written.append(path)
+    return written
+
+
+def _latency_rows(model, saved_path, tflite_paths, probe):
+    """``{artifact: (seconds at batch 1, seconds per example at batch 64)}`` of ``reconstruct``."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_ae import serving
+
+    x1 = probe[:1]
+    x64 = np.resize(probe, (64,) + probe.shape[1:]).astype(np.float32)
+    rows = {"keras": (serving.measure_latency(lambda: model.predict_on_batch(x1)),
+                      serving.measure_latency(lambda: model.predict_on_batch(x64), repeats=5) / 64)}
+    fn = tf.saved_model.load(saved_path).signatures["reconstruct"]
+    t1, t64 = tf.constant(x1), tf.constant(x64)
+    rows["savedmodel"] = (serving.measure_latency(lambda: fn(x=t1)),
+                          serving.measure_latency(lambda: fn(x=t64), repeats=5) / 64)
+    for q, path in tflite_paths.items():
+        runner = serving.litert_interpreter(model_path=path).get_signature_runner("reconstruct")
+        rows[q] = (serving.measure_latency(lambda: runner(x=x1)),
+                   serving.measure_latency(lambda: runner(x=x64), repeats=5) / 64)
+    return rows
+
+
+def print_table(rows):
+    header = ("artifact", "size", "max |err| vs keras", "latency b=1", "per example b=64")
+    table = [header] + [tuple(r) for r in rows]
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def run(args):
+    quantizations = parse_quantizations(args.tflite)
+    config, model_path = read_run(args.run_dir)
+    from keras_ae import serving, training
+
+    try:
+        name = serving.check_model_name(args.name or default_name(config, args.run_dir))
+        out = os.path.abspath(args.out)
+        version = serving.next_version(out, name) if args.version is None else \
+            serving.check_version(out, name, args.version)
+    except serving.ExportError as e:
+        raise CliError(str(e)) from None
+    tflite_dir = os.path.join(out, "tflite", name, str(version))
+    if quantizations and os.path.exists(tflite_dir):
+        raise CliError(f"{tflite_dir} already exists; an exported version is never overwritten")
+    model = load_model(model_path)
+    data = representative_data(args, config, model, needed="int8" in quantizations)
+
+    probe = serving.probe_batch(model, data)
+    rows = []
+    tflite_paths = {}
+    if quantizations:
+        with training.atomic_directory(tflite_dir) as tmp:
+            infos = {}
+            for q in quantizations:
+                path = os.path.join(tmp, f"{name}.{q}.tflite")
+                infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe)
+            saved_path = serving.export_saved_model(model, out, name, version)
+        for q in quantizations:
+            tflite_paths[q] = os.path.join(tflite_dir, f"{name}.{q}.tflite")
+    else:
+        infos = {}
+        saved_path = serving.export_saved_model(model, out, name, version)
+
+    saved_parity = serving.saved_model_parity(model, saved_path, probe)
+    requests = write_requests(out, name, model, saved_path, probe)
+    served = write_serving_config(out)
+    latency = _latency_rows(model, saved_path, tflite_paths, probe)
+
+    def fmt(seconds):
+        return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
+
+    rows.append(("keras", "-", "0", *map(fmt, latency["keras"])))
+    rows.append((os.path.relpath(saved_path, out), serving.human_size(serving.file_size(saved_path)),
+                 f"{serving.max_parity_error(saved_parity, serving.BASE_SIGNATURES):.2g}", *map(fmt, latency["savedmodel"])))
+    for q, path in tflite_paths.items():
+        rows.append((os.path.relpath(path, out), serving.human_size(infos[q]["size_bytes"]),
+                     f"{serving.max_parity_error(infos[q]['parity']):.2g}", *map(fmt, latency[q])))
+    print(f"exported {name} version {version} ({type(model).__name__}) to {out}; parity on "
+          f"{'training examples' if data is not None else 'uniform noise'}, error = max over decode/reconstruct "
+          "(SavedModel: every signature)")
+    print_table(rows)
+    print(f"TF Serving config: {os.path.relpath(os.path.join(out, 'models.config'))} ({', '.join(served)}); "
+          f"REST bodies: {os.path.relpath(os.path.dirname(requests[0]))}/")
+    return 0
