@@ -8,3 +8,4 @@ from keras_ae.models.deterministic import (  # noqa: F401
     SparseAutoencoder,
 )
 from keras_ae.models.vae import IWAE, VAE  # noqa: F401
+from keras_ae.models.categorical import CategoricalVAE  # noqa: F401
