@@ -1,0 +1,186 @@
+"""Test metrics: importance-sampled log-likelihood, the ELBO and its parts, active units, reconstruction error.
+
+Every function takes a model and a test array and works in batches, so memory stays bounded for
+any test set and any number of importance samples. :func:`evaluate_model` collects them into the
+flat dictionary written to a run directory's ``metrics.json``.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+
+def _batches(x, batch_size):
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    for start in range(0, len(x), int(batch_size)):
+        yield x[start:start + int(batch_size)]
+
+
+def _check_array(model, x):
+    """The whole test array checked once (shape, NaN, range) as float32 numpy."""
+    return np.asarray(model.check_inputs(np.asarray(x)), np.float32)
+
+
+def is_probabilistic(model):
+    """Whether ``model`` has ``posterior`` and ``log_likelihood`` (the variational families)."""
+    return callable(getattr(model, "posterior", None)) and callable(getattr(model, "log_likelihood", None))
+
+
+def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0):
+    """Importance-sampled ``log p(x)`` per example, in nats (Burda et al. 2015, eq. 12).
+
+    ``log p(x) ~ log (1/k) sum_s p(x|z_s) p(z_s) / q(z_s|x)`` with ``k = num_samples`` samples of
+    ``q(z|x)``: a lower bound in expectation that tightens as ``k`` grows (k = 1 is the ELBO). The
+    data go through in batches of ``batch_size`` and the model draws the samples in chunks, so
+    memory does not grow with ``k``.
+
+    Args:
+        model: a probabilistic model (``VAE``, ``IWAE``, ``CategoricalVAE``, ...).
+        x: test array ``[N, *input_shape]``.
+        num_samples: ``k``, default 1000.
+        batch_size: examples per batch, default 100.
+        seed: integer seed of the importance samples, default 0 (same seed, same estimate).
+
+    Returns:
+        float64 array ``[N]``; the test NLL is ``-mean``.
+
+    Example: ``nll = -evaluation.log_likelihood(model, x_test, num_samples=1000).mean()``.
+    """
+    x = _check_array(model, x)
+    out = [model.log_likelihood(batch, num_samples=num_samples, seed=seed + i).numpy()
+           for i, batch in enumerate(_batches(x, batch_size))]
+    return np.concatenate(out).astype(np.float64) if out else np.zeros([0])
+
+
+def elbo(model, x, num_samples=10, batch_size=256, seed=0):
+    """The ELBO per example, split as ``elbo = -(reconstruction + kl)`` (nats).
+
+    ``reconstruction = E_q[-log p(x|z)]`` estimated with ``num_samples`` samples of ``q(z|x)``;
+    ``kl = KL(q(z|x) || p(z))`` in closed form where TFP has one (else Monte Carlo).
+
+    Args:
+        model: a model of the VAE family (it has ``log_weights``, ``prior``).
+        x: test array ``[N, *input_shape]``.
+        num_samples: samples of ``q`` for the reconstruction term, default 10.
+        batch_size: examples per batch, default 256.
+        seed: integer seed, default 0.
+
+    Returns:
+        ``{"elbo", "reconstruction", "kl"}``, each a float64 array ``[N]``.
+
+    Example: ``parts = evaluation.elbo(model, x_test); parts["elbo"].mean()``.
+    """
+    from keras_ae import objectives
+
+    x = _check_array(model, x)
+    parts = {"reconstruction": [], "kl": []}
+    for i, batch in enumerate(_batches(x, batch_size)):
+        batch = tf.convert_to_tensor(batch)
+        seed_i = tf.constant([seed, i], tf.int32)
+        q, log_px, _, _ = model.log_weights(batch, num_samples, seed_i)
+        parts["reconstruction"].append(-tf.reduce_mean(log_px, axis=0).numpy())
+        parts["kl"].append(objectives.kl_divergence(q, model.prior(), seed=seed_i, num_samples=num_samples).numpy())
+    parts = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
+    parts["elbo"] = -(parts["reconstruction"] + parts["kl"])
+    return parts
+
+
+def posterior_means(model, x, batch_size=256):
+    """``E_q[z|x]`` flattened ``[N, D]`` (the code itself for a deterministic encoder)."""
+    x = _check_array(model, x)
+    means = []
+    for batch in _batches(x, batch_size):
+        if is_probabilistic(model):
+            mean = tf.cast(model.posterior(batch).mean(), tf.float32)
+        else:
+            mean = tf.cast(model.encode(batch), tf.float32)
+        means.append(tf.reshape(mean, [tf.shape(mean)[0], -1]).numpy())
+    return np.concatenate(means).astype(np.float64)
+
+
+def unit_activity(model, x, batch_size=256):
+    """``A_u = Cov_x(E_q[z_u | x])`` for every latent unit ``u`` (Burda et al. 2015, section 5.2)."""
+    means = posterior_means(model, x, batch_size)
+    return means.var(axis=0, ddof=1) if len(means) > 1 else np.zeros(means.shape[1])
+
+
+def active_units(model, x, threshold=0.01, batch_size=256):
+    """Number of active latent units: ``A_u = Cov_x(E_q[z_u | x]) > threshold`` (Burda et al. 2015).
+
+    A unit whose posterior mean does not move with the input carries no information (posterior
+    collapse). For a categorical latent the units are the class probabilities.
+
+    Args:
+        threshold: activity threshold, default 0.01 (the paper's 10^-2).
+
+    Example: ``evaluation.active_units(model, x_test)``.
+    """
+    return int(np.sum(unit_activity(model, x, batch_size) > threshold))
+
+
+def reconstruction_error(model, x, batch_size=256):
+    """Mean squared error per element ``mean (x - reconstruct(x))^2``; for any model.
+
+    Example: ``evaluation.reconstruction_error(model, x_test)``.
+    """
+    x = _check_array(model, x)
+    total, count = 0.0, 0
+    for batch in _batches(x, batch_size):
+        diff = batch - np.asarray(model.reconstruct(batch), np.float64)
+        total += float(np.sum(diff**2))
+        count += diff.size
+    return total / max(count, 1)
+
+
+def term_means(model, x, batch_size=256):
+    """Test means of the model's own per-example loss terms (``model.TERMS``, evaluation mode)."""
+    x = _check_array(model, x)
+    sums = {term: 0.0 for term in model.TERMS}
+    for batch in _batches(x, batch_size):
+        terms = model.loss_terms(tf.convert_to_tensor(batch), training=False)
+        for term in sums:
+            sums[term] += float(tf.reduce_sum(terms[term]))
+    return {term: value / max(len(x), 1) for term, value in sums.items()}
+
+
+def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_threshold=0.01):
+    """Flat test metrics for ``metrics.json``; the same keys for every run of a family.
+
+    Every model: ``reconstruction_mse`` (mean squared error per element), ``score`` (mean anomaly
+    score) and the test mean of each loss term as ``test_<term>``. Probabilistic models also:
+    ``elbo``, ``reconstruction`` and ``kl`` (nats per example, 10-sample reconstruction term),
+    ``nll`` (``-log p(x)`` importance-sampled with ``nll_num_samples = num_samples``), its
+    standard error ``nll_stderr`` over the test examples, ``active_units`` and ``latent_units``.
+
+    Args:
+        model: any keras-ae model.
+        x: test array ``[N, *input_shape]`` (binarized already if the model was trained so).
+        num_samples: importance samples for ``nll``, default 1000.
+        batch_size: examples per batch, default 100.
+        seed: seed of every Monte Carlo estimate, default 0.
+        active_threshold: see :func:`active_units`, default 0.01.
+
+    Example: ``evaluate_model(model, x_test, num_samples=1000)["nll"]``.
+    """
+    x = _check_array(model, x)
+    metrics = {
+        "num_test": int(len(x)),
+        "reconstruction_mse": reconstruction_error(model, x, batch_size),
+        "score": float(np.mean(np.concatenate([np.asarray(model.score(b)) for b in _batches(x, batch_size)]))),
+    }
+    metrics.update({f"test_{term}": value for term, value in term_means(model, x, batch_size).items()})
+    if callable(getattr(model, "log_weights", None)):
+        parts = elbo(model, x, batch_size=batch_size, seed=seed)
+        metrics.update({name: float(values.mean()) for name, values in parts.items()})
+    if is_probabilistic(model):
+        log_px = log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size, seed=seed)
+        metrics.update(
+            nll=float(-log_px.mean()),
+            nll_stderr=float(log_px.std(ddof=1) / math.sqrt(len(log_px))) if len(log_px) > 1 else 0.0,
+            nll_num_samples=int(num_samples),
+        )
+        activity = unit_activity(model, x, batch_size)
+        metrics.update(active_units=int(np.sum(activity > active_threshold)), latent_units=int(activity.size))
+    return metrics
