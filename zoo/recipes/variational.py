@@ -1,0 +1,51 @@
+"""Recipes of the variational family: VAE (flagship), beta-VAE, KL warm-up with free bits, IWAE,
+continuous Bernoulli, categorical (Gumbel-softmax) VAE and a 2-D latent VAE.
+
+Bernoulli-likelihood recipes train on dynamically binarized data (a fresh binary sample every
+epoch) and are tested on a fixed binarization, so the reported NLL is a likelihood of binary data,
+comparable with published binarized-MNIST numbers on ``*-mnist``.
+"""
+
+from zoo.recipes import Recipe, register
+
+DIGITS_BODY = dict(hidden_units=(128,))
+MNIST_BODY = dict(hidden_units=(512,))
+
+
+def _pair(stem, model, args, description, digits_args=None, mnist_args=None, digits_epochs=100, mnist_epochs=50,
+          binarize="dynamic", callbacks=(), mnist_callbacks=None, digits_lr=1e-3, latent_dims=(8, 16)):
+    """The same model on digits (offline default; 8-D latent) and on MNIST (16-D latent)."""
+    digits_latent, mnist_latent = ({"latent_dim": d} if d else {} for d in latent_dims)
+    return (
+        Recipe(f"{stem}-digits", model, {**DIGITS_BODY, **digits_latent, **args, **(digits_args or {})}, "digits",
+               description + " (digits)", epochs=digits_epochs, batch_size=64, learning_rate=digits_lr,
+               binarize=binarize, callbacks=callbacks),
+        Recipe(f"{stem}-mnist", model, {**MNIST_BODY, **mnist_latent, **args, **(mnist_args or {})}, "mnist",
+               description + " (MNIST)", epochs=mnist_epochs, batch_size=128, binarize=binarize,
+               callbacks=callbacks if mnist_callbacks is None else mnist_callbacks),
+    )
+
+
+_CATEGORICAL_DIGITS = dict(num_variables=8, num_classes=8)
+_CATEGORICAL_MNIST = dict(num_variables=30, num_classes=10, hidden_units=(512, 256))
+
+register(
+    *_pair("vae", "VAE", dict(likelihood="bernoulli"),
+           "VAE, MLP, Bernoulli likelihood (flagship)"),
+    *_pair("beta-vae", "VAE", dict(likelihood="bernoulli", beta=4.0),
+           "beta-VAE, beta = 4, Bernoulli likelihood"),
+    *_pair("vae-warmup", "VAE", dict(likelihood="bernoulli", free_bits=0.1),
+           "VAE with linear KL warm-up (10 epochs) and free bits 0.1 nat/dim",
+           callbacks=(("KLWarmup", {"epochs": 10}),)),
+    *_pair("iwae", "IWAE", dict(likelihood="bernoulli", num_samples=5),
+           "IWAE, k = 5, Bernoulli likelihood"),
+    *_pair("vae-cb", "VAE", dict(likelihood="continuous_bernoulli"),
+           "VAE, continuous Bernoulli likelihood on grey levels", binarize=None),
+    *_pair("vae-2d", "VAE", dict(likelihood="bernoulli", latent_dim=2),
+           "VAE with a 2-D latent (for the learned manifold)"),
+    *_pair("cat-vae", "CategoricalVAE", dict(likelihood="bernoulli"),
+           "Categorical VAE, Gumbel-softmax with annealed temperature",
+           digits_args=_CATEGORICAL_DIGITS, mnist_args=_CATEGORICAL_MNIST, latent_dims=(None, None),
+           callbacks=(("TemperatureAnnealing", {"initial": 1.0, "minimum": 0.5, "rate": 1e-3}),),
+           mnist_callbacks=(("TemperatureAnnealing", {"initial": 1.0, "minimum": 0.5, "rate": 3e-5}),)),
+)
