@@ -1,0 +1,23 @@
+"""Shared fixtures: quiet TensorFlow, deterministic seeds, digits arrays."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The offline default dataset as ``(x_train, y_train, x_test, y_test)``, float32 8x8x1 in [0, 1]."""
+    from keras_ae import data
+
+    x_train, y_train = data.load_arrays("digits", "train")
+    x_test, y_test = data.load_arrays("digits", "test")
+    return x_train, y_train, x_test, y_test
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
