@@ -190,7 +190,8 @@ def cmd_train(args):
     ]
     print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}")
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks, verbose=args.verbose)
+    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
+                        shuffle=False, verbose=args.verbose)  # the pipeline shuffles
     train_seconds = time.perf_counter() - start
     if hasattr(model, "fit_density"):
         model.fit_density(x_train, seed=args.seed)
