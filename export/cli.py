@@ -258,8 +258,9 @@ def print_table(rows):
 
 
 def run(args):
-    quantizations = parse_quantizations(args.tflite)
+    # The run directory first: its errors need no TensorFlow import.
     config, model_path = read_run(args.run_dir)
+    quantizations = parse_quantizations(args.tflite)
     from keras_ae import serving, training
 
     try:

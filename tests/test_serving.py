@@ -16,6 +16,11 @@ import tensorflow as tf
 
 from keras_ae import models, serving, training
 
+# zoo/ is used from a checkout, not installed: make it importable however pytest is started.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
 SHAPE = (8, 8, 1)
 # name -> (model class, constructor arguments); a family that has not landed yet is skipped.
 TINY = {
