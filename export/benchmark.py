@@ -1,0 +1,93 @@
+"""Size and latency of every zoo recipe: Keras, SavedModel and each TFLite variant.
+
+    python -m export.benchmark [--recipes ae-digits,vae-digits] [--out bench.md] [--repeats 20]
+
+For each recipe the model is built at full size (the recipe's own arguments) and left untrained:
+latency and size do not depend on the weights' values. No dataset is loaded: int8 calibration
+uses uniform [0, 1] noise of the recipe's shape, which is fine for timing (not for accuracy).
+Prints a Markdown table: recipe, artifact, size, and the median latency of ``encode`` and
+``reconstruct`` at batch 1 and 64 (Keras ``predict_on_batch``, the SavedModel signature, the
+LiteRT signature runner, one thread). A script, not a timed test.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+
+def _timings(call_encode, call_reconstruct, x1, x64, repeats):
+    from keras_ae.serving import measure_latency
+
+    return [measure_latency(lambda f=f, x=x: f(x), repeats=repeats)
+            for f in (call_encode, call_reconstruct) for x in (x1, x64)]
+
+
+def benchmark_recipe(recipe, folder, quantizations, repeats):
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_ae import data, models, serving
+
+    shape = data.dataset_shape(recipe.dataset)
+    model = getattr(models, recipe.model)(input_shape=shape, seed=0, **recipe.model_args)
+    model.build()
+    x = np.random.default_rng(0).uniform(0, 1, (64,) + tuple(shape)).astype(np.float32)
+    if hasattr(model, "fit_density"):
+        model.fit_density(x, seed=0)
+    x1, x64 = x[:1], x
+    rows = [("keras", "-", *_timings(model.encode,
+                                     model.predict_on_batch, x1, x64, repeats))]
+    path = serving.export_saved_model(model, folder, recipe.name)
+    sigs = tf.saved_model.load(path).signatures
+    rows.append(("savedmodel", serving.file_size(path),
+                 *_timings(lambda v: sigs["encode"](x=tf.constant(v)), lambda v: sigs["reconstruct"](x=tf.constant(v)),
+                           x1, x64, repeats)))
+    for q in quantizations:
+        tflite = os.path.join(folder, f"{recipe.name}.{q}.tflite")
+        serving.export_tflite(model, tflite, q, representative_data=x if q == "int8" else None, measure_parity=False)
+        interpreter = serving.litert_interpreter(model_path=tflite)
+        enc, rec = interpreter.get_signature_runner("encode"), interpreter.get_signature_runner("reconstruct")
+        rows.append((f"tflite {q}", os.path.getsize(tflite),
+                     *_timings(lambda v: enc(x=v), lambda v: rec(x=v), x1, x64, repeats)))
+    return rows
+
+
+def main(argv=None):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from zoo.recipes import RECIPES, get_recipe
+
+    parser = argparse.ArgumentParser(prog="python -m export.benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", help="comma-separated recipe names (default: every recipe)")
+    parser.add_argument("--tflite", default="none,float16,dynamic,int8", help="TFLite variants to time")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per cell (median reported)")
+    parser.add_argument("--out", help="also write the Markdown table to this file")
+    args = parser.parse_args(argv)
+    names = args.recipes.split(",") if args.recipes else sorted(RECIPES)
+    quantizations = [q for q in args.tflite.split(",") if q]
+
+    from keras_ae.serving import human_size
+
+    def ms(seconds):
+        return f"{seconds * 1e3:.3f}"
+
+    lines = ["| recipe | artifact | size | encode b=1 (ms) | encode b=64 (ms) | reconstruct b=1 (ms) "
+             "| reconstruct b=64 (ms) |", "|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
+    with tempfile.TemporaryDirectory(prefix="keras_ae_bench_") as folder:
+        for name in names:
+            for artifact, size, *times in benchmark_recipe(get_recipe(name), folder, quantizations, args.repeats):
+                size_text = size if isinstance(size, str) else human_size(size)
+                line = f"| {name} | {artifact} | {size_text} | " + " | ".join(ms(t) for t in times) + " |"
+                lines.append(line)
+                print(line, flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
