@@ -69,6 +69,25 @@ def unpack_x(data):
     return data
 
 
+def _in_multi_worker_mode(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and \
+        strategy.extended._in_multi_worker_mode()
+
+
+def _reducible_logs(logs):
+    """Step logs that Keras's multi-worker log reduction accepts.
+
+    Workaround for keras-team/keras#20585 and tensorflow/tensorflow#72388 (checked with Keras
+    3.15.0): under MultiWorkerMirroredStrategy Keras reduces every log with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar. A ``[1]`` log reduces to the
+    mean over replicas of each replica's running mean (exact for equal per-replica batches); the
+    epoch logs are read from the metrics themselves, whose sync-on-read totals are exact.
+    """
+    if not _in_multi_worker_mode(tf.distribute.get_strategy()):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+
+
 class BaseAutoencoder(keras.Model):
     """Base class: the model contract (``../shared/DESIGN.md``) and the shared training step.
 
@@ -267,13 +286,25 @@ class BaseAutoencoder(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return self.update_metrics(terms, per_example)
+        return _reducible_logs(self.update_metrics(terms, per_example))
 
     def test_step(self, data):
         x = tf.cast(unpack_x(data), tf.float32)
         terms = self.loss_terms(x, training=False)
         per_example, _ = self.global_loss(terms)
-        return self.update_metrics(terms, per_example)
+        return _reducible_logs(self.update_metrics(terms, per_example))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Workaround for keras-team/keras#20585 and tensorflow/tensorflow#72388 (checked with
+        # Keras 3.15.0, TF 2.21): fit's first-batch symbolic build pulls a distributed batch and
+        # reduces it with ``strategy.reduce``, an extra cross-worker collective under
+        # MultiWorkerMirroredStrategy. ``build()`` has already created every weight eagerly on a
+        # zero batch, so only the optimizer's slots are left, and they must be made in scope.
+        if not self.built:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
 
     def _check_fit_data(self, x):
         if x is None:
