@@ -1,0 +1,453 @@
+"""Pictures for run directories: reconstructions, samples, interpolations, traversals, 2-D manifolds.
+
+Every function takes a model that follows :class:`keras_ae.models.base.BaseAutoencoder`
+(``encode``/``decode``; ``sample`` when ``model.is_generative``) and writes one PNG atomically
+(:func:`keras_ae.training.atomic_write_bytes`), so a run directory never holds half a picture.
+Examples are drawn as images when they are ``H x W``, ``H x W x C`` or vectors of a square size
+(values shown on [0, 1]); any other vector is drawn as a line plot.
+
+Matplotlib is driven through its object API with the Agg canvas: no pyplot state, no display,
+and the global backend of the calling program is left alone.
+
+Example::
+
+    from keras_ae.pictures import write_run_pictures
+    files = write_run_pictures(model, x_test, y_test, "runs/vae-digits", seed=0)
+"""
+
+import io
+import math
+import os
+import statistics
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from keras_ae.training import atomic_write_bytes
+
+#: separator value between tiles of a mosaic: mid grey, visible on black and white digits alike.
+_SEPARATOR = 0.5
+_CELL_INCHES = 0.75
+_DPI = 100
+_ENCODE_BATCH = 512
+
+
+# -- arrays ----------------------------------------------------------------------------------
+def _numpy(values):
+    return np.asarray(values.numpy() if hasattr(values, "numpy") else values, dtype=np.float32)
+
+
+def _batched(fn, values, batch=_ENCODE_BATCH):
+    """``fn`` over ``values`` in chunks (bounded memory for large test sets) -> numpy."""
+    values = np.asarray(values, dtype=np.float32)
+    return np.concatenate([_numpy(fn(values[i:i + batch])) for i in range(0, len(values), batch)], axis=0)
+
+
+def _encode(model, x):
+    return _batched(model.encode, x)
+
+
+def _decode(model, z):
+    return _batched(model.decode, z)
+
+
+def _as_images(batch):
+    """``[N, *shape]`` -> ``[N, H, W]`` grey or ``[N, H, W, 3]`` RGB on [0, 1], or None (not an image).
+
+    Images with channels other than 1 or 3 show their channels side by side.
+    """
+    batch = np.asarray(batch, np.float32)
+    shape = batch.shape[1:]
+    if len(shape) == 1:
+        side = math.isqrt(shape[0])
+        if side * side != shape[0]:
+            return None
+        batch = batch.reshape((-1, side, side))  # [N, D] -> [N, sqrt(D), sqrt(D)]
+    elif len(shape) == 3:
+        channels = shape[2]
+        if channels == 1:
+            batch = batch[..., 0]
+        elif channels != 3:
+            # [N, H, W, C] -> [N, H, C * W]: channel c is the c-th panel from the left.
+            batch = np.concatenate([batch[..., c] for c in range(channels)], axis=2)
+    elif len(shape) != 2:
+        return None
+    return np.clip(batch, 0.0, 1.0)
+
+
+def _mosaic(images, rows, cols):
+    """Tile ``rows * cols`` images ``[N, H, W(, 3)]`` (row-major, missing tiles blank) with 1-px separators."""
+    n, h, w = images.shape[:3]
+    tail = images.shape[3:]
+    canvas = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1) + tail, _SEPARATOR, np.float32)
+    for k in range(min(n, rows * cols)):
+        r, c = divmod(k, cols)
+        canvas[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = images[k]
+    return canvas
+
+
+# -- drawing ---------------------------------------------------------------------------------
+def _new_figure(width, height):
+    fig = Figure(figsize=(width, height), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def _draw_grid(cells, rows, cols, path, title, row_labels=None, col_labels=None):
+    """Draw ``rows * cols`` examples ``[N, *shape]`` (row-major) as one picture and save it.
+
+    Images become a single mosaic (fast for 400 tiles); other vectors become small line plots
+    sharing one y-range, so rows can be compared by eye.
+    """
+    cells = np.asarray(cells, np.float32)
+    images = _as_images(cells)
+    label_width = 1.2 if row_labels else 0.3
+    if images is not None:
+        h, w = images.shape[1:3]
+        aspect = w / h
+        fig = _new_figure(cols * _CELL_INCHES * max(aspect, 0.5) + label_width, rows * _CELL_INCHES + 0.8)
+        ax = fig.add_axes((label_width / fig.get_figwidth(), 0.25 / fig.get_figheight(),
+                           1 - (label_width + 0.1) / fig.get_figwidth(), 1 - 0.8 / fig.get_figheight()))
+        ax.imshow(_mosaic(images, rows, cols), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest",
+                  aspect="auto")
+        ax.set_xticks([1 + c * (w + 1) + w / 2 for c in range(cols)] if col_labels else [])
+        ax.set_yticks([1 + r * (h + 1) + h / 2 for r in range(rows)] if row_labels else [])
+        if col_labels:
+            ax.set_xticklabels(col_labels, fontsize=7)
+        if row_labels:
+            ax.set_yticklabels(row_labels, fontsize=8)
+        for side in ax.spines.values():
+            side.set_visible(False)
+        ax.tick_params(length=0)
+    else:
+        fig = _new_figure(cols * 1.3 + label_width, rows * 0.9 + 0.8)
+        ax = fig.add_axes((label_width / fig.get_figwidth(), 0.35 / fig.get_figheight(),
+                           1 - (label_width + 0.1) / fig.get_figwidth(), 1 - 0.9 / fig.get_figheight()))
+        centres_x, centres_y = _draw_line_cells(ax, cells.reshape((len(cells), -1)), rows, cols)
+        ax.set_xticks(centres_x if col_labels else [])
+        ax.set_yticks(centres_y if row_labels else [])
+        if col_labels:
+            ax.set_xticklabels(col_labels, fontsize=7)
+        if row_labels:
+            ax.set_yticklabels(row_labels, fontsize=8)
+        ax.tick_params(length=0)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def _draw_line_cells(ax, flat, rows, cols):
+    """Draw vectors ``[N, D]`` as line plots in a ``rows x cols`` layout of one axes.
+
+    One ``LineCollection`` in one axes instead of a subplot per cell: a 20 x 20 manifold of
+    subplots takes minutes to render, this takes a fraction of a second. Every cell shares the
+    y-range of all the vectors, so cells can be compared by eye.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import Rectangle
+
+    length = flat.shape[1]
+    low, high = float(flat.min()), float(flat.max())
+    height = max(high - low, 1e-6)
+    gap_x, gap_y = 0.15 * max(length - 1, 1), 0.2 * height
+    step_x, step_y = max(length - 1, 1) + gap_x, height + gap_y
+    t = np.arange(length, dtype=np.float32)
+    segments = []
+    for k in range(min(len(flat), rows * cols)):
+        r, c = divmod(k, cols)
+        segments.append(np.stack([c * step_x + t, (rows - 1 - r) * step_y + flat[k] - low], axis=1))
+    ax.add_collection(LineCollection(segments, linewidths=0.8))
+    for r in range(rows):
+        for c in range(cols):
+            ax.add_patch(Rectangle((c * step_x, (rows - 1 - r) * step_y), max(length - 1, 1), height,
+                                   fill=False, edgecolor="0.8", linewidth=0.5))
+    ax.set_xlim(-gap_x / 2, cols * step_x - gap_x / 2)
+    ax.set_ylim(-gap_y / 2, rows * step_y - gap_y / 2)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    centres_x = [c * step_x + max(length - 1, 1) / 2 for c in range(cols)]
+    centres_y = [(rows - 1 - r) * step_y + height / 2 for r in range(rows)]
+    return centres_x, centres_y
+
+
+def _model_name(model):
+    return type(model).__name__
+
+
+# -- code-space reference --------------------------------------------------------------------
+def _code_reference(model, codes=None):
+    """Centre and scale ``[latent_dim]`` that put a traversal or manifold on the code's own scale.
+
+    A model with a diagonal Gaussian-like ``prior()`` over the code uses its mean and standard
+    deviation (a VAE: 0 and 1); otherwise (deterministic codes, ex-post densities) the mean and
+    standard deviation of ``codes``, or 0 and 1 when no codes are given.
+    """
+    latent_dim = int(model.latent_dim)
+    prior = getattr(model, "prior", None)
+    if callable(prior):
+        try:
+            dist = prior()
+            centre = np.broadcast_to(_numpy(dist.mean()), (latent_dim,))
+            scale = np.broadcast_to(_numpy(dist.stddev()), (latent_dim,))
+            return centre.astype(np.float32), scale.astype(np.float32)
+        except (NotImplementedError, AttributeError, TypeError, ValueError):
+            # Priors that are not over a flat real code (e.g. one-hot categories) fall through.
+            pass
+    if codes is None or len(codes) < 2:
+        return np.zeros(latent_dim, np.float32), np.ones(latent_dim, np.float32)
+    return codes.mean(axis=0), np.maximum(codes.std(axis=0), 1e-6)
+
+
+# -- the pictures ----------------------------------------------------------------------------
+def reconstruction_grid(model, x, path, n=10):
+    """Write ``n`` inputs with their reconstructions directly below them.
+
+    Up to 10 examples per row pair; more examples add row pairs (input row, reconstruction row).
+
+    Args:
+        model: any keras-ae model.
+        x: data ``[N, *input_shape]``; the first ``n`` examples are shown.
+        path: PNG file to write.
+        n: number of examples, default 10.
+    Returns:
+        ``path``.
+    """
+    x = np.asarray(x, np.float32)[:n]
+    recon = _batched(model.reconstruct, x)
+    cols = min(len(x), 10)
+    blocks = math.ceil(len(x) / cols)
+    cells, labels = [], []
+    for b in range(blocks):
+        for source, label in ((x, "input"), (recon, "reconstruction")):
+            row = source[b * cols:(b + 1) * cols]
+            blank = np.full((cols - len(row),) + row.shape[1:], np.nan, np.float32)
+            cells.append(np.concatenate([row, blank]) if len(blank) else row)
+            labels.append(label)
+    cells = np.concatenate(cells)
+    cells = np.where(np.isnan(cells), _SEPARATOR, cells)
+    return _draw_grid(cells, 2 * blocks, cols, path, f"{_model_name(model)}: inputs and reconstructions",
+                      row_labels=labels)
+
+
+def sample_grid(model, path, n=64, seed=0):
+    """Write ``n`` samples from a generative model's prior (``model.sample(n, seed)``) as a square grid.
+
+    Args:
+        model: a model with ``is_generative`` true.
+        path: PNG file to write.
+        n: number of samples, default 64.
+        seed: sampling seed, default 0 (the same seed gives the same picture).
+    Returns:
+        ``path``.
+    """
+    if not getattr(model, "is_generative", False):
+        raise ValueError(f"{_model_name(model)} is not generative: it has no prior to sample")
+    samples = _numpy(model.sample(n, seed=seed))
+    cols = math.ceil(math.sqrt(n))
+    return _draw_grid(samples, math.ceil(n / cols), cols, path, f"{_model_name(model)}: samples (seed {seed})")
+
+
+def _slerp(za, zb, t):
+    """Spherical interpolation of codes ``[D]``; falls back to linear for (anti)parallel codes."""
+    na, nb = np.linalg.norm(za), np.linalg.norm(zb)
+    cos = np.dot(za, zb) / max(na * nb, 1e-12)
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if np.sin(omega) < 1e-6:
+        return (1 - t) * za + t * zb
+    return (np.sin((1 - t) * omega) * za + np.sin(t * omega) * zb) / np.sin(omega)
+
+
+def interpolation_grid(model, x, path, pairs=5, steps=10, method="linear"):
+    """Write decoded interpolations between pairs of examples in code space.
+
+    Row ``i`` joins ``x[2i]`` and ``x[2i+1]``: the two inputs at the ends, and between them
+    ``decode((1 - t) z_a + t z_b)`` for ``t`` evenly spaced on [0, 1] (``method="slerp"``:
+    spherical interpolation, which stays near the shell where Gaussian codes live; White 2016).
+
+    Args:
+        model: any keras-ae model.
+        x: data ``[N, *input_shape]`` with ``N >= 2``.
+        path: PNG file to write.
+        pairs: number of pairs (rows), default 5 (fewer if ``x`` is short).
+        steps: decoded points per row including both ends, default 10, >= 2.
+        method: ``"linear"`` (default) or ``"slerp"``.
+    Returns:
+        ``path``.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    if method not in ("linear", "slerp"):
+        raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
+    x = np.asarray(x, np.float32)
+    pairs = min(int(pairs), len(x) // 2)
+    if pairs < 1:
+        raise ValueError(f"interpolation needs at least 2 examples, got {len(x)}")
+    x = x[:2 * pairs]
+    z = _encode(model, x)
+    ts = np.linspace(0.0, 1.0, steps)
+    codes = []
+    for i in range(pairs):
+        za, zb = z[2 * i], z[2 * i + 1]
+        for t in ts:
+            codes.append(_slerp(za, zb, t) if method == "slerp" else (1 - t) * za + t * zb)
+    decoded = _decode(model, np.stack(codes)).reshape((pairs, steps) + x.shape[1:])
+    # Each row: x_a, the decoded path, x_b.
+    rows = np.concatenate([x[0::2, None], decoded, x[1::2, None]], axis=1)
+    col_labels = ["x_a"] + [f"{t:.2f}" for t in ts] + ["x_b"]
+    return _draw_grid(rows.reshape((-1,) + x.shape[1:]), pairs, steps + 2, path,
+                      f"{_model_name(model)}: {method} interpolation in code space", col_labels=col_labels)
+
+
+def latent_traversal(model, x, path, dims=None, steps=9, span=2.5):
+    """Write traversals of single code dimensions around the code of ``x[0]``.
+
+    Row ``d``: ``decode(z)`` with ``z = encode(x[0])`` except ``z_d = m_d + t s_d``, ``t`` evenly
+    spaced on ``[-span, span]``, where ``m, s`` are the prior's mean and standard deviation for
+    models with a Gaussian prior (so ``t`` is in prior standard deviations, as in Higgins et al.
+    2017) and otherwise the mean and standard deviation of the codes of ``x``.
+
+    Args:
+        model: any keras-ae model.
+        x: data ``[N, *input_shape]``; ``x[0]`` is the base example, all of ``x`` sets the scale.
+        path: PNG file to write.
+        dims: code dimensions to traverse; default: the (up to) 10 with the largest variance of
+            ``encode(x)``, largest first (for a VAE: its most active units).
+        steps: points per dimension, default 9, >= 2.
+        span: half-width in standard deviations, default 2.5, > 0.
+    Returns:
+        ``path``.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    if span <= 0:
+        raise ValueError(f"span must be > 0, got {span}")
+    x = np.asarray(x, np.float32)
+    codes = _encode(model, x)
+    latent_dim = codes.shape[1]
+    if dims is None:
+        dims = np.argsort(-codes.var(axis=0), kind="stable")[:10] if len(codes) > 1 else np.arange(min(latent_dim, 10))
+    dims = [int(d) for d in dims]
+    bad = [d for d in dims if not 0 <= d < latent_dim]
+    if bad or not dims:
+        raise ValueError(f"dims must be a non-empty list of indices in [0, {latent_dim}), got {dims}")
+    centre, scale = _code_reference(model, codes)
+    ts = np.linspace(-span, span, steps)
+    grid = np.repeat(codes[:1], len(dims) * steps, axis=0).reshape(len(dims), steps, latent_dim)
+    for r, d in enumerate(dims):
+        grid[r, :, d] = centre[d] + ts * scale[d]
+    decoded = _decode(model, grid.reshape(-1, latent_dim))
+    return _draw_grid(decoded, len(dims), steps, path,
+                      f"{_model_name(model)}: traversals of single code dimensions",
+                      row_labels=[f"z{d}" for d in dims], col_labels=[f"{t:+.1f}" for t in ts])
+
+
+def _check_two_dimensional(model, what):
+    if int(model.latent_dim) != 2:
+        raise ValueError(f"{what} needs a model with latent_dim == 2, got latent_dim={model.latent_dim}")
+
+
+def manifold_grid(model, path, n=20, x=None):
+    """Write the learned 2-D manifold: decodings of an ``n x n`` grid of prior quantiles.
+
+    As in Kingma & Welling 2014 (Fig. 4): evenly spaced points ``u`` on the unit square (cell
+    centres ``(k + 0.5) / n``) are mapped through the standard normal inverse CDF and then by
+    ``z = m + s * Phi^-1(u)`` with the prior's mean and standard deviation (a VAE: ``z =
+    Phi^-1(u)``); for models without a Gaussian prior ``m, s`` are the mean and standard
+    deviation of the codes of ``x`` (when given). The first code dimension runs left to right,
+    the second bottom to top.
+
+    Args:
+        model: a model with ``latent_dim == 2``.
+        path: PNG file to write.
+        n: grid points per side, default 20.
+        x: optional data whose codes set the scale for models without a Gaussian prior.
+    Returns:
+        ``path``.
+    """
+    _check_two_dimensional(model, "manifold_grid")
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    codes = None if x is None else _encode(model, x)
+    centre, scale = _code_reference(model, codes)
+    q = np.array([statistics.NormalDist().inv_cdf((k + 0.5) / n) for k in range(n)], np.float32)
+    z1, z2 = np.meshgrid(q, q[::-1])  # rows top to bottom = decreasing z2
+    grid = np.stack([z1.ravel(), z2.ravel()], axis=1) * scale + centre
+    decoded = _decode(model, grid)
+    return _draw_grid(decoded, n, n, path, f"{_model_name(model)}: decoded grid over prior quantiles")
+
+
+def latent_scatter(model, x, y, path, max_points=10000):
+    """Write a scatter of the 2-D codes of ``x``, coloured by label ``y``.
+
+    Args:
+        model: a model with ``latent_dim == 2``.
+        x: data ``[N, *input_shape]``.
+        y: labels ``[N]`` (integers, or one-hot ``[N, K]``), or None for one colour.
+        path: PNG file to write.
+        max_points: at most this many (the first) examples, default 10000.
+    Returns:
+        ``path``.
+    """
+    _check_two_dimensional(model, "latent_scatter")
+    x = np.asarray(x, np.float32)[:max_points]
+    z = _encode(model, x)
+    fig = _new_figure(6.5, 5.5)
+    ax = fig.add_subplot()
+    if y is None:
+        ax.scatter(z[:, 0], z[:, 1], s=4, alpha=0.6)
+    else:
+        y = np.asarray(y)[:max_points]
+        if len(y) != len(z):
+            raise ValueError(f"y must have one label per example of x, got {len(y)} labels for {len(z)} examples")
+        if y.ndim > 1:
+            y = y.argmax(axis=-1)
+        classes = np.unique(y)
+        cmap = "tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "viridis"
+        points = ax.scatter(z[:, 0], z[:, 1], c=y, s=4, alpha=0.7, cmap=cmap)
+        if len(classes) <= 20:
+            ax.legend(*points.legend_elements(), loc="best", fontsize=7, title="label", title_fontsize=7,
+                      markerscale=0.8)
+        else:
+            fig.colorbar(points, ax=ax, label="label")
+    ax.set_xlabel("z0")
+    ax.set_ylabel("z1")
+    ax.set_title(f"{_model_name(model)}: test codes", fontsize=9)
+    return _save(fig, path)
+
+
+def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
+    """Write every picture that applies to ``model`` into ``run_dir`` and return the paths.
+
+    - ``reconstructions.png``: always;
+    - ``interpolations.png`` and ``traversals.png``: every model (all have ``encode``/``decode``);
+    - ``samples.png``: generative models (``model.is_generative``);
+    - ``manifold.png`` and ``latent_scatter.png``: models with ``latent_dim == 2``.
+
+    Args:
+        model: any keras-ae model (trained; a generative model must be able to ``sample``).
+        x_test: test data ``[N, *input_shape]`` as an array.
+        y_test: test labels ``[N]`` or None.
+        run_dir: folder to write into (created if missing).
+        seed: seed of the samples, default 0.
+    Returns:
+        list of the files written, in the order above.
+    """
+    x_test = np.asarray(_numpy(x_test))
+    os.makedirs(run_dir, exist_ok=True)
+    written = [reconstruction_grid(model, x_test, os.path.join(run_dir, "reconstructions.png"))]
+    if len(x_test) >= 2:
+        written.append(interpolation_grid(model, x_test, os.path.join(run_dir, "interpolations.png")))
+    written.append(latent_traversal(model, x_test[:1000], os.path.join(run_dir, "traversals.png")))
+    if getattr(model, "is_generative", False):
+        written.append(sample_grid(model, os.path.join(run_dir, "samples.png"), seed=seed))
+    if int(model.latent_dim) == 2:
+        written.append(manifold_grid(model, os.path.join(run_dir, "manifold.png"), x=x_test))
+        written.append(latent_scatter(model, x_test, y_test, os.path.join(run_dir, "latent_scatter.png")))
+    return written
