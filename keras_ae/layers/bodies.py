@@ -29,7 +29,28 @@ def check_body_arguments(data_shape, architecture, hidden_units, filters):
             raise ValueError(f"filters must be a non-empty tuple of positive integers, got {tuple(filters)}")
 
 
-class EncoderBody(keras.layers.Layer):
+class LayerStack(keras.layers.Layer):
+    """Layers applied in order (``self.stack``), built eagerly from the input shape."""
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.stack:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, x):
+        for layer in self.stack:
+            x = layer(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+
+class EncoderBody(LayerStack):
     """Data ``[B, *data_shape]`` -> flat features ``[B, F]``.
 
     Args:
@@ -58,26 +79,9 @@ class EncoderBody(keras.layers.Layer):
         for u in self.hidden_units:
             self.stack.append(keras.layers.Dense(u, activation=activation))
 
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.stack:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-        self.output_features = shape[-1]
-
-    def call(self, x):
-        for layer in self.stack:
-            x = layer(x)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.stack:
-            shape = layer.compute_output_shape(shape)
-        return shape
 
 
-class DecoderBody(keras.layers.Layer):
+class DecoderBody(LayerStack):
     """Code ``[B, latent_dim]`` -> features for a head.
 
     The MLP mirrors the encoder (``hidden_units`` reversed) and returns ``[B, hidden_units[0]]``
@@ -110,20 +114,3 @@ class DecoderBody(keras.layers.Layer):
             # [B, grid_h * 2^n, grid_w * 2^n, filters[0]] -> [B, H, W, filters[0]]
             extra_h, extra_w = grid_h * 2**n - height, grid_w * 2**n - width
             self.stack.append(keras.layers.Cropping2D(((0, extra_h), (0, extra_w))))
-
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.stack:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def call(self, z):
-        for layer in self.stack:
-            z = layer(z)
-        return z
-
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.stack:
-            shape = layer.compute_output_shape(shape)
-        return shape
