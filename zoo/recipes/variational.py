@@ -4,6 +4,11 @@ continuous Bernoulli, categorical (Gumbel-softmax) VAE and a 2-D latent VAE.
 Bernoulli-likelihood recipes train on dynamically binarized data (a fresh binary sample every
 epoch) and are tested on a fixed binarization, so the reported NLL is a likelihood of binary data,
 comparable with published binarized-MNIST numbers on ``*-mnist``.
+
+Defaults measured (test NLL, k = 1000, statically binarized digits test set, 360 examples, 100 epochs,
+MLP 64-128-8): Adam 3e-3 22.88 nats, 1e-3 23.28, 1e-2 22.83 (one unit collapsed); PyTorch-style
+kernel initialization instead of Glorot: 22.92 (3e-3) and 23.20 (1e-3), within the noise; 200
+epochs at 3e-3: 22.66. Hence Adam 3e-3 with Keras's Glorot initialization for digits.
 """
 
 from zoo.recipes import Recipe, register
@@ -12,8 +17,8 @@ DIGITS_BODY = dict(hidden_units=(128,))
 MNIST_BODY = dict(hidden_units=(512,))
 
 
-def _pair(stem, model, args, description, digits_args=None, mnist_args=None, digits_epochs=100, mnist_epochs=50,
-          binarize="dynamic", callbacks=(), mnist_callbacks=None, digits_lr=1e-3, latent_dims=(8, 16)):
+def _pair(stem, model, args, description, digits_args=None, mnist_args=None, digits_epochs=150, mnist_epochs=50,
+          binarize="dynamic", callbacks=(), mnist_callbacks=None, digits_lr=3e-3, latent_dims=(8, 16)):
     """The same model on digits (offline default; 8-D latent) and on MNIST (16-D latent)."""
     digits_latent, mnist_latent = ({"latent_dim": d} if d else {} for d in latent_dims)
     return (
