@@ -113,8 +113,10 @@ def export_functions(model, check_finite=True):
     if getattr(model, "is_generative", False):
         def sample(n):
             if check_finite:
-                # Auto control dependencies run the assertion before the sampler.
-                tf.debugging.assert_non_negative(n, message="n must be >= 0")
+                # An explicit dependency: automatic control dependencies do not order the
+                # assertion before the random ops, which would then fail first with a vaguer error.
+                with tf.control_dependencies([tf.debugging.assert_non_negative(n, message="n must be >= 0")]):
+                    n = tf.identity(n)
             return {"x": tf.cast(model.sample_for_export(n), tf.float32)}
 
         functions["sample"] = (sample, [tf.TensorSpec((), tf.int32, name="n")])

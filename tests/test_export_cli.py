@@ -13,12 +13,9 @@ import tensorflow as tf
 
 from keras_ae import models, serving, training
 
-# export/ is used from a checkout, not installed: make it importable however pytest is started.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from export import cli
 
-from export import cli  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NAME = "vae-digits"
 

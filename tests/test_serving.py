@@ -16,19 +16,16 @@ import tensorflow as tf
 
 from keras_ae import models, serving, training
 
-# zoo/ is used from a checkout, not installed: make it importable however pytest is started.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 SHAPE = (8, 8, 1)
-# name -> (model class, constructor arguments); a family that has not landed yet is skipped.
+# name -> (model class, constructor arguments)
 TINY = {
     "ae": ("Autoencoder", dict(latent_dim=4, reconstruction="bernoulli")),
     "ae-conv": ("Autoencoder", dict(latent_dim=4, architecture="conv", filters=(4, 8), hidden_units=())),
     "vae": ("VAE", dict(latent_dim=4, likelihood="bernoulli")),
 }
-NAMES = [n for n, (cls, _) in TINY.items() if hasattr(models, cls)]
+NAMES = list(TINY)
 GENERATIVE = [n for n in NAMES if getattr(getattr(models, TINY[n][0]), "is_generative", False)]
 
 # Bounds on decode/reconstruct, in data units (data in [0, 1]):
@@ -250,8 +247,7 @@ def test_servable_in_a_process_without_keras_ae(trained, exported, data, tmp_pat
 
 def test_saved_model_cli_shows_and_runs_signatures(trained, exported, tmp_path):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    if not os.path.exists(cli):
-        pytest.skip("saved_model_cli is not installed next to this Python")
+    assert os.path.exists(cli), "saved_model_cli is installed with tensorflow, next to this Python"
     path = exported["ae"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     show = subprocess.run([cli, "show", "--dir", path, "--all"], capture_output=True, text=True, env=env, timeout=300)
@@ -309,11 +305,13 @@ def test_models_config_lists_every_model():
 
 
 # -- TFLite --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("quantization", ["none", "float16", "dynamic", "int8"])
-@pytest.mark.parametrize("name", NAMES)
+# Every quantization on the dense models; the conv model (slow to convert) at the two ends.
+TFLITE_CASES = [(n, q) for n in NAMES for q in ("none", "float16", "dynamic", "int8")
+                if not (n == "ae-conv" and q in ("float16", "dynamic"))]
+
+
+@pytest.mark.parametrize("name,quantization", TFLITE_CASES)
 def test_tflite_parity_with_litert(name, quantization, tflite_files, trained):
-    if name == "ae-conv" and quantization in ("float16", "dynamic"):
-        pytest.skip("kept to the dense models to save time; conv is covered by none and int8")
     info = tflite_files(name, quantization)
     errors = info["parity"]["max_abs_error"]
     bound = TFLITE_BOUNDS[quantization]
