@@ -66,6 +66,43 @@ def jacobian_frobenius_sq(fn, x):
     return _sum_over_event(tf.square(jac))
 
 
+# -- regularized autoencoders ----------------------------------------------------------------
+# Ghosh et al. 2020, "From variational to deterministic autoencoders" (RAE).
+
+
+def l2_code_penalty(code):
+    """Per-example ``0.5 * ||z||^2``: the RAE code penalty, the KL of a fixed-variance VAE up to a constant."""
+    return 0.5 * _sum_over_event(tf.square(tf.cast(code, tf.float32)))
+
+
+def squared_weight_norm(variables, batch_like):
+    """``sum_v ||v||^2`` over ``variables`` (weight decay), returned once per example of ``batch_like``.
+
+    A property of the weights, not of an example: broadcast so that the batch average of the
+    per-example loss equals it, also under ``tf.distribute``.
+    """
+    total = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
+    return tf.fill([tf.shape(batch_like)[0]], total)
+
+
+def jacobian_frobenius_sq_forward(fn, z):
+    """Per-example ``||J_fn(z)||_F^2`` in forward mode: exact and cheap when ``z`` has few dimensions.
+
+    ``fn`` maps ``[B, D]`` to ``[B, ...]`` with examples independent (a decoder). Column ``j`` of
+    each Jacobian is the directional derivative along ``e_j``, so one pass of ``fn`` over ``D``
+    copies of the batch, each pushing its own basis tangent, gives every column; reverse mode
+    (:func:`jacobian_frobenius_sq`) would need one backward pass per output value instead.
+    """
+    z = tf.convert_to_tensor(z, tf.float32)
+    batch, dim = tf.shape(z)[0], int(z.shape[-1])
+    z_copies = tf.tile(z, [dim, 1])  # [B, D] -> [D * B, D], copy j first-axis block j
+    tangents = tf.repeat(tf.eye(dim), batch, axis=0)  # [D * B, D]: rows of block j are e_j
+    with tf.autodiff.ForwardAccumulator(z_copies, tangents) as acc:
+        y = tf.cast(fn(z_copies), tf.float32)
+    columns = acc.jvp(y, unconnected_gradients=tf.UnconnectedGradients.ZERO)  # [D * B, ...]
+    return tf.reduce_sum(tf.reshape(_sum_over_event(tf.square(columns)), [dim, batch]), axis=0)
+
+
 # -- variational objectives ------------------------------------------------------------------
 # Kingma & Welling 2014 (ELBO), Kingma et al. 2016 (free bits), Burda et al. 2015 (IWAE bound).
 # Sample axes come first: a quantity for ``n`` latent samples of a batch is ``[n, B]``.

@@ -9,3 +9,4 @@ from keras_ae.models.deterministic import (  # noqa: F401
 )
 from keras_ae.models.vae import IWAE, VAE  # noqa: F401
 from keras_ae.models.categorical import CategoricalVAE  # noqa: F401
+from keras_ae.models.regularized import RAE, ConstantVarianceVAE  # noqa: F401

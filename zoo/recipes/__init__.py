@@ -65,3 +65,4 @@ def recipe_names():
 # Each module registers the recipes of one model family.
 from zoo.recipes import deterministic  # noqa: E402,F401
 from zoo.recipes import variational  # noqa: E402,F401
+from zoo.recipes import regularized  # noqa: E402,F401
