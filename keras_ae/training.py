@@ -4,11 +4,13 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -268,3 +270,116 @@ def set_precision(name="float32"):
         raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
     keras.mixed_precision.set_global_policy(name)
     return name
+
+
+# -- fast defaults -----------------------------------------------------------------------------
+def fast_compile_options(strategy=None):
+    """``compile`` arguments measured fastest on CPU (``python -m zoo bench``; see the README table).
+
+    Example: ``model.compile(optimizer="adam", **fast_compile_options())``.
+    """
+    return {"jit_compile": False, "steps_per_execution": 1}
+
+
+# -- fault tolerance ---------------------------------------------------------------------------
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras ``BackupAndRestore`` whose backup files are replaced atomically.
+
+    Upstream writes ``latest.weights.h5`` and ``training_metadata.json`` in place, so a kill
+    during the write leaves a torn file; here each goes through a temporary file and a rename,
+    weights first, so the metadata never names an epoch whose weights are not on disk.
+
+    Args:
+        backup_dir: folder of the backup (kept across restarts, removed when ``fit`` ends).
+        write: ``False`` on non-chief multi-worker tasks: they restore from the chief's backup
+            (on a shared file system) but never write or delete it.
+
+    Example:
+        >>> cb = AtomicBackupAndRestore("runs/vae/backup")  # model.fit(..., callbacks=[cb])
+    """
+
+    def __init__(self, backup_dir, write=True):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=write)
+        self.write = write
+
+    def _save_model(self):
+        if not self.write:
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".latest.", suffix=".weights.h5", dir=self.backup_dir)
+        os.close(fd)
+        try:
+            self.model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, self._weights_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+            raise
+        atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0})
+
+
+def backup_epoch(backup_dir):
+    """The number of epochs a ``BackupAndRestore`` folder has saved (0 if none).
+
+    Example: ``backup_epoch("runs/vae/backup")``.
+    """
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrite ``history.csv`` atomically at the end of every epoch, continuing earlier rows.
+
+    Place it before the backup callback: the history is then never behind the backup, and rows
+    after the restored epoch are dropped (that epoch runs again).
+
+    Args:
+        path: the CSV file.
+        rows: rows of earlier epochs (``read_history``), kept up to the epoch training resumes at.
+
+    Example: ``model.fit(ds, callbacks=[HistoryWriter("run/history.csv"), backup])``.
+    """
+
+    def __init__(self, path, rows=()):
+        super().__init__()
+        self.path = path
+        self.rows = list(rows)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows = [row for row in self.rows if int(row["epoch"]) <= epoch]
+        self.rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        fields = ["epoch"] + sorted({k for row in self.rows for k in row if k != "epoch"})
+        atomic_write_csv(self.path, self.rows, fields)
+
+
+def read_history(path):
+    """Rows of a ``history.csv`` (empty if there is none), numbers as floats and epochs as ints."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(f)]
+
+
+class StopOnNaN(keras.callbacks.TerminateOnNaN):
+    """Keras ``TerminateOnNaN`` that remembers where the loss stopped being finite.
+
+    Example: ``cb = StopOnNaN(); model.fit(...); if cb.failure: print(cb.failure)``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.failure = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(np.asarray(loss).reshape(-1)[0])):
+            self.failure = f"loss became {float(np.asarray(loss).reshape(-1)[0])} at epoch {self.epoch + 1}, batch {batch + 1}"
+            self.model.stop_training = True
