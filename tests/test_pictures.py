@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from keras_ae import pictures
-from keras_ae.models import Autoencoder
+from keras_ae.models import RAE, Autoencoder
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.uniform(size=(24, 8, 8, 1)).astype("float32")
@@ -82,3 +82,22 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="one label per example"):
         pictures.latent_scatter(model2, IMAGES, LABELS[:5], str(tmp_path / "s.png"))
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 3])
+def test_generative_run_pictures_with_a_fitted_density(tmp_path, latent_dim):
+    model = RAE(input_shape=(8, 8, 1), latent_dim=latent_dim, hidden_units=(8,), reconstruction="bernoulli",
+                density_components=2, seed=0)
+    model.fit_density(IMAGES)
+    written = pictures.write_run_pictures(model, IMAGES, LABELS, str(tmp_path), seed=1)
+    names = [os.path.basename(p) for p in written]
+    expected = ["reconstructions.png", "interpolations.png", "traversals.png", "samples.png"]
+    assert names == expected + (["manifold.png", "latent_scatter.png"] if latent_dim == 2 else [])
+    for path in written:
+        _assert_png(path)
+    assert sorted(os.listdir(tmp_path)) == sorted(names)
+    _assert_no_temporary_files(tmp_path)
+    # The same seed draws the same samples, so the picture is reproducible.
+    again = pictures.sample_grid(model, str(tmp_path / "again.png"), seed=1)
+    with open(again, "rb") as a, open(tmp_path / "samples.png", "rb") as b:
+        assert a.read() == b.read()
