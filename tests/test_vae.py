@@ -87,7 +87,6 @@ def test_iw_bound_of_one_sample_is_its_log_weight():
                                rtol=1e-6)
 
 
-@pytest.mark.slow
 def test_iw_bound_does_not_decrease_with_k_and_k1_is_the_elbo(trained_vae, binary_digits):
     model = trained_vae
     x = binary_digits[1][:300]
