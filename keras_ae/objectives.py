@@ -119,15 +119,6 @@ def _unwrap_independent(dist):
     return dist
 
 
-def has_analytic_kl(q, p):
-    """Whether TFP has a closed-form ``KL(q || p)`` registered for these distribution types."""
-    try:
-        tfp.distributions.kl_divergence(q, p)
-    except NotImplementedError:
-        return False
-    return True
-
-
 def kl_divergence(q, p, seed=None, num_samples=1, analytic=None):
     """``KL(q(z|x) || p(z))`` per example ``[B]``: analytic where TFP registers it, else Monte Carlo.
 

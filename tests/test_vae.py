@@ -66,6 +66,19 @@ def test_analytic_kl_matches_monte_carlo():
     np.testing.assert_allclose(objectives.kl_per_dimension(q, p).numpy().sum(1), analytic, rtol=1e-5)
 
 
+def test_kl_falls_back_to_monte_carlo_without_a_closed_form():
+    q = tfd.Independent(tfd.Normal(tf.constant([[0.5, -1.0]]), 0.7), 1)
+    p = tfd.Independent(tfd.StudentT(3.0, tf.zeros(2), 1.0), 1)  # no registered KL(Normal || StudentT)
+    with pytest.raises(NotImplementedError):
+        objectives.kl_divergence(q, p, analytic=True)
+    n = 20000
+    estimate = objectives.kl_divergence(q, p, seed=tf.constant([3, 3]), num_samples=n).numpy()
+    z = q.sample(n, seed=tf.constant([9, 9]))
+    ratio = (q.log_prob(z) - p.log_prob(z)).numpy()[:, 0]
+    se = ratio.std(ddof=1) / np.sqrt(n)
+    assert abs(estimate[0] - ratio.mean()) < 4 * np.sqrt(2) * se
+
+
 def test_model_kl_is_analytic_and_matches_sampled_log_ratio(binary_digits):
     model = tiny_vae()
     x = binary_digits[1][:6]
