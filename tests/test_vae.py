@@ -237,6 +237,7 @@ def test_log_likelihood_chunks_cover_all_samples(binary_digits):
     dict(likelihood="gaussian", decoder_scale="global"),
     dict(likelihood="gaussian", decoder_scale="fixed", decoder_fixed_scale=0.3),
     dict(likelihood="continuous_bernoulli"),
+    dict(likelihood="bernoulli", architecture="conv", filters=(8, 16), hidden_units=()),
 ])
 def test_likelihoods_fit_one_step(digits, args):
     model = tiny_vae(**args)
