@@ -18,6 +18,16 @@ def digits():
     return x_train, y_train, x_test, y_test
 
 
+@pytest.fixture(scope="session")
+def binary_digits():
+    """Digits binarized once (train seed 0, test seed 1): data for Bernoulli likelihoods."""
+    from keras_ae import data
+
+    x_train, _ = data.load_arrays("digits", "train", binarize="static", seed=0)
+    x_test, _ = data.load_arrays("digits", "test", binarize="static", seed=1)
+    return x_train, x_test
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

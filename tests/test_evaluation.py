@@ -13,15 +13,6 @@ from keras_ae.models import vae as vae_module
 
 
 @pytest.fixture(scope="module")
-def binary_digits():
-    from keras_ae import data
-
-    x_train, _ = data.load_arrays("digits", "train", binarize="static", seed=0)
-    x_test, _ = data.load_arrays("digits", "test", binarize="static", seed=1)
-    return x_train, x_test
-
-
-@pytest.fixture(scope="module")
 def briefly_trained(binary_digits):
     keras.utils.set_random_seed(1)
     model = VAE(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(32,), seed=1)

@@ -22,15 +22,6 @@ def tiny_vae(cls=VAE, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def binary_digits():
-    from keras_ae import data
-
-    x_train, _ = data.load_arrays("digits", "train", binarize="static", seed=0)
-    x_test, _ = data.load_arrays("digits", "test", binarize="static", seed=1)
-    return x_train, x_test
-
-
-@pytest.fixture(scope="module")
 def trained_vae(binary_digits):
     x_train, _ = binary_digits
     keras.utils.set_random_seed(0)

@@ -62,6 +62,15 @@ def validate_array(x, shape, name="x", unit_interval=False, likelihood=None):
     return tf.cast(x, tf.float32)
 
 
+def stateless_seed(seed):
+    """An integer seed (or None: a fresh one) -> a stateless ``[2]`` int32 seed tensor; a tensor passes through."""
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+    if isinstance(seed, (int, np.integer)):
+        return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
+    return tf.cast(seed, tf.int32)
+
+
 def unpack_x(data):
     """``fit`` may pass ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, w)``: autoencoders use only ``x``."""
     if isinstance(data, (tuple, list)):

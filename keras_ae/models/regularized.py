@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from keras_ae import objectives
 from keras_ae.layers.heads import gaussian
-from keras_ae.models.base import unpack_x, validate_array
+from keras_ae.models.base import stateless_seed, unpack_x, validate_array
 from keras_ae.models.deterministic import Autoencoder
 
 DECODER_REGULARIZERS = ("none", "l2", "gradient_penalty")
@@ -146,9 +146,7 @@ class ExPostDensityAutoencoder(Autoencoder):
         self.check_density_fitted()
         if isinstance(n, bool) or int(n) != n or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n}")
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
-        seeds = tf.random.experimental.stateless_split(tf.constant([int(seed), 0], tf.int32), 2)
+        seeds = tf.random.experimental.stateless_split(stateless_seed(seed), 2)
         uniform = tf.random.stateless_uniform([int(n)], seeds[0])
         normal = tf.random.stateless_normal([int(n), self.latent_dim], seeds[1])
         return self.density_codes(uniform, normal)

@@ -5,14 +5,13 @@ and a prior ``p(z)``. The VAE and the IWAE share every network and every method 
 in the bound they maximise, both written once in :mod:`keras_ae.objectives`.
 """
 
-import numpy as np
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae import objectives
 from keras_ae.layers.heads import GAUSSIAN_SCALES, LIKELIHOOD_HEADS, UNIT_INTERVAL_LIKELIHOODS, GaussianHead
-from keras_ae.models.base import BaseAutoencoder, validate_array
+from keras_ae.models.base import BaseAutoencoder, stateless_seed, validate_array
 
 tfd = tfp.distributions
 
@@ -26,15 +25,6 @@ def check_num_samples(num_samples, name="num_samples"):
     if isinstance(num_samples, bool) or int(num_samples) != num_samples or int(num_samples) < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {num_samples}")
     return int(num_samples)
-
-
-def stateless_seed(seed):
-    """An integer (or None: fresh) -> a stateless ``[2]`` int32 seed tensor."""
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
-    if isinstance(seed, (int, np.integer)):
-        return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
-    return tf.cast(seed, tf.int32)
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
