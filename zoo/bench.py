@@ -57,7 +57,7 @@ class StepClock:
 
 
 def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
-    """Time ``fit`` of ``recipe``'s model; returns a dict of measurements."""
+    """Time ``fit`` of ``recipe``'s model; ``options(model)`` gives the compile options. Returns a dict."""
     import numpy as np
 
     from keras_ae import data, training
@@ -70,6 +70,7 @@ def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
     with strategy.scope():
         model = build_model(recipe, shape, seed)
         model.build()
+        options = options(model)
         training.compile_model(model, learning_rate=recipe.learning_rate, **options)
     ds = data.training_pipeline(x, batch_size, shuffle=True, seed=seed, repeat=True, drop_remainder=True)
     spe = options.get("steps_per_execution", 1)
@@ -114,8 +115,8 @@ def cmd_bench(args):
     if args.warmup < 0:
         raise CliError(f"--warmup must be >= 0, got {args.warmup}")
     strategy = setup_strategy(args, batch_size)
-    options = compile_options(args, strategy)
-    result = run_bench(recipe, batch_size, args.steps, args.warmup, strategy, options)
+    result = run_bench(recipe, batch_size, args.steps, args.warmup, strategy,
+                       lambda model: compile_options(args, strategy, recipe, model))
     result["precision"] = args.precision
     print(f"{recipe.name} ({recipe.model}, input {tuple(result['input_shape'])}), batch {batch_size}, "
           f"precision {args.precision}, jit_compile {result['jit_compile']}, "

@@ -193,11 +193,12 @@ def setup_strategy(args, batch_size):
     return strategy
 
 
-def compile_options(args, strategy):
+def compile_options(args, strategy, recipe=None, model=None):
     """``jit_compile`` and ``steps_per_execution`` for ``compile``: the user's or the fast defaults."""
     from keras_ae import training
 
-    options = training.fast_compile_options(strategy)
+    options = training.fast_compile_options(strategy, per_batch_callbacks=bool(recipe and recipe.callbacks),
+                                            model=model)
     if args.jit != "auto":
         options["jit_compile"] = args.jit == "on"
     if args.steps_per_execution is not None:
@@ -271,10 +272,10 @@ def cmd_train(args):
     keras.utils.set_random_seed(seed)
     x_train, _ = load_split(dataset, "train", recipe.binarize, seed)
     x_test, y_test = load_split(dataset, "test", recipe.binarize, seed)
-    options = compile_options(args, strategy)
     with strategy.scope():
         model = build_model(recipe, x_train.shape[1:], seed)
         model.build()
+        options = compile_options(args, strategy, recipe, model)
         training.compile_model(model, learning_rate=learning_rate, **options)
     train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
                                       binarize="dynamic" if recipe.binarize == "dynamic" else None)
