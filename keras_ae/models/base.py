@@ -87,7 +87,7 @@ def _reducible_logs(logs):
     """Step logs that Keras's multi-worker log reduction accepts.
 
     Workaround for keras-team/keras#20585 and tensorflow/tensorflow#72388 (checked with Keras
-    3.15.0): under MultiWorkerMirroredStrategy Keras reduces every log with
+    3.15.1): under MultiWorkerMirroredStrategy Keras reduces every log with
     ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar. A ``[1]`` log reduces to the
     mean over replicas of each replica's running mean (exact for equal per-replica batches); the
     epoch logs are read from the metrics themselves, whose sync-on-read totals are exact.
@@ -305,7 +305,7 @@ class BaseAutoencoder(keras.Model):
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Workaround for keras-team/keras#20585 and tensorflow/tensorflow#72388 (checked with
-        # Keras 3.15.0, TF 2.21): fit's first-batch symbolic build pulls a distributed batch and
+        # Keras 3.15.1, TF 2.21): fit's first-batch symbolic build pulls a distributed batch and
         # reduces it with ``strategy.reduce``, an extra cross-worker collective under
         # MultiWorkerMirroredStrategy. ``build()`` has already created every weight eagerly on a
         # zero batch, so only the optimizer's slots are left, and they must be made in scope.
