@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 
 class CliError(Exception):
     """An error the user can fix: printed as one line, exit status 2."""
@@ -174,7 +176,9 @@ def test_metrics(model, x_test, num_samples):
     from keras_ae import evaluation
 
     metrics = evaluation.evaluate_model(model, x_test, num_samples=num_samples)
-    return {k: (float(v) if hasattr(v, "__float__") else v) for k, v in metrics.items()}
+    # numpy scalars -> JSON numbers; counts stay integers
+    return {k: int(v) if isinstance(v, (int, np.integer)) else float(v) if hasattr(v, "__float__") else v
+            for k, v in metrics.items()}
 
 
 # -- train -----------------------------------------------------------------------------------
