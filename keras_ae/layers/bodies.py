@@ -30,7 +30,18 @@ def check_body_arguments(data_shape, architecture, hidden_units, filters):
 
 
 class LayerStack(keras.layers.Layer):
-    """Layers applied in order (``self.stack``), built eagerly from the input shape."""
+    """A network body: layers applied in order (``self.stack``), built eagerly from the input shape."""
+
+    def __init__(self, data_shape, architecture="mlp", hidden_units=(256,), filters=(32, 64),
+                 activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        check_body_arguments(self.data_shape, architecture, hidden_units, filters)
+        self.architecture = architecture
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.filters = tuple(int(f) for f in filters)
+        self.activation = activation
+        self.stack = []
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -64,14 +75,7 @@ class EncoderBody(LayerStack):
 
     def __init__(self, data_shape, architecture="mlp", hidden_units=(256,), filters=(32, 64),
                  activation="relu", **kwargs):
-        super().__init__(**kwargs)
-        self.data_shape = tuple(int(d) for d in data_shape)
-        check_body_arguments(self.data_shape, architecture, hidden_units, filters)
-        self.architecture = architecture
-        self.hidden_units = tuple(int(u) for u in hidden_units)
-        self.filters = tuple(int(f) for f in filters)
-        self.activation = activation
-        self.stack = []
+        super().__init__(data_shape, architecture, hidden_units, filters, activation, **kwargs)
         if architecture == "conv":
             for f in self.filters:
                 self.stack.append(keras.layers.Conv2D(f, 3, strides=2, padding="same", activation=activation))
@@ -93,14 +97,8 @@ class DecoderBody(LayerStack):
 
     def __init__(self, data_shape, architecture="mlp", hidden_units=(256,), filters=(32, 64),
                  activation="relu", **kwargs):
-        super().__init__(**kwargs)
-        self.data_shape = tuple(int(d) for d in data_shape)
-        check_body_arguments(self.data_shape, architecture, hidden_units, filters)
-        self.architecture = architecture
-        self.hidden_units = tuple(int(u) for u in hidden_units)
-        self.filters = tuple(int(f) for f in filters)
-        self.activation = activation
-        self.stack = [keras.layers.Dense(u, activation=activation) for u in reversed(self.hidden_units)]
+        super().__init__(data_shape, architecture, hidden_units, filters, activation, **kwargs)
+        self.stack += [keras.layers.Dense(u, activation=activation) for u in reversed(self.hidden_units)]
         if architecture == "conv":
             height, width, _ = self.data_shape
             n = len(self.filters)
