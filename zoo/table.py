@@ -57,22 +57,25 @@ def main(argv=None):
         metrics_path = os.path.join(run_dir, "metrics.json")
         if not os.path.isfile(metrics_path):
             print(f"training {name} ...", file=sys.stderr, flush=True)
+            # the run's own report goes to stderr so that stdout is only the table
             result = subprocess.run([sys.executable, "-m", "zoo", "train", name, "--out", run_dir,
-                                     "--num-samples", str(args.num_samples), "--verbose", "0"])
+                                     "--num-samples", str(args.num_samples), "--verbose", "0"], stdout=sys.stderr)
             if result.returncode != 0:
                 print(f"error: training {name} failed (exit {result.returncode})", file=sys.stderr)
                 return 1
         with open(metrics_path) as f:
             metrics = json.load(f)
         recipe = RECIPES[name]
-        rows.append([name, recipe.model, fmt(metrics.get("reconstruction_mse")), fmt(metrics.get("nll")),
+        test_data = "binarized" if recipe.binarize else "grey levels"
+        rows.append([name, recipe.model, test_data, fmt(metrics.get("reconstruction_mse")), fmt(metrics.get("nll")),
                      fmt(metrics.get("elbo")), fmt(metrics.get("active_units")),
                      fmt(metrics.get("train_seconds"), 3)])
         if recipe.model_args.get("activation") == "linear" and not recipe.model_args.get("hidden_units"):
             k = recipe.model_args["latent_dim"]
-            rows.append([f"PCA, {k} components (reference)", "sklearn PCA", fmt(pca_reference(recipe.dataset, k)),
+            rows.append([f"PCA, {k} components (reference)", "sklearn PCA", "grey levels",
+                         fmt(pca_reference(recipe.dataset, k)),
                          "-", "-", "-", "-"])
-    header = ["recipe", "model", "test MSE / element", f"test NLL (nats, k={args.num_samples})",
+    header = ["recipe", "model", "test data", "test MSE / element", f"test NLL (nats, k={args.num_samples})",
               "test ELBO (nats)", "active units", "train s"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
