@@ -280,12 +280,15 @@ def run(args):
     rows = []
     tflite_paths = {}
     if quantizations:
-        with training.atomic_directory(tflite_dir) as tmp:
-            infos = {}
-            for q in quantizations:
-                path = os.path.join(tmp, f"{name}.{q}.tflite")
-                infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe)
-            saved_path = serving.export_saved_model(model, out, name, version)
+        try:
+            with training.atomic_directory(tflite_dir) as tmp:
+                infos = {}
+                for q in quantizations:
+                    path = os.path.join(tmp, f"{name}.{q}.tflite")
+                    infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe)
+                saved_path = serving.export_saved_model(model, out, name, version)
+        except serving.ExportError as e:  # e.g. a converter crash: nothing of this version is left
+            raise CliError(f"{e}; nothing was written (choose --tflite accordingly)") from None
         for q in quantizations:
             tflite_paths[q] = os.path.join(tflite_dir, f"{name}.{q}.tflite")
     else:

@@ -30,7 +30,10 @@ Example::
 import json
 import math
 import os
+import pickle
 import re
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -291,31 +294,67 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
     with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
         _write_saved_model(model, tmp, check_finite=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=names)
-        ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantization == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
         elif quantization == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         elif quantization == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
             calibration = list(_calibration_examples(model, representative_data, num_calibration))
-            converter.representative_dataset = lambda: iter(calibration)
-            ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.target_spec.supported_ops = ops
-        note = "builtins-int8" if quantization == "int8" else "builtins"
-        try:
-            blob = converter.convert()
-        except Exception as e:  # noqa: BLE001 - the converter raises several private types
-            if quantization != "int8":
-                raise
-            # The sampler's random ops have float kernels only: let them (and nothing but
-            # builtins) stay float while every quantizable op runs in int8.
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                                   tf.lite.OpsSet.TFLITE_BUILTINS]
-            note = f"builtins-int8 with float builtins where int8 has no kernel ({type(e).__name__} with int8 only)"
-            blob = converter.convert()
-    return blob, note
+            return _convert_int8_in_child(tmp, names, calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert(), "builtins"
+
+
+# The int8 quantizer runs in a child process: on some graphs (e.g. the continuous Bernoulli
+# likelihood, with TF 2.21's converter) it dies with a segmentation fault, which would take the
+# whole export down with it; in a child it becomes an ExportError and nothing is written.
+_INT8_CONVERTER_SCRIPT = r"""
+import pickle, sys
+import tensorflow as tf
+saved_model, names_and_calibration, out = sys.argv[1:4]
+with open(names_and_calibration, "rb") as f:
+    names, calibration = pickle.load(f)
+def convert(ops):
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=names)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: iter(calibration)
+    converter.target_spec.supported_ops = ops
+    return converter.convert()
+note = "builtins-int8"
+try:
+    blob = convert([tf.lite.OpsSet.TFLITE_BUILTINS_INT8])
+except Exception as e:
+    # The sampler's random ops have float kernels only: let them (and nothing but builtins)
+    # stay float while every quantizable op runs in int8.
+    note = f"builtins-int8 with float builtins where int8 has no kernel ({type(e).__name__} with int8 only)"
+    blob = convert([tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS])
+with open(out, "wb") as f:
+    f.write(blob)
+with open(out + ".note", "w") as f:
+    f.write(note)
+"""
+
+
+def _convert_int8_in_child(saved_model_dir, names, calibration):
+    """Run the int8 conversion of ``saved_model_dir`` in a child process; ``(blob, note)``."""
+    with tempfile.TemporaryDirectory(prefix="keras_ae_int8_") as folder:
+        inputs = os.path.join(folder, "calibration.pkl")
+        out = os.path.join(folder, "model.int8.tflite")
+        with open(inputs, "wb") as f:
+            pickle.dump((names, calibration), f)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        result = subprocess.run([sys.executable, "-c", _INT8_CONVERTER_SCRIPT, saved_model_dir, inputs, out],
+                                capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            cause = (f"crashed with signal {-result.returncode}" if result.returncode < 0
+                     else "failed: " + (result.stderr.strip().splitlines() or ["no message"])[-1])
+            raise ExportError(f"the TFLite int8 converter {cause}; this model exports with the other "
+                              "quantizations (none, float16, dynamic)")
+        with open(out, "rb") as f:
+            blob = f.read()
+        with open(out + ".note") as f:
+            return blob, f.read()
 
 
 def litert_interpreter(model_path=None, model_content=None, num_threads=1):

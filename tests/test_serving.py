@@ -418,3 +418,13 @@ def test_every_zoo_recipe_exports_and_serves_without_keras_ae(tmp_path):
     assert report["modules"] == []
     for (name, model), job in zip(sorted(models_by_name.items()), jobs):
         check_plain_outputs(model, job, report[job["path"]])
+
+
+def test_a_crashing_int8_converter_becomes_an_export_error(trained, data, tmp_path, monkeypatch):
+    # TF 2.21's int8 quantizer segfaults on some graphs (the continuous Bernoulli likelihood);
+    # the conversion runs in a child so that such a crash is an error, and no file is written.
+    monkeypatch.setattr(serving, "_INT8_CONVERTER_SCRIPT", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    path = tmp_path / "m.int8.tflite"
+    with pytest.raises(serving.ExportError, match="crashed with signal 11"):
+        serving.export_tflite(trained["ae"], str(path), "int8", representative_data=data)
+    assert not path.exists() and not list(tmp_path.iterdir())
