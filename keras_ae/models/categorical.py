@@ -50,20 +50,20 @@ class CategoricalVAE(VAE):
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         check_temperature(temperature)
         kwargs.pop("latent_dim", None)
-        super().__init__(input_shape, int(num_variables) * int(num_classes), **kwargs)
+        # Plain attributes before the base constructor: it calls build_latent, which needs them.
         self.num_variables = int(num_variables)
         self.num_classes = int(num_classes)
         self.initial_temperature = float(temperature)
         self.straight_through = bool(straight_through)
+        super().__init__(input_shape, self.num_variables * self.num_classes, **kwargs)
+
+    def build_latent(self):
+        """The encoder: body, relaxed one-hot head, and the temperature a callback anneals."""
         self.temperature = self.add_weight(name="temperature", shape=(), trainable=False,
                                            initializer=keras.initializers.Constant(self.initial_temperature))
         self.encoder_body = self.make_encoder_body()
         self.encoder_head = RelaxedCategoricalHead(self.num_variables, self.num_classes,
                                                    self.initial_temperature, name="encoder_head")
-
-    def build_latent(self):
-        # built in __init__ once num_variables and num_classes are known
-        pass
 
     def get_config(self):
         config = super().get_config()
