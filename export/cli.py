@@ -99,14 +99,12 @@ def default_name(config, run_dir):
 
 
 def load_model(model_path):
-    import keras
-
-    import keras_ae  # noqa: F401  registers the model classes for load_model
+    from keras_ae import training
 
     try:
-        return keras.models.load_model(model_path)
-    except Exception as e:  # noqa: BLE001 - Keras raises many types for a broken file
-        raise CliError(f"cannot load {model_path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        return training.load_model_file(model_path)
+    except ValueError as e:
+        raise CliError(str(e)) from None
 
 
 def _load_file_data(path):

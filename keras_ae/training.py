@@ -102,6 +102,22 @@ def atomic_directory(final_path):
         raise
 
 
+def load_model_file(path):
+    """``keras.models.load_model(path)`` with every keras-ae class registered.
+
+    Raises:
+        ValueError: one line naming the file and what is wrong with it (Keras raises many
+            exception types for a missing, truncated or foreign file).
+    """
+    import keras_ae.models  # noqa: F401  registers the model classes
+
+    try:
+        return keras.models.load_model(path)
+    except Exception as e:  # noqa: BLE001
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"cannot load the model {path}: {reason}") from None
+
+
 # -- compile defaults ------------------------------------------------------------------------
 def default_optimizer(learning_rate=1e-3):
     """Adam, the optimizer every zoo recipe is measured with."""

@@ -99,3 +99,18 @@ def test_train_a_deterministic_recipe_on_a_user_npz(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["reconstruction_mse"] > 0
     assert json.loads((run_dir / "config.json").read_text())["input_shape"] == [6, 6, 1]
+
+
+@pytest.mark.parametrize("config,model,message", [
+    ('{"recipe": {"name": "ae-digits"}, "dataset": "digits"}', b"not a zip file", "cannot load the model"),
+    ("{broken", b"", "cannot read"),
+    ('{"epochs": 3}', b"", "not a zoo run configuration"),
+])
+def test_eval_of_a_broken_run_directory_exits_2_with_one_line(tmp_path, config, model, message):
+    (tmp_path / "config.json").write_text(config)
+    (tmp_path / "model.keras").write_bytes(model)
+    result = run_zoo("eval", str(tmp_path), timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]

@@ -354,10 +354,8 @@ def cmd_train(args):
 
 # -- eval ------------------------------------------------------------------------------------
 def load_run(run_dir):
-    """``(config, model)`` of a run directory, or ``CliError`` naming what is missing."""
-    import keras
-
-    import keras_ae  # noqa: F401  registers the model classes for load_model
+    """``(config, model)`` of a run directory, or ``CliError`` naming what is missing or broken."""
+    from keras_ae import training
 
     config_path = os.path.join(run_dir, "config.json")
     model_path = os.path.join(run_dir, "model.keras")
@@ -366,9 +364,13 @@ def load_run(run_dir):
     for path in (config_path, model_path):
         if not os.path.isfile(path):
             raise CliError(f"{run_dir} is not a finished run: {os.path.basename(path)} is missing")
-    with open(config_path) as f:
-        config = json.load(f)
-    return config, keras.models.load_model(model_path)
+    config = _read_json(config_path)
+    if not isinstance(config.get("recipe"), dict) or "dataset" not in config:
+        raise CliError(f"{config_path} is not a zoo run configuration (no recipe or dataset)")
+    try:
+        return config, training.load_model_file(model_path)
+    except ValueError as e:
+        raise CliError(str(e)) from None
 
 
 def cmd_eval(args):
@@ -381,8 +383,7 @@ def cmd_eval(args):
     metrics_path = os.path.join(args.run_dir, "metrics.json")
     previous = {}
     if os.path.isfile(metrics_path):
-        with open(metrics_path) as f:
-            previous = json.load(f)
+        previous = _read_json(metrics_path)
     metrics = test_metrics(model, x_test, args.num_samples)
     merged = {**previous, **metrics}
     training.atomic_write_json(metrics_path, merged)
