@@ -60,7 +60,16 @@ class ParamProjection(keras.layers.Layer):
         return (input_shape[0],) + self.event_shape + tail
 
 
-class GaussianHead(keras.layers.Layer):
+class _Head(keras.layers.Layer):
+    """A head whose parameter methods may be called before the layer itself (they build it)."""
+
+    def _build_for(self, h):
+        if not self.built:
+            self.build(tuple(h.shape))
+            self.built = True
+
+
+class GaussianHead(_Head):
     """Features -> diagonal Gaussian ``N(loc, diag(scale^2))`` over ``event_shape``.
 
     Args:
@@ -97,6 +106,7 @@ class GaussianHead(keras.layers.Layer):
 
     def parameters(self, h):
         """Return ``(loc, scale)`` as float32 tensors of shape ``[B, *event_shape]``."""
+        self._build_for(h)
         p = tf.cast(self.projection(h), tf.float32)
         if self.scale_mode == "learned":
             loc, raw = p[..., 0], p[..., 1]
@@ -115,7 +125,7 @@ class GaussianHead(keras.layers.Layer):
         return gaussian(loc, scale)
 
 
-class BernoulliHead(keras.layers.Layer):
+class BernoulliHead(_Head):
     """Features -> independent Bernoulli over ``event_shape``, parameterized by logits.
 
     ``mean()`` is ``sigmoid(logits)``, the reconstruction in data space; ``log_prob(x)`` is the
@@ -132,6 +142,7 @@ class BernoulliHead(keras.layers.Layer):
         self.projection.build(input_shape)
 
     def logits(self, h):
+        self._build_for(h)
         return tf.cast(self.projection(h), tf.float32)
 
     def call(self, h):
