@@ -217,3 +217,15 @@ def test_conv_autoencoder_handles_odd_image_sizes(rng):
     assert model.reconstruct(x).shape == (2, 13, 7, 3)
     with pytest.raises(ValueError, match="architecture='conv' needs images"):
         Autoencoder((64,), 4, architecture="conv")
+
+
+def test_target_activation_penalty_is_the_bernoulli_kl_of_batch_means(rng):
+    # Ng 2011: sum_j rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j)),
+    # rho_hat_j the batch mean of unit j; the same value for every example of the batch.
+    codes = rng.uniform(0.01, 0.99, size=(7, 5)).astype("float32")
+    rho = 0.05
+    rho_hat = codes.mean(axis=0).astype("float64")
+    expected = np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+    penalty = objectives.target_activation_penalty(codes, rho).numpy()
+    np.testing.assert_allclose(penalty, np.full(7, expected), rtol=1e-5)
+    np.testing.assert_allclose(objectives.l1_penalty(codes - 0.5), np.abs(codes - 0.5).sum(axis=1), rtol=1e-6)
