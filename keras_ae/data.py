@@ -116,6 +116,10 @@ _DIGITS_SPLIT_SEED = 0
 _DSPRITES_TEST_PERIOD = 7
 
 
+class DatasetUnavailableError(ValueError):
+    """A known TFDS dataset that is neither prepared locally nor downloadable (no network)."""
+
+
 class UnknownDatasetError(ValueError):
     """A dataset name that is neither a known name nor ``npz:PATH``."""
 
@@ -398,8 +402,16 @@ def _tfds_load(tfds_name, split, data_dir, skip_image_decoding=False):
 
     decoders = {"image": tfds.decode.SkipDecoding()} if skip_image_decoding else None
     # shuffle_files=False: the order is part of the dsprites held-out split and of reproducibility.
-    return tfds.load(tfds_name, split=split, data_dir=data_dir, shuffle_files=False, decoders=decoders,
-                     with_info=True)
+    try:
+        return tfds.load(tfds_name, split=split, data_dir=data_dir, shuffle_files=False, decoders=decoders,
+                         with_info=True)
+    except Exception as e:  # noqa: BLE001 - download and preparation fail with many exception types
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DatasetUnavailableError(
+            f"dataset {tfds_name!r} is not prepared in {data_dir or 'the TFDS data directory'} and could not be "
+            f"downloaded ({type(e).__name__}: {reason[:200]}); prepare it where there is a network, or use "
+            "'digits' or 'npz:PATH'"
+        ) from e
 
 
 def _unit_image(image):

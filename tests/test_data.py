@@ -468,3 +468,14 @@ def test_docstring_examples():
 
     result = doctest.testmod(D, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_dataset_that_cannot_be_downloaded_is_a_clear_error(monkeypatch, tmp_path):
+    import tensorflow_datasets as tfds
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Failed to resolve host")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(D.DatasetUnavailableError, match="'mnist' is not prepared .* could not be downloaded"):
+        D.load_arrays("mnist", "test", data_dir=str(tmp_path))
