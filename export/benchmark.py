@@ -84,8 +84,9 @@ def main(argv=None):
                 lines.append(line)
                 print(line, flush=True)
     if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        from keras_ae.training import atomic_write_text
+
+        atomic_write_text(args.out, "\n".join(lines) + "\n")
     return 0
 
 
