@@ -255,6 +255,13 @@ def print_table(rows):
             print("  ".join("-" * w for w in widths))
 
 
+def _remove_empty_parents(folder, stop):
+    """Remove ``folder`` and its parents up to (not including) ``stop`` while they are empty."""
+    while os.path.abspath(folder) != os.path.abspath(stop) and os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)
+        folder = os.path.dirname(folder)
+
+
 def run(args):
     # The run directory first: its errors need no TensorFlow import.
     config, model_path = read_run(args.run_dir)
@@ -286,6 +293,7 @@ def run(args):
                     infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe)
                 saved_path = serving.export_saved_model(model, out, name, version)
         except serving.ExportError as e:  # e.g. a converter crash: nothing of this version is left
+            _remove_empty_parents(os.path.dirname(tflite_dir), stop=out)
             raise CliError(f"{e}; nothing was written (choose --tflite accordingly)") from None
         for q in quantizations:
             tflite_paths[q] = os.path.join(tflite_dir, f"{name}.{q}.tflite")
