@@ -272,10 +272,25 @@ def gaussian(loc, scale):
     return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=len(loc.shape) - 1)
 
 
+class LogitBernoulli(tfd.Bernoulli):
+    """``tfd.Bernoulli`` on logits whose ``log_prob`` is one fused binary cross-entropy.
+
+    ``log p(x | s) = x s - softplus(s) = -sigmoid_cross_entropy_with_logits(x, s)``: the value
+    TFP computes as ``(1 - x) (-softplus(s)) + x (-softplus(-s))``, with one exponential and one
+    logarithm per pixel instead of two of each (about a tenth of a 784-512-16 VAE training step
+    on the CPU, measured with ``python -m zoo bench vae-mnist``). Equal to ``tfd.Bernoulli`` to
+    float32 round-off for finite logits (tested); a decoder's logits are always finite.
+    """
+
+    def _log_prob(self, event):
+        logits = self._logits_parameter_no_checks()
+        return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(event, logits.dtype), logits=logits)
+
+
 def bernoulli(logits):
     """Independent Bernoulli (float32 samples) whose event is everything after the batch axis."""
     return tfd.Independent(
-        tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=len(logits.shape) - 1
+        LogitBernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=len(logits.shape) - 1
     )
 
 

@@ -78,6 +78,11 @@ def unpack_x(data):
     return data
 
 
+def _is_default_strategy(strategy):
+    """TensorFlow's no-op strategy (no ``tf.distribute`` scope): a replica step is a plain call."""
+    return type(strategy).__name__ == "_DefaultDistributionStrategy"
+
+
 def _in_multi_worker_mode(strategy):
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and \
         strategy.extended._in_multi_worker_mode()
@@ -302,6 +307,79 @@ class BaseAutoencoder(keras.Model):
         terms = self.loss_terms(x, training=False)
         per_example, _ = self.global_loss(terms)
         return _reducible_logs(self.update_metrics(terms, per_example))
+
+    # -- several steps in one XLA program -------------------------------------------------------
+    def make_train_function(self, force=False):
+        """Keras's train function, except with XLA and ``steps_per_execution > 1`` on one replica.
+
+        Keras runs ``steps_per_execution`` steps as a graph loop that launches the XLA-compiled
+        step once per batch; on a 2-core CPU the launch, the loop's optionals and the handover of
+        every batch cost about a fifth of a 784-512-16 VAE step. There the train function runs all
+        the steps of one call as one XLA program instead (:meth:`_make_fused_train_function`):
+        the same steps on the same batches in the same order, so the weights agree with Keras's
+        loop to float32 round-off (tested).
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        if not (self.jit_compile and self.steps_per_execution > 1 and not self.run_eagerly
+                and _is_default_strategy(self.distribute_strategy)):
+            return super().make_train_function(force=force)
+        self.train_function = self._make_fused_train_function(self.steps_per_execution)
+        return self.train_function
+
+    def _metric_logs(self):
+        return _reducible_logs({m.name: m.result() for m in self.metrics})
+
+    def _make_fused_train_function(self, steps):
+        """A train function that pulls up to ``steps`` batches and runs them in one XLA program.
+
+        Same contract as Keras's: run up to ``steps`` steps, return the last step's logs, raise
+        ``StopIteration`` when the iterator is already exhausted. When fewer than ``steps`` batches
+        are left or their sizes differ (the last, smaller batch of an epoch), they run one XLA
+        step at a time instead, as in Keras; that step is compiled only if it is needed.
+        """
+        empty = tf.zeros((0,) + self.data_shape, tf.float32)
+
+        @tf.function(reduce_retracing=True)
+        def pull(iterator):
+            pulled = [iterator.get_next_as_optional() for _ in range(steps)]
+            batches = [tf.cond(p.has_value(), lambda p=p: tf.cast(unpack_x(p.get_value()), tf.float32),
+                               lambda: empty) for p in pulled]
+            count = tf.add_n([tf.cast(p.has_value(), tf.int32) for p in pulled])
+            sizes = tf.stack([tf.shape(b)[0] for b in batches])
+            return count, tf.reduce_all(tf.equal(sizes, sizes[0])), batches
+
+        @tf.function(jit_compile=True, reduce_retracing=True)
+        def run_stacked(batches):
+            batches = tf.stack(batches)
+
+            def body(i, logs):
+                return i + 1, self.train_step(batches[i])
+
+            _, logs = tf.while_loop(lambda i, logs: i < steps, body, (tf.constant(0), self._metric_logs()))
+            return logs
+
+        @tf.function(jit_compile=True, reduce_retracing=True)
+        def run_one(batch):
+            return self.train_step(batch)
+
+        def train_function(iterator):
+            if isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
+                count, same_size, batches = pull(iterator)
+                count = int(count)
+                if count == 0:
+                    raise StopIteration
+                if count == steps and bool(same_size):
+                    return run_stacked(batches)
+                batches = batches[:count]
+            else:  # a Python iterator (``train_on_batch``)
+                batches = [tf.cast(unpack_x(data), tf.float32) for _, data in zip(range(steps), iterator)]
+            for batch in batches:
+                logs = run_one(batch)
+            return logs
+
+        train_function.fused_steps = steps
+        return train_function
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Workaround for keras-team/keras#20585 and tensorflow/tensorflow#72388 (checked with
