@@ -81,3 +81,27 @@ def test_train_on_batch_goes_through_the_fused_function(binary_digits):
     assert getattr(fused.train_function, "fused_steps", None) == 4
     diff = max(np.abs(a - b).max() for a, b in zip(fused.get_weights(), reference.get_weights()))
     assert diff <= 1e-6
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_fused_steps_under_mixed_precision_are_finite_and_close_to_float32(binary_digits, policy):
+    from keras_ae import training
+
+    x = binary_digits[0][:128].reshape(128, 64)  # a numpy array: Keras's array adapter, not a Dataset
+    losses = {}
+    try:
+        for name in ("float32", policy):
+            training.set_precision(name)
+            model = VAE(input_shape=(64,), latent_dim=4, hidden_units=(32,), seed=0)
+            model.build()
+            if name != "float32":
+                model.set_weights(start)
+            start = model.get_weights()
+            model.compile(optimizer="adam", jit_compile=True, steps_per_execution=2)
+            history = model.fit(x, batch_size=32, epochs=2, shuffle=False, verbose=0)
+            assert getattr(model.train_function, "fused_steps", None) == 2
+            losses[name] = history.history["loss"][-1]
+    finally:
+        training.set_precision("float32")
+    assert np.isfinite(losses[policy])
+    assert abs(losses[policy] - losses["float32"]) <= 0.02 * abs(losses["float32"])
