@@ -314,7 +314,7 @@ class BaseAutoencoder(keras.Model):
 
         Keras runs ``steps_per_execution`` steps as a graph loop that launches the XLA-compiled
         step once per batch; on a 2-core CPU the launch, the loop's optionals and the handover of
-        every batch cost about a fifth of a 784-512-16 VAE step. There the train function runs all
+        every batch cost about 15% of a 784-512-16 VAE step. There the train function runs all
         the steps of one call as one XLA program instead (:meth:`_make_fused_train_function`):
         the same steps on the same batches in the same order, so the weights agree with Keras's
         loop to float32 round-off (tested).
