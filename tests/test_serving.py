@@ -142,8 +142,17 @@ def run_in_plain_process(jobs, tmp_path):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def assert_same_float32_graph(got, expected, what=""):
+    """Outputs of one float32 graph run twice (another process, another kernel order): within
+    1e-5 of ``max(1, |value|)``. A score sums hundreds of pixel terms, so a value of 255 may move
+    by one ulp (1.5e-5); the reorder error of such a sum is ~sqrt(784) eps ~ 3e-6 relative."""
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    error = np.abs(got - expected) / np.maximum(1.0, np.abs(expected))
+    assert np.max(error, initial=0.0) <= 1e-5, (what, np.max(np.abs(got - expected), initial=0.0))
+
+
 def check_plain_outputs(model, job, names):
-    """Compare a subprocess's saved outputs with Keras: deterministic paths within 1e-5."""
+    """Compare a subprocess's saved outputs with Keras: deterministic paths within 1e-5 (relative above 1)."""
     x = np.load(job["x"])
     reference, _ = keras_reference(model, x)
     expected = set(reference) | ({"sample"} if model.is_generative else set())
@@ -152,7 +161,7 @@ def check_plain_outputs(model, job, names):
         for key, value in outputs.items():
             got = np.load(os.path.join(job["out"], f"{sig}.{key}.npy"))
             assert got.shape == value.shape, (sig, key)
-            assert np.max(np.abs(got - value)) <= 1e-5, (sig, key, np.max(np.abs(got - value)))
+            assert_same_float32_graph(got, value, (sig, key))
     if model.is_generative:
         a = np.load(os.path.join(job["out"], "sample.xa.npy"))
         b = np.load(os.path.join(job["out"], "sample.xb.npy"))
@@ -281,10 +290,10 @@ def test_rest_bodies_map_instances_to_a_batch(name, trained, exported, data):
         assert len(response) == 3
         outputs = reference[sig]
         if len(outputs) == 1:  # one output: bare values per example
-            np.testing.assert_allclose(np.array(response), next(iter(outputs.values())), atol=1e-5)
+            assert_same_float32_graph(response, next(iter(outputs.values())), sig)
         else:  # several: one object per example
             for key, value in outputs.items():
-                np.testing.assert_allclose(np.array([r[key] for r in response]), value, atol=1e-5)
+                assert_same_float32_graph([r[key] for r in response], value, (sig, key))
     # Bare-value instances (one input) and the columnar format give the same answer.
     bare = {"signature_name": "reconstruct", "instances": x.tolist()}
     columnar = {"signature_name": "reconstruct", "inputs": {"x": x.tolist()}}
