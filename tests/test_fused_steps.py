@@ -38,25 +38,29 @@ def _models(kind, seed=3):
     return [VAE(input_shape=(64,), latent_dim=4, hidden_units=(32,), seed=seed) for _ in range(2)]
 
 
-def _fit(model, x, steps_per_execution, batch_size, epochs):
+def _fit(model, x, steps_per_execution, batch_size, epochs, known_length=True):
     model.compile(optimizer="adam", jit_compile=True,
                   steps_per_execution=steps_per_execution)
     ds = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+    if not known_length:  # Keras learns the epoch's end from the iterator running out
+        ds = ds.filter(lambda batch: True)
     history = model.fit(ds, epochs=epochs, verbose=0)
     return history.history
 
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
-@pytest.mark.parametrize("num_examples", [101, 37])  # 7 batches (3+3+1 per epoch) / 3 of unequal size
-def test_fused_steps_equal_keras_per_step_loop(binary_digits, kind, num_examples):
+@pytest.mark.parametrize("num_examples,known_length", [(101, True), (37, True), (101, False)])
+def test_fused_steps_equal_keras_per_step_loop(binary_digits, kind, num_examples, known_length):
+    # 101: 7 batches (3+3+1 per epoch); 37: 3 batches of unequal size; unknown length: the third
+    # call of an epoch finds one batch, the fourth none (StopIteration ends the epoch)
     x = binary_digits[0][:num_examples].reshape(num_examples, 64)
     fused, reference = _models(kind)
     for model in (fused, reference):
         model.build()
     reference.set_weights(fused.get_weights())
     start = [w.copy() for w in fused.get_weights()]
-    fused_logs = _fit(fused, x, steps_per_execution=3, batch_size=16, epochs=2)
-    reference_logs = _fit(reference, x, steps_per_execution=1, batch_size=16, epochs=2)
+    fused_logs = _fit(fused, x, steps_per_execution=3, batch_size=16, epochs=2, known_length=known_length)
+    reference_logs = _fit(reference, x, steps_per_execution=1, batch_size=16, epochs=2, known_length=known_length)
     assert getattr(fused.train_function, "fused_steps", None) == 3
     assert getattr(reference.train_function, "fused_steps", None) is None
     assert fused.optimizer.iterations.numpy() == reference.optimizer.iterations.numpy() == 2 * -(-num_examples // 16)
