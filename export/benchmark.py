@@ -33,8 +33,7 @@ def benchmark_recipe(recipe, folder, quantizations, repeats):
     model = getattr(models, recipe.model)(input_shape=shape, seed=0, **recipe.model_args)
     model.build()
     x = np.random.default_rng(0).uniform(0, 1, (64,) + tuple(shape)).astype(np.float32)
-    if hasattr(model, "fit_density"):
-        model.fit_density(x, seed=0)
+    model.post_fit(x, seed=0)
     x1, x64 = x[:1], x
     rows = [("keras", "-", *_timings(model.encode,
                                      model.predict_on_batch, x1, x64, repeats))]

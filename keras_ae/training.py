@@ -289,11 +289,6 @@ def set_precision(name="float32"):
 
 
 # -- fast defaults -----------------------------------------------------------------------------
-#: models whose loss differentiates inside the step (Jacobian, gradient penalty): XLA compilation
-#: of their train step did not finish in 200 s here.
-_NO_JIT_MODELS = ("ContractiveAutoencoder", "RAE")
-
-
 def fast_compile_options(strategy=None, per_batch_callbacks=False, model=None):
     """``compile`` arguments measured fastest on this project's 2-core CPU (``python -m zoo bench``).
 
@@ -320,7 +315,7 @@ def fast_compile_options(strategy=None, per_batch_callbacks=False, model=None):
     single = strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.TPUStrategy)
     large_mlp = (model is not None and getattr(model, "architecture", None) == "mlp"
                  and max(getattr(model, "hidden_units", ()) or (0,)) >= 512
-                 and type(model).__name__ not in _NO_JIT_MODELS)
+                 and getattr(model, "supports_xla", True))
     return {"jit_compile": bool(single and large_mlp),
             "steps_per_execution": 10 if single and not per_batch_callbacks else 1}
 

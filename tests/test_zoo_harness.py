@@ -30,7 +30,7 @@ def trained(request, tmp_path_factory):
     model = build_model(recipe, x.shape[1:], seed=0)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
     history = model.fit(x, batch_size=len(x), epochs=1, verbose=0)
-    if hasattr(model, "fit_density"):
+    if hasattr(model, "fit_density"):  # two components: the batch is too small for the default ten
         model.fit_density(np.concatenate([x, recipe_batch(recipe, 32, seed=1)]), num_components=2)
     path = tmp_path_factory.mktemp("harness") / f"{recipe.name}.keras"
     model.save(path)

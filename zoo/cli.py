@@ -337,8 +337,7 @@ def cmd_train(args):
         shutil.rmtree(write_dir, ignore_errors=True)
         print(f"worker finished; the chief writes the run directory {run_dir}")
         return 0
-    if hasattr(model, "fit_density"):
-        model.fit_density(x_train, seed=seed)
+    model.post_fit(x_train, seed=seed)
 
     training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
     metrics = test_metrics(model, x_test, args.num_samples)

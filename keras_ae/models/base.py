@@ -126,6 +126,10 @@ class BaseAutoencoder(keras.Model):
     unit_interval_data = False
     #: whether the model generates: then it has ``sample(n, seed)`` and ``sample_for_export(n)``.
     is_generative = False
+    #: whether ``jit_compile`` may be chosen for this model's train step. False for models whose
+    #: loss differentiates inside the step (Jacobian, gradient penalty): XLA compilation of their
+    #: train step did not finish in 200 s on this project's 2-core CPU.
+    supports_xla = True
 
     def __init__(self, input_shape, latent_dim, architecture="mlp", hidden_units=(256,), filters=(32, 64),
                  activation="relu", seed=None, **kwargs):
@@ -233,6 +237,15 @@ class BaseAutoencoder(keras.Model):
         """``sample`` for export graphs: fresh noise at every call, drawn with ``tf.random.normal`` /
         ``tf.random.uniform`` only and transformed by hand (TFLite builtins; no TFP samplers)."""
         raise NotImplementedError(f"{type(self).__name__} is not generative: it has no prior to sample")
+
+    def post_fit(self, x_train, seed=0):
+        """Hook run once after ``fit`` on the training data (e.g. an ex-post code density); default: nothing.
+
+        Args:
+            x_train: the training data ``[N, *input_shape]`` (array or ``tf.data.Dataset``).
+            seed: integer seed of any randomness in the hook.
+        """
+        return None
 
     def call(self, x, training=False):
         return self.decode(self.encode(x))

@@ -220,6 +220,7 @@ class ContractiveAutoencoder(Autoencoder):
     """
 
     TERMS = ("reconstruction", "contractive")
+    supports_xla = False  # the batch Jacobian differentiates inside the step
 
     def __init__(self, input_shape, latent_dim, contractive_weight=0.1, **kwargs):
         if contractive_weight < 0:

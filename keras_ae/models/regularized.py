@@ -119,6 +119,10 @@ class ExPostDensityAutoencoder(Autoencoder):
         self.density_fitted.assign(1.0)
         return gmm
 
+    def post_fit(self, x_train, seed=0):
+        """After training: fit the ex-post code density (:meth:`fit_density`) on ``x_train``."""
+        return self.fit_density(x_train, seed=seed)
+
     def check_density_fitted(self):
         if not tf.executing_eagerly():
             return
@@ -209,6 +213,7 @@ class RAE(ExPostDensityAutoencoder):
     """
 
     TERMS = ("reconstruction", "code_penalty", "decoder_penalty")
+    supports_xla = False  # the gradient penalty differentiates inside the step
 
     def __init__(self, input_shape, latent_dim, beta=1e-2, decoder_regularizer="l2", decoder_weight=1e-4,
                  **kwargs):
