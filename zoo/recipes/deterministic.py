@@ -1,6 +1,6 @@
 """Recipes of the deterministic family: plain, linear, sparse, denoising, contractive."""
 
-from zoo.recipes import Recipe, register
+from zoo.recipes.registry import Recipe, register
 
 MNIST_BODY = dict(hidden_units=(512,))
 DIGITS_BODY = dict(hidden_units=(128,))

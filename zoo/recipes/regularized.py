@@ -1,11 +1,11 @@
 """Recipes of the regularized family (Ghosh et al. 2020): RAE and constant-variance VAE.
 
-Both sample through an ex-post Gaussian mixture: ``python -m zoo train`` calls
-``model.fit_density(x_train)`` after ``fit`` for every model that has that method, so
-``samples.png`` and the exported ``sample`` signature draw from the fitted mixture.
+Both sample through an ex-post Gaussian mixture: ``python -m zoo train`` calls every model's
+``post_fit(x_train, seed=seed)`` hook after ``fit``, which for these models fits the mixture to
+the training codes, so ``samples.png`` and the exported ``sample`` signature draw from it.
 """
 
-from zoo.recipes import Recipe, register
+from zoo.recipes.registry import Recipe, register
 
 DIGITS_BODY = dict(hidden_units=(128,), latent_dim=8)
 MNIST_BODY = dict(hidden_units=(512,), latent_dim=16)

@@ -1,0 +1,61 @@
+"""The recipe registry: the ``Recipe`` record, ``register`` and ``get_recipe``.
+
+The family modules import this module (not the ``zoo.recipes`` package, whose ``__init__``
+imports them), so registering a family never makes an import cycle.
+"""
+
+import dataclasses
+from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One zoo entry.
+
+    Attributes:
+        name: unique recipe name, e.g. ``"ae-digits"``.
+        model: class name in ``keras_ae.models`` (e.g. ``"Autoencoder"``).
+        model_args: constructor arguments; ``input_shape`` is filled in from the dataset.
+        dataset: dataset name for ``keras_ae.data`` (e.g. ``"digits"``, ``"mnist"``).
+        description: one line for ``python -m zoo list``.
+        epochs, batch_size, learning_rate: training settings (batch size is the global batch).
+        binarize: ``None``, ``"static"`` or ``"dynamic"`` binarization of the training data.
+        callbacks: ``((name, kwargs), ...)`` built from ``keras_ae.callbacks`` by name.
+    """
+
+    name: str
+    model: str
+    model_args: dict
+    dataset: str
+    description: str
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    binarize: Optional[str] = None
+    callbacks: tuple = ()
+
+    def to_dict(self):
+        """The recipe as a JSON-ready dict (written to a run's ``config.json``)."""
+        return dataclasses.asdict(self)
+
+
+RECIPES = {}
+
+
+class UnknownRecipeError(ValueError):
+    """A recipe name that is not registered; the message lists the known names."""
+
+
+def register(*recipes):
+    """Add ``recipes`` to ``RECIPES``; a name registered twice is a ``ValueError``."""
+    for recipe in recipes:
+        if recipe.name in RECIPES:
+            raise ValueError(f"recipe {recipe.name!r} is registered twice")
+        RECIPES[recipe.name] = recipe
+
+
+def get_recipe(name):
+    """The recipe called ``name``, or ``UnknownRecipeError`` listing the known names."""
+    if name not in RECIPES:
+        raise UnknownRecipeError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
