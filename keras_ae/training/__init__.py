@@ -1,0 +1,31 @@
+"""Training support: strategy choice, compile defaults, fault tolerance, and files written atomically.
+
+=============== ==========================================================================
+module          what it holds
+=============== ==========================================================================
+``atomic``      atomic file IO (bytes, text, JSON, CSV, ``.keras`` models, folders), model
+                loading; serving writes through it too
+``strategies``  ``tf.distribute`` strategies from a name and ``TF_CONFIG``, the chief, precision
+``compile``     the default optimizer and the compile options measured fastest
+``backup``      atomic ``BackupAndRestore``, ``history.csv`` across restarts, stop on NaN
+=============== ==========================================================================
+
+Every public name is re-exported here: ``from keras_ae import training; training.make_strategy()``.
+"""
+
+from keras_ae.training.atomic import (atomic_directory, atomic_file, atomic_save_model, atomic_write_bytes,
+                                      atomic_write_csv, atomic_write_json, atomic_write_text, load_model_file)
+from keras_ae.training.backup import (AtomicBackupAndRestore, HistoryWriter, StopOnNaN, backup_epoch,
+                                      history_rows, read_history)
+from keras_ae.training.compile import compile_model, default_optimizer, fast_compile_options
+from keras_ae.training.strategies import (PRECISIONS, STRATEGIES, check_global_batch, current_strategy,
+                                          is_chief, make_strategy, parse_tf_config, set_precision)
+
+__all__ = [
+    "atomic_directory", "atomic_file", "atomic_save_model", "atomic_write_bytes", "atomic_write_csv",
+    "atomic_write_json", "atomic_write_text", "load_model_file",
+    "AtomicBackupAndRestore", "HistoryWriter", "StopOnNaN", "backup_epoch", "history_rows", "read_history",
+    "compile_model", "default_optimizer", "fast_compile_options",
+    "PRECISIONS", "STRATEGIES", "check_global_batch", "current_strategy", "is_chief", "make_strategy",
+    "parse_tf_config", "set_precision",
+]

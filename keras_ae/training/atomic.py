@@ -1,0 +1,138 @@
+"""Atomic file IO: every file of a run directory or an export is written whole or not at all.
+
+Each writer goes through a temporary file in the target's folder and renames it over the target
+(``os.replace`` is atomic on POSIX), so a reader, a resumed run or a serving process sees either
+the old file or the whole new one, never a half-written file. Serving uses these too.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+
+
+def _default_file_mode():
+    """The mode a plain ``open(path, "w")`` would create: 0666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_file(path, prefix=None, suffix=".tmp"):
+    """Yield a temporary path next to ``path``; when the block succeeds, rename it onto ``path``.
+
+    The temporary file gets the usual umask mode (``mkstemp`` creates 0600). On any exception it
+    is removed and ``path`` is left as it was.
+
+    Args:
+        path: the file to (re)place; its folder is created if missing.
+        prefix: the temporary name's start, default ``".<basename>."`` (hidden).
+        suffix: the temporary name's end, default ``".tmp"``; writers that pick a format from the
+            extension (``.keras``, ``.weights.h5``) need theirs.
+
+    Example::
+
+        with atomic_file("run/model.keras", suffix=".keras") as tmp:
+            model.save(tmp)
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if prefix is None:
+        prefix = f".{os.path.basename(path)}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, _default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
+
+    A reader sees either the old file or the whole new one, never a half-written file.
+    """
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj):
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically (numpy values as lists)."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    """JSON form of what ``json`` cannot write itself: arrays and numpy scalars, tuples."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def atomic_write_csv(path, rows, fieldnames):
+    """Write ``rows`` (dicts) as a CSV file with a header of ``fieldnames``, atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def atomic_save_model(model, path):
+    """``model.save(path)`` through a temporary ``.keras`` file, then rename."""
+    with atomic_file(path, prefix=".model.", suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+@contextlib.contextmanager
+def atomic_directory(final_path):
+    """Yield a temporary sibling folder; on success rename it to ``final_path`` (which must not exist).
+
+    On failure the temporary folder is removed and nothing at ``final_path`` is touched.
+    """
+    final_path = os.path.abspath(final_path)
+    parent = os.path.dirname(final_path)
+    os.makedirs(parent, exist_ok=True)
+    if os.path.exists(final_path):
+        raise FileExistsError(f"{final_path} already exists; it is never overwritten")
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(final_path)}.", suffix=".tmp", dir=parent)
+    try:
+        yield tmp
+        os.rename(tmp, final_path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_model_file(path):
+    """``keras.models.load_model(path)`` with every keras-ae class registered.
+
+    Raises:
+        ValueError: one line naming the file and what is wrong with it (Keras raises many
+            exception types for a missing, truncated or foreign file).
+    """
+    import keras_ae.models  # noqa: F401  registers the model classes
+
+    try:
+        return keras.models.load_model(path)
+    except Exception as e:  # noqa: BLE001
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"cannot load the model {path}: {reason}") from None
