@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_ae import data
-from zoo.cli import build_model
+from zoo.runner import build_model
 from zoo.recipes import RECIPES
 
 NAMES = sorted(RECIPES)

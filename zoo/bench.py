@@ -15,6 +15,9 @@ import resource
 import sys
 import time
 
+from zoo import runner
+from zoo.runner import CliError
+
 
 def peak_memory_mb():
     """Peak memory in MB: the accelerator's peak where TensorFlow reports it, else the process RSS."""
@@ -61,14 +64,13 @@ def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
     import numpy as np
 
     from keras_ae import data, training
-    from zoo.cli import build_model
 
     shape = data.dataset_shape(recipe.dataset)
     rng = np.random.default_rng(seed)
     num = max(10 * batch_size, 10_000)
     x = (rng.uniform(size=(num,) + tuple(shape)) < 0.5).astype("float32")
     with strategy.scope():
-        model = build_model(recipe, shape, seed)
+        model = runner.build_model(recipe, shape, seed)
         model.build()
         options = options(model)
         training.compile_model(model, learning_rate=recipe.learning_rate, **options)
@@ -104,9 +106,8 @@ def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
 
 
 def cmd_bench(args):
-    from zoo.cli import CliError, compile_options, resolve_recipe, setup_strategy
-
-    recipe = resolve_recipe(args.name)
+    """``python -m zoo bench``: check the options, time the recipe, print a summary and one JSON line."""
+    recipe = runner.resolve_recipe(args.name)
     batch_size = recipe.batch_size if args.batch_size is None else args.batch_size
     if batch_size < 1:
         raise CliError(f"--batch-size must be >= 1, got {batch_size}")
@@ -114,9 +115,10 @@ def cmd_bench(args):
         raise CliError(f"--steps must be >= 1, got {args.steps}")
     if args.warmup < 0:
         raise CliError(f"--warmup must be >= 0, got {args.warmup}")
-    strategy = setup_strategy(args, batch_size)
+    speed = runner.Speed.from_args(args)
+    strategy = runner.setup_strategy(speed, batch_size)
     result = run_bench(recipe, batch_size, args.steps, args.warmup, strategy,
-                       lambda model: compile_options(args, strategy, recipe, model))
+                       lambda model: runner.compile_options(speed, strategy, recipe, model))
     result["precision"] = args.precision
     print(f"{recipe.name} ({recipe.model}, input {tuple(result['input_shape'])}), batch {batch_size}, "
           f"precision {args.precision}, jit_compile {result['jit_compile']}, "

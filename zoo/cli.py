@@ -14,19 +14,13 @@ A loss that stops being finite ends training with exit status 1 and ``"status": 
 """
 
 import argparse
-import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
-import numpy as np
-
-
-class CliError(Exception):
-    """An error the user can fix: printed as one line, exit status 2."""
+from zoo import bench, runner
+from zoo.runner import CliError
 
 
 def _parser():
@@ -50,12 +44,12 @@ def _parser():
     train.add_argument("--resume", action="store_true",
                        help="continue the interrupted run in --out from its last finished epoch")
 
-    bench = sub.add_parser("bench", help="measure training speed on random data of the recipe's shape")
-    bench.add_argument("name", help="recipe name (see `python -m zoo list`)")
-    bench.add_argument("--steps", type=int, default=300, help="timed training steps (default 300)")
-    bench.add_argument("--warmup", type=int, default=50, help="untimed steps after compilation (default 50)")
-    bench.add_argument("--batch-size", type=int, help="global batch size instead of the recipe's")
-    _add_speed_arguments(bench)
+    timing = sub.add_parser("bench", help="measure training speed on random data of the recipe's shape")
+    timing.add_argument("name", help="recipe name (see `python -m zoo list`)")
+    timing.add_argument("--steps", type=int, default=300, help="timed training steps (default 300)")
+    timing.add_argument("--warmup", type=int, default=50, help="untimed steps after compilation (default 50)")
+    timing.add_argument("--batch-size", type=int, help="global batch size instead of the recipe's")
+    _add_speed_arguments(timing)
 
     ev = sub.add_parser("eval", help="recompute the test metrics of a run directory")
     ev.add_argument("run_dir")
@@ -89,9 +83,7 @@ def main(argv=None):
         if args.command == "eval":
             return cmd_eval(args)
         if args.command == "bench":
-            from zoo.bench import cmd_bench
-
-            return cmd_bench(args)
+            return bench.cmd_bench(args)
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -114,141 +106,16 @@ def cmd_list():
     return 0
 
 
-# -- shared helpers --------------------------------------------------------------------------
-def resolve_recipe(name):
-    from zoo.recipes import UnknownRecipeError, get_recipe
-
-    try:
-        return get_recipe(name)
-    except UnknownRecipeError as e:
-        raise CliError(str(e)) from None
-
-
-def resolve_dataset(name):
-    from keras_ae import data
-
-    try:
-        return data.check_dataset_name(name)
-    except ValueError as e:
-        raise CliError(str(e).splitlines()[0]) from None
-
-
-def load_split(dataset, split, binarize, seed):
-    """Arrays of one split; Bernoulli recipes evaluate on one fixed binarization of the test set."""
-    from keras_ae import data
-
-    static = "static" if binarize in ("static", "dynamic") and split == "test" else binarize
-    if split == "train" and binarize == "dynamic":
-        static = None  # sampled afresh each epoch by the pipeline
-    try:
-        return data.load_arrays(dataset, split, binarize=static, seed=seed)
-    except ValueError as e:
-        raise CliError(str(e).splitlines()[0]) from None
-
-
-def build_model(recipe, input_shape, seed, **overrides):
-    """The recipe's model for data of ``input_shape`` (a recipe is data: class name + arguments)."""
-    from keras_ae import models
-
-    cls = getattr(models, recipe.model)
-    kwargs = {**recipe.model_args, **overrides}
-    return cls(input_shape=tuple(input_shape), seed=seed, **kwargs)
-
-
-def build_callbacks(recipe):
-    from keras_ae import callbacks as callback_module
-
-    built = []
-    for name, kwargs in recipe.callbacks:
-        built.append(getattr(callback_module, name)(**kwargs))
-    return built
-
-
-def _versions():
-    import keras
-    import tensorflow as tf
-    import tensorflow_probability as tfp
-
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "tensorflow_probability": tfp.__version__}
-
-
-def test_metrics(model, x_test, num_samples):
-    from keras_ae import evaluation
-
-    metrics = evaluation.evaluate_model(model, x_test, num_samples=num_samples)
-    # numpy scalars -> JSON numbers; counts stay integers
-    return {k: int(v) if isinstance(v, (int, np.integer)) else float(v) if hasattr(v, "__float__") else v
-            for k, v in metrics.items()}
-
-
 # -- train -----------------------------------------------------------------------------------
-def setup_strategy(args, batch_size):
-    """Precision policy, strategy and checked global batch from the speed options, or ``CliError``."""
-    from keras_ae import training
-
-    try:
-        training.set_precision(args.precision)
-        strategy = training.make_strategy(args.strategy)
-        training.check_global_batch(batch_size, strategy)
-    except ValueError as e:
-        raise CliError(str(e).splitlines()[0]) from None
-    if args.steps_per_execution is not None and args.steps_per_execution < 1:
-        raise CliError(f"--steps-per-execution must be >= 1, got {args.steps_per_execution}")
-    return strategy
-
-
-def compile_options(args, strategy, recipe=None, model=None):
-    """``jit_compile`` and ``steps_per_execution`` for ``compile``: the user's or the fast defaults."""
-    from keras_ae import training
-
-    options = training.fast_compile_options(strategy, per_batch_callbacks=bool(recipe and recipe.callbacks),
-                                            model=model)
-    if args.jit != "auto":
-        options["jit_compile"] = args.jit == "on"
-    if args.steps_per_execution is not None:
-        options["steps_per_execution"] = args.steps_per_execution
-    return options
-
-
-def weights_digest(model):
-    """SHA-256 of every weight's bytes: equal digests mean bitwise-equal models."""
-    digest = hashlib.sha256()
-    for w in model.get_weights():
-        digest.update(w.tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot read {path}: {e}") from None
-
-
-def check_run_dir(run_dir, recipe, resume):
-    """The saved ``config.json`` of an interrupted run to resume (or ``None``), or ``CliError``."""
-    if os.path.exists(os.path.join(run_dir, "model.keras")):
-        raise CliError(f"{run_dir} already holds a trained model; choose another --out")
-    config_path = os.path.join(run_dir, "config.json")
-    previous = _read_json(config_path) if os.path.isfile(config_path) else None
-    if previous is not None:
-        other = previous.get("recipe", {}).get("name")
-        if other != recipe.name:
-            raise CliError(f"{run_dir} holds a run of recipe {other!r}, not {recipe.name!r}; choose another --out")
-    if not resume and os.path.isdir(os.path.join(run_dir, "backup")):
-        raise CliError(f"{run_dir} holds an interrupted run; pass --resume to continue it or choose another --out")
-    return previous if resume else None
-
-
 def cmd_train(args):
-    recipe = resolve_recipe(args.name)
+    """Resolve the settings (option, else the resumed run's, else the recipe's) and train."""
+    recipe = runner.resolve_recipe(args.name)
     if args.resume and not args.out:
         raise CliError("--resume needs --out RUN_DIR, the run to continue")
     run_dir = os.path.abspath(args.out or os.path.join("runs", f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"))
-    previous = check_run_dir(run_dir, recipe, args.resume)
+    previous = runner.check_run_dir(run_dir, recipe, args.resume)
     saved = previous or {}
-    dataset = resolve_dataset(args.dataset or saved.get("dataset") or recipe.dataset)
+    dataset = runner.resolve_dataset(args.dataset or saved.get("dataset") or recipe.dataset)
     epochs = args.epochs or saved.get("epochs") or recipe.epochs
     batch_size = args.batch_size or saved.get("batch_size") or recipe.batch_size
     seed = args.seed if args.seed is not None else saved.get("seed", 0)
@@ -262,128 +129,38 @@ def cmd_train(args):
     if not learning_rate > 0:
         raise CliError(f"--learning-rate must be > 0, got {learning_rate}")
 
-    # The strategy comes first: multi-worker collectives are configured when TensorFlow starts.
-    strategy = setup_strategy(args, batch_size)
-
-    import keras
-
-    from keras_ae import data, pictures, training
-
-    chief = training.is_chief(strategy)
-    # Non-chief workers train in step but write nothing shared: their files go to a scratch folder.
-    write_dir = run_dir if chief else tempfile.mkdtemp(prefix="zoo-worker-")
-    backup_dir = os.path.join(run_dir, "backup")
-    keras.utils.set_random_seed(seed)
-    x_train, _ = load_split(dataset, "train", recipe.binarize, seed)
-    x_test, y_test = load_split(dataset, "test", recipe.binarize, seed)
-    with strategy.scope():
-        model = build_model(recipe, x_train.shape[1:], seed)
-        model.build()
-        options = compile_options(args, strategy, recipe, model)
-        training.compile_model(model, learning_rate=learning_rate, **options)
-    train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
-                                      binarize="dynamic" if recipe.binarize == "dynamic" else None)
-    test_ds = data.evaluation_pipeline(x_test, batch_size)
-
-    os.makedirs(write_dir, exist_ok=True)
-    config = {
-        "recipe": recipe.to_dict(),
-        "dataset": dataset,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "seed": seed,
-        "input_shape": list(x_train.shape[1:]),
-        "num_train": int(len(x_train)),
-        "num_test": int(len(x_test)),
-        "strategy": args.strategy,
-        "replicas": strategy.num_replicas_in_sync,
-        "precision": args.precision,
-        "compile": options,
-        "versions": _versions(),
-        "command": "python -m zoo " + " ".join(args.argv),
-    }
-    if previous is None:
-        training.atomic_write_json(os.path.join(write_dir, "config.json"), config)
-
-    history_path = os.path.join(write_dir, "history.csv")
-    stop_on_nan = training.StopOnNaN()
-    callbacks = build_callbacks(recipe) + [
-        keras.callbacks.TensorBoard(log_dir=os.path.join(write_dir, "tensorboard"), write_graph=False),
-        stop_on_nan,
-        # The history is written before the backup, so it is never behind the epoch restored.
-        training.HistoryWriter(history_path, training.read_history(history_path) if previous else ()),
-        training.AtomicBackupAndRestore(backup_dir, write=chief),
-    ]
-    resumed_at = training.backup_epoch(backup_dir) if previous else 0
-    print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
-          + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
-          + (f", resuming after epoch {resumed_at}" if resumed_at else ""))
-    start = time.perf_counter()
-    model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
-              shuffle=False, verbose=args.verbose)  # the pipeline shuffles
-    train_seconds = time.perf_counter() - start
-
-    if stop_on_nan.failure:
-        message = f"training stopped: {stop_on_nan.failure}; the run is marked failed"
-        if chief:
-            training.atomic_write_json(os.path.join(write_dir, "metrics.json"), {
-                "status": "failed", "error": stop_on_nan.failure, "train_seconds": round(train_seconds, 2)})
-        print(f"error: {message}", file=sys.stderr)
+    result = runner.train_run(recipe, dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                              seed=seed, run_dir=run_dir, speed=runner.Speed.from_args(args),
+                              num_samples=args.num_samples, verbose=args.verbose, resuming=previous is not None,
+                              command="python -m zoo " + " ".join(args.argv))
+    if result.status == "failed":
+        print(f"error: training stopped: {result.error}; the run is marked failed", file=sys.stderr)
         return 1
     if args.strategy == "multiworker":
-        print(f"weights digest: {weights_digest(model)}")
-    if not chief:
-        shutil.rmtree(write_dir, ignore_errors=True)
+        print(f"weights digest: {result.weights_digest}")
+    if result.status == "worker":
         print(f"worker finished; the chief writes the run directory {run_dir}")
         return 0
-    model.post_fit(x_train, seed=seed)
-
-    training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
-    metrics = test_metrics(model, x_test, args.num_samples)
-    metrics.update(status="completed", train_seconds=round(train_seconds, 2), epochs=epochs)
-    training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
-    written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed)
-    print(json.dumps(metrics, indent=2, sort_keys=True))
+    print(json.dumps(result.metrics, indent=2, sort_keys=True))
     print(f"run directory: {run_dir}")
-    print("  " + ", ".join(["config.json", "model.keras", "history.csv", "metrics.json", "tensorboard/"]
-                           + [os.path.basename(p) for p in written]))
+    print("  " + ", ".join(result.files))
     return 0
 
 
 # -- eval ------------------------------------------------------------------------------------
-def load_run(run_dir):
-    """``(config, model)`` of a run directory, or ``CliError`` naming what is missing or broken."""
-    from keras_ae import training
-
-    config_path = os.path.join(run_dir, "config.json")
-    model_path = os.path.join(run_dir, "model.keras")
-    if not os.path.isdir(run_dir):
-        raise CliError(f"run directory {run_dir} does not exist")
-    for path in (config_path, model_path):
-        if not os.path.isfile(path):
-            raise CliError(f"{run_dir} is not a finished run: {os.path.basename(path)} is missing")
-    config = _read_json(config_path)
-    if not isinstance(config.get("recipe"), dict) or "dataset" not in config:
-        raise CliError(f"{config_path} is not a zoo run configuration (no recipe or dataset)")
-    try:
-        return config, training.load_model_file(model_path)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-
-
 def cmd_eval(args):
+    """Recompute the test metrics of a finished run and merge them into its ``metrics.json``."""
     if args.num_samples < 1:
         raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
     from keras_ae import training
 
-    config, model = load_run(args.run_dir)
-    x_test, _ = load_split(config["dataset"], "test", config["recipe"].get("binarize"), config.get("seed", 0))
+    config, model = runner.load_run(args.run_dir)
+    x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"), config.get("seed", 0))
     metrics_path = os.path.join(args.run_dir, "metrics.json")
     previous = {}
     if os.path.isfile(metrics_path):
-        previous = _read_json(metrics_path)
-    metrics = test_metrics(model, x_test, args.num_samples)
+        previous = runner.read_json(metrics_path)
+    metrics = runner.test_metrics(model, x_test, args.num_samples)
     merged = {**previous, **metrics}
     training.atomic_write_json(metrics_path, merged)
     print(json.dumps(metrics, indent=2, sort_keys=True))

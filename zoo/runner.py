@@ -1,0 +1,320 @@
+"""What ``python -m zoo train``, ``eval`` and ``bench`` share, and a training run as one function.
+
+``train_run`` reads top to bottom: strategy, data, model, callbacks, ``fit``, the ``post_fit``
+hook, then the run directory (``config.json``, ``model.keras``, ``history.csv``, ``metrics.json``,
+pictures). The command line (``zoo.cli``) resolves its arguments and calls it; ``zoo.bench``
+builds models with the same helpers. TensorFlow is imported only inside the functions, after the
+strategy is chosen: multi-worker collectives are configured when TensorFlow starts.
+
+Example::
+
+    from zoo import runner
+
+    result = runner.train_run(runner.resolve_recipe("vae-digits"), "digits", epochs=2, batch_size=64,
+                              learning_rate=1e-3, seed=0, run_dir="runs/vae-digits-try")
+    result.metrics["nll"]
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import Optional
+
+import numpy as np
+
+
+class CliError(Exception):
+    """An error the user can fix: printed as one line, exit status 2."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Speed:
+    """How a run is distributed and compiled (the ``--strategy``, ``--precision``, ``--jit`` and
+    ``--steps-per-execution`` options); ``"auto"`` and ``None`` mean the measured fast defaults."""
+
+    strategy: str = "auto"
+    precision: str = "float32"
+    jit: str = "auto"
+    steps_per_execution: Optional[int] = None
+
+    @classmethod
+    def from_args(cls, args):
+        """The speed options of parsed command-line ``args``."""
+        return cls(args.strategy, args.precision, args.jit, args.steps_per_execution)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """How a training run ended.
+
+    Attributes:
+        status: ``"completed"``, ``"failed"`` (the loss stopped being finite; ``metrics.json`` says
+            so) or ``"worker"`` (a non-chief worker, which leaves the run directory to the chief).
+        run_dir: the run directory.
+        metrics: what ``metrics.json`` holds once completed (test metrics, status, train seconds).
+        files: the names written in ``run_dir`` once completed.
+        weights_digest: ``weights_digest`` of the trained model (equal on every worker).
+        error: why a failed run stopped.
+    """
+
+    status: str
+    run_dir: str
+    metrics: dict = dataclasses.field(default_factory=dict)
+    files: tuple = ()
+    weights_digest: Optional[str] = None
+    error: Optional[str] = None
+
+
+# -- names, data, models ---------------------------------------------------------------------
+def resolve_recipe(name):
+    """The registered recipe ``name``, or ``CliError`` listing the known names."""
+    from zoo.recipes import UnknownRecipeError, get_recipe
+
+    try:
+        return get_recipe(name)
+    except UnknownRecipeError as e:
+        raise CliError(str(e)) from None
+
+
+def resolve_dataset(name):
+    """The checked dataset name (``digits``, ``mnist``, ..., ``npz:PATH``), or ``CliError``."""
+    from keras_ae import data
+
+    try:
+        return data.check_dataset_name(name)
+    except ValueError as e:
+        raise CliError(str(e).splitlines()[0]) from None
+
+
+def load_split(dataset, split, binarize, seed):
+    """Arrays of one split; Bernoulli recipes evaluate on one fixed binarization of the test set."""
+    from keras_ae import data
+
+    static = "static" if binarize in ("static", "dynamic") and split == "test" else binarize
+    if split == "train" and binarize == "dynamic":
+        static = None  # sampled afresh each epoch by the pipeline
+    try:
+        return data.load_arrays(dataset, split, binarize=static, seed=seed)
+    except ValueError as e:
+        raise CliError(str(e).splitlines()[0]) from None
+
+
+def build_model(recipe, input_shape, seed, **overrides):
+    """The recipe's model for data of ``input_shape`` (a recipe is data: class name + arguments)."""
+    from keras_ae import models
+
+    cls = getattr(models, recipe.model)
+    kwargs = {**recipe.model_args, **overrides}
+    return cls(input_shape=tuple(input_shape), seed=seed, **kwargs)
+
+
+def build_callbacks(recipe):
+    """The recipe's callbacks, built by name from ``keras_ae.callbacks``."""
+    from keras_ae import callbacks as callback_module
+
+    return [getattr(callback_module, name)(**kwargs) for name, kwargs in recipe.callbacks]
+
+
+def test_metrics(model, x_test, num_samples):
+    """``keras_ae.evaluation.evaluate_model`` as JSON numbers (counts stay integers)."""
+    from keras_ae import evaluation
+
+    metrics = evaluation.evaluate_model(model, x_test, num_samples=num_samples)
+    return {k: int(v) if isinstance(v, (int, np.integer)) else float(v) if hasattr(v, "__float__") else v
+            for k, v in metrics.items()}
+
+
+def weights_digest(model):
+    """SHA-256 of every weight's bytes: equal digests mean bitwise-equal models."""
+    digest = hashlib.sha256()
+    for w in model.get_weights():
+        digest.update(w.tobytes())
+    return digest.hexdigest()[:16]
+
+
+# -- speed -----------------------------------------------------------------------------------
+def setup_strategy(speed, batch_size):
+    """Precision policy, strategy and checked global batch from the ``Speed`` options, or ``CliError``."""
+    from keras_ae import training
+
+    try:
+        training.set_precision(speed.precision)
+        strategy = training.make_strategy(speed.strategy)
+        training.check_global_batch(batch_size, strategy)
+    except ValueError as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    if speed.steps_per_execution is not None and speed.steps_per_execution < 1:
+        raise CliError(f"--steps-per-execution must be >= 1, got {speed.steps_per_execution}")
+    return strategy
+
+
+def compile_options(speed, strategy, recipe=None, model=None):
+    """``jit_compile`` and ``steps_per_execution`` for ``compile``: the user's or the fast defaults."""
+    from keras_ae import training
+
+    options = training.fast_compile_options(strategy, per_batch_callbacks=bool(recipe and recipe.callbacks),
+                                            model=model)
+    if speed.jit != "auto":
+        options["jit_compile"] = speed.jit == "on"
+    if speed.steps_per_execution is not None:
+        options["steps_per_execution"] = speed.steps_per_execution
+    return options
+
+
+# -- run directories -------------------------------------------------------------------------
+def read_json(path):
+    """The JSON document at ``path``, or ``CliError`` saying why it cannot be read."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read {path}: {e}") from None
+
+
+def check_run_dir(run_dir, recipe, resume):
+    """The saved ``config.json`` of an interrupted run to resume (or ``None``), or ``CliError``."""
+    if os.path.exists(os.path.join(run_dir, "model.keras")):
+        raise CliError(f"{run_dir} already holds a trained model; choose another --out")
+    config_path = os.path.join(run_dir, "config.json")
+    previous = read_json(config_path) if os.path.isfile(config_path) else None
+    if previous is not None:
+        other = previous.get("recipe", {}).get("name")
+        if other != recipe.name:
+            raise CliError(f"{run_dir} holds a run of recipe {other!r}, not {recipe.name!r}; choose another --out")
+    if not resume and os.path.isdir(os.path.join(run_dir, "backup")):
+        raise CliError(f"{run_dir} holds an interrupted run; pass --resume to continue it or choose another --out")
+    return previous if resume else None
+
+
+def load_run(run_dir):
+    """``(config, model)`` of a finished run directory, or ``CliError`` naming what is missing or broken."""
+    from keras_ae import training
+
+    config_path = os.path.join(run_dir, "config.json")
+    model_path = os.path.join(run_dir, "model.keras")
+    if not os.path.isdir(run_dir):
+        raise CliError(f"run directory {run_dir} does not exist")
+    for path in (config_path, model_path):
+        if not os.path.isfile(path):
+            raise CliError(f"{run_dir} is not a finished run: {os.path.basename(path)} is missing")
+    config = read_json(config_path)
+    if not isinstance(config.get("recipe"), dict) or "dataset" not in config:
+        raise CliError(f"{config_path} is not a zoo run configuration (no recipe or dataset)")
+    try:
+        return config, training.load_model_file(model_path)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "tensorflow_probability": tfp.__version__}
+
+
+# -- train -----------------------------------------------------------------------------------
+def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_dir, speed=Speed(),
+              num_samples=100, verbose=1, resuming=False, command=None):
+    """Train ``recipe``'s model on ``dataset`` and write the run directory ``run_dir``.
+
+    Args:
+        recipe: a ``zoo.recipes.Recipe`` (model class and arguments, binarization, callbacks).
+        dataset: a checked dataset name (``resolve_dataset``).
+        epochs, batch_size, learning_rate, seed: the training settings; ``batch_size`` is global.
+        run_dir: the run directory (checked with ``check_run_dir`` by the caller).
+        speed: the ``Speed`` options (strategy, precision, XLA, steps per execution).
+        num_samples: importance samples of the test log-likelihood in ``metrics.json``.
+        verbose: Keras ``fit`` verbosity.
+        resuming: continue the interrupted run in ``run_dir`` from its backup (its ``config.json``
+            and ``history.csv`` are kept).
+        command: the command line recorded in ``config.json``.
+
+    Returns:
+        A ``TrainResult``. Bad names, data or speed options raise ``CliError``.
+    """
+    # The strategy comes first: multi-worker collectives are configured when TensorFlow starts.
+    strategy = setup_strategy(speed, batch_size)
+
+    import keras
+
+    from keras_ae import data, pictures, training
+
+    chief = training.is_chief(strategy)
+    # Non-chief workers train in step but write nothing shared: their files go to a scratch folder.
+    write_dir = run_dir if chief else tempfile.mkdtemp(prefix="zoo-worker-")
+    backup_dir = os.path.join(run_dir, "backup")
+    keras.utils.set_random_seed(seed)
+    x_train, _ = load_split(dataset, "train", recipe.binarize, seed)
+    x_test, y_test = load_split(dataset, "test", recipe.binarize, seed)
+    with strategy.scope():
+        model = build_model(recipe, x_train.shape[1:], seed)
+        model.build()
+        options = compile_options(speed, strategy, recipe, model)
+        training.compile_model(model, learning_rate=learning_rate, **options)
+    train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
+                                      binarize="dynamic" if recipe.binarize == "dynamic" else None)
+    test_ds = data.evaluation_pipeline(x_test, batch_size)
+
+    os.makedirs(write_dir, exist_ok=True)
+    if not resuming:
+        training.atomic_write_json(os.path.join(write_dir, "config.json"), {
+            "recipe": recipe.to_dict(),
+            "dataset": dataset,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "seed": seed,
+            "input_shape": list(x_train.shape[1:]),
+            "num_train": int(len(x_train)),
+            "num_test": int(len(x_test)),
+            "strategy": speed.strategy,
+            "replicas": strategy.num_replicas_in_sync,
+            "precision": speed.precision,
+            "compile": options,
+            "versions": _versions(),
+            "command": command,
+        })
+
+    history_path = os.path.join(write_dir, "history.csv")
+    stop_on_nan = training.StopOnNaN()
+    callbacks = build_callbacks(recipe) + [
+        keras.callbacks.TensorBoard(log_dir=os.path.join(write_dir, "tensorboard"), write_graph=False),
+        stop_on_nan,
+        # The history is written before the backup, so it is never behind the epoch restored.
+        training.HistoryWriter(history_path, training.read_history(history_path) if resuming else ()),
+        training.AtomicBackupAndRestore(backup_dir, write=chief),
+    ]
+    resumed_at = training.backup_epoch(backup_dir) if resuming else 0
+    print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
+          + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
+          + (f", resuming after epoch {resumed_at}" if resumed_at else ""))
+    start = time.perf_counter()
+    model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
+              shuffle=False, verbose=verbose)  # the pipeline shuffles
+    train_seconds = round(time.perf_counter() - start, 2)
+
+    if stop_on_nan.failure:
+        failed = {"status": "failed", "error": stop_on_nan.failure, "train_seconds": train_seconds}
+        if chief:
+            training.atomic_write_json(os.path.join(write_dir, "metrics.json"), failed)
+        return TrainResult("failed", run_dir, failed, error=stop_on_nan.failure)
+    digest = weights_digest(model)
+    if not chief:
+        shutil.rmtree(write_dir, ignore_errors=True)
+        return TrainResult("worker", run_dir, weights_digest=digest)
+    model.post_fit(x_train, seed=seed)
+
+    training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
+    metrics = test_metrics(model, x_test, num_samples)
+    metrics.update(status="completed", train_seconds=train_seconds, epochs=epochs)
+    training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed)
+    files = ("config.json", "model.keras", "history.csv", "metrics.json", "tensorboard/")
+    return TrainResult("completed", run_dir, metrics, files + tuple(os.path.basename(p) for p in written),
+                       weights_digest=digest)
