@@ -71,6 +71,25 @@ def test_unknown_dataset_lists_known_names(bad):
     assert isinstance(err.value, ValueError)
 
 
+def test_a_registered_spec_is_served_everywhere(monkeypatch):
+    """A new source is one register() call: names, splits, shapes and loaders follow the spec."""
+    monkeypatch.setattr(D.registry, "_SPECS", dict(D.registry._SPECS))  # undone after the test
+    x = np.linspace(0, 1, 5 * 6, dtype=np.float32).reshape(5, 6)
+    spec = D.DatasetSpec(name="ramp", source="test", splits=("all",), shape=(6,), has_labels=False,
+                         load_arrays=lambda name, split: (x, np.full((5,), -1, np.int64)))
+    assert D.register(spec) is spec and D.dataset_spec("ramp") is spec
+    assert D.dataset_names()[-1] == "ramp" and D.dataset_splits("ramp") == ("all",)
+    assert D.dataset_shape("ramp") == (6,)
+    np.testing.assert_array_equal(D.load_arrays("ramp", "all", max_examples=2)[0], x[:2])
+    assert [tuple(e.shape) for e, _ in D.load_dataset("ramp", "all")] == [(6,)] * 5
+    with pytest.raises(ValueError, match="'train' is not available"):
+        D.load_arrays("ramp")
+    with pytest.raises(ValueError, match="already registered"):
+        D.register(spec)
+    with pytest.raises(ValueError, match="exactly one of load_arrays and load_dataset"):
+        D.DatasetSpec(name="broken", source="test", splits=("all",), shape=(6,), has_labels=False)
+
+
 def test_unknown_dataset_everywhere():
     for fn in (D.check_dataset_name, D.dataset_shape, D.load_arrays, D.dataset_splits):
         with pytest.raises(D.UnknownDatasetError):
