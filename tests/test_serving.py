@@ -432,7 +432,7 @@ def test_every_zoo_recipe_exports_and_serves_without_keras_ae(tmp_path):
 def test_a_crashing_int8_converter_becomes_an_export_error(trained, data, tmp_path, monkeypatch):
     # TF 2.21's int8 quantizer segfaults on some graphs (the continuous Bernoulli likelihood);
     # the conversion runs in a child so that such a crash is an error, and no file is written.
-    monkeypatch.setattr(serving, "_INT8_CONVERTER_SCRIPT", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    monkeypatch.setattr(serving.tflite, "_INT8_CONVERTER_SCRIPT", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
     path = tmp_path / "m.int8.tflite"
     with pytest.raises(serving.ExportError, match="crashed with signal 11"):
         serving.export_tflite(trained["ae"], str(path), "int8", representative_data=data)

@@ -1,0 +1,218 @@
+"""TFLite export: builtin ops only, four quantizations, every signature, a JSON sidecar, parity.
+
+Files run with ``ai-edge-litert`` (``tf.lite.Interpreter`` is deprecated). The int8 converter
+runs in a child process, so a converter crash is an :class:`ExportError`, not a dead export.
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from keras_ae.serving.errors import ExportError
+from keras_ae.serving.parity import probe_batch, runner_parity
+from keras_ae.serving.saved_model import write_saved_model
+from keras_ae.serving.sidecar import sidecar_path, tflite_sidecar
+from keras_ae.serving.signatures import calibration_inputs, check_exportable, signature_names
+from keras_ae.training.atomic import atomic_write_bytes, atomic_write_json
+
+#: Accepted ``quantization`` values of :func:`export_tflite`.
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+
+
+def check_quantization(quantization):
+    """Raise :class:`ExportError` unless ``quantization`` is one of :data:`QUANTIZATIONS`. Returns it."""
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
+    return quantization
+
+
+def check_representative_data(model, data, min_examples=1):
+    """Validate calibration data for ``model``: ``[N, *data_shape]``, finite. Returns float32 numpy.
+
+    Example: ``x = check_representative_data(model, x_train[:200])``.
+    """
+    if isinstance(data, tuple) and len(data) == 2:  # (x, y) as keras_ae.data.load_arrays returns
+        data = data[0]
+    try:
+        arr = np.asarray(data, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise ExportError(f"representative data must be a numeric array: {e}") from None
+    shape = tuple(model.data_shape)
+    if arr.ndim != len(shape) + 1 or tuple(arr.shape[1:]) != shape:
+        raise ExportError(
+            f"representative data must have shape (N,) + {shape} to match the model, got {tuple(arr.shape)}"
+        )
+    if len(arr) < min_examples:
+        raise ExportError(f"representative data needs at least {min_examples} examples, got {len(arr)}")
+    if not np.all(np.isfinite(arr)):
+        raise ExportError("representative data contains NaN or infinite values")
+    return arr
+
+
+def convert_tflite(model, quantization="none", representative_data=None, num_calibration=200):
+    """Convert ``model`` to TFLite flatbuffer bytes with every signature, builtin ops only.
+
+    Args:
+        model: a keras_ae model.
+        quantization: ``"none"`` (float32), ``"float16"`` (float16 weights), ``"dynamic"`` (int8
+            weights, float activations) or ``"int8"`` (int8 weights and activations, calibrated
+            on ``representative_data``; the interface stays float32: inputs are quantized and
+            outputs dequantized inside the model).
+        representative_data: ``[N, *data_shape]`` training examples, required for ``"int8"``.
+        num_calibration: examples used for calibration, default 200.
+    Returns:
+        ``(flatbuffer bytes, ops note)``: the note says which op sets the converter was allowed.
+
+    Example: ``blob, _ = convert_tflite(model, "dynamic")``.
+    """
+    check_quantization(quantization)
+    check_exportable(model)
+    if quantization == "int8":
+        if representative_data is None:
+            raise ExportError("int8 quantization needs representative_data (training examples)")
+        representative_data = check_representative_data(model, representative_data)
+    names = list(signature_names(model))
+    with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
+        write_saved_model(model, tmp, check_finite=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=names)
+        if quantization == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif quantization == "int8":
+            calibration = list(calibration_inputs(model, representative_data, num_calibration))
+            return _convert_int8_in_child(tmp, names, calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert(), "builtins"
+
+
+# The int8 quantizer runs in a child process: on some graphs (e.g. the continuous Bernoulli
+# likelihood, with TF 2.21's converter) it dies with a segmentation fault, which would take the
+# whole export down with it; in a child it becomes an ExportError and nothing is written.
+_INT8_CONVERTER_SCRIPT = r"""
+import pickle, sys
+import tensorflow as tf
+saved_model, names_and_calibration, out = sys.argv[1:4]
+with open(names_and_calibration, "rb") as f:
+    names, calibration = pickle.load(f)
+def convert(ops):
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=names)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: iter(calibration)
+    converter.target_spec.supported_ops = ops
+    return converter.convert()
+note = "builtins-int8"
+try:
+    blob = convert([tf.lite.OpsSet.TFLITE_BUILTINS_INT8])
+except Exception as e:
+    # The sampler's random ops have float kernels only: let them (and nothing but builtins)
+    # stay float while every quantizable op runs in int8.
+    note = f"builtins-int8 with float builtins where int8 has no kernel ({type(e).__name__} with int8 only)"
+    blob = convert([tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS])
+with open(out, "wb") as f:
+    f.write(blob)
+with open(out + ".note", "w") as f:
+    f.write(note)
+"""
+
+
+def _convert_int8_in_child(saved_model_dir, names, calibration):
+    """Run the int8 conversion of ``saved_model_dir`` in a child process; ``(blob, note)``."""
+    with tempfile.TemporaryDirectory(prefix="keras_ae_int8_") as folder:
+        inputs = os.path.join(folder, "calibration.pkl")
+        out = os.path.join(folder, "model.int8.tflite")
+        with open(inputs, "wb") as f:
+            pickle.dump((names, calibration), f)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        result = subprocess.run([sys.executable, "-c", _INT8_CONVERTER_SCRIPT, saved_model_dir, inputs, out],
+                                capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            cause = (f"crashed with signal {-result.returncode}" if result.returncode < 0
+                     else "failed: " + (result.stderr.strip().splitlines() or ["no message"])[-1])
+            raise ExportError(f"the TFLite int8 converter {cause}; this model exports with the other "
+                              "quantizations (none, float16, dynamic)")
+        with open(out, "rb") as f:
+            blob = f.read()
+        with open(out + ".note") as f:
+            return blob, f.read()
+
+
+def litert_interpreter(model_path=None, model_content=None, num_threads=1):
+    """An ``ai_edge_litert`` interpreter (``tf.lite.Interpreter`` is deprecated)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("running TFLite models needs ai-edge-litert: pip install ai-edge-litert") from e
+    return Interpreter(model_path=model_path, model_content=model_content, num_threads=num_threads)
+
+
+def tflite_runner(interpreter):
+    """``run(signature, inputs)`` over an ai_edge_litert interpreter (dynamic batch via resize)."""
+    runners = {}
+
+    def run(sig, inputs):
+        if sig not in runners:
+            runners[sig] = interpreter.get_signature_runner(sig)
+        return runners[sig](**inputs)
+
+    return run
+
+
+def tflite_parity(model, tflite_path, x):
+    """Errors of a TFLite file against the Keras model on the probe batch ``x``.
+
+    Returns the dict of :func:`keras_ae.serving.runner_parity`.
+
+    Example: ``tflite_parity(model, "ae.tflite", x_test[:32])["max_abs_error"]["reconstruct"]``.
+    """
+    return runner_parity(model, tflite_runner(litert_interpreter(model_path=tflite_path)), x)
+
+
+def export_tflite(model, path, quantization="none", representative_data=None, num_calibration=200,
+                  probe_data=None, measure_parity=True):
+    """Write a builtin-ops-only ``.tflite`` with every signature, and a JSON sidecar next to it.
+
+    The batch axis is dynamic (``-1`` in the shape signature); a runtime resizes the input, which
+    ``get_signature_runner`` does by itself. ``sample`` draws with the builtin
+    ``RANDOM_STANDARD_NORMAL`` / ``RANDOM_UNIFORM`` kernels, fresh numbers at every invocation.
+
+    Args:
+        model: a keras_ae model.
+        path: the ``.tflite`` file to write (atomically); the sidecar goes to ``sidecar_path(path)``.
+        quantization: one of :data:`QUANTIZATIONS`, default ``"none"``.
+        representative_data: ``[N, *data_shape]`` training examples: the int8 calibration set
+            (required for ``"int8"``) and the parity probe batch when ``probe_data`` is None.
+        num_calibration: calibration examples for int8, default 200.
+        probe_data: inputs for the parity check, default: ``representative_data`` or uniform [0, 1].
+        measure_parity: run the file with ai-edge-litert and record errors vs Keras, default True.
+    Returns:
+        the sidecar dict: input shape/dtype/value range, signatures, quantization, parity, size.
+
+    Example::
+
+        info = export_tflite(model, "out/ae_int8.tflite", "int8", representative_data=x_train[:500])
+        info["parity"]["max_abs_error"]["reconstruct"]["reconstruction"]
+    """
+    check_quantization(quantization)
+    if representative_data is not None:
+        representative_data = check_representative_data(model, representative_data)
+    blob, ops_note = convert_tflite(model, quantization, representative_data, num_calibration)
+    atomic_write_bytes(path, blob)
+    signatures = litert_interpreter(model_content=blob).get_signature_list()
+    info = tflite_sidecar(model, path, blob, quantization, ops_note, signatures, representative_data)
+    if measure_parity:
+        x = probe_batch(model, probe_data if probe_data is not None else representative_data)
+        parity = tflite_parity(model, path, x)
+        parity["probe"] = "representative data" if (probe_data is not None or representative_data is not None) \
+            else "uniform [0, 1] noise"
+        parity["probe_examples"] = int(len(x))
+        info["parity"] = parity
+    atomic_write_json(sidecar_path(path), info)
+    return info
+
