@@ -204,18 +204,14 @@ def write_serving_config(out):
 
 def write_requests(out, name, model, saved_path, probe):
     """One REST body per signature, each run through the SavedModel as TF Serving would."""
-    import numpy as np
     import tensorflow as tf
 
     from keras_ae import serving, training
 
     signatures = tf.saved_model.load(saved_path).signatures
-    x = probe[:2]
-    z = np.asarray(model.encode(x), np.float32)
     written = []
-    for sig in serving.signature_names(model):
-        inputs = {"n": 2} if sig == "sample" else {"z": z} if sig == "decode" else {"x": x}
-        body = serving.rest_request(sig, inputs)
+    for sig, endpoint in serving.endpoints(model).items():
+        body = serving.rest_request(sig, serving.probe_inputs(model, endpoint, probe[:2]))
         serving.predict_rest(signatures, body)  # raises if the body does not fit the signature
         path = os.path.join(out, "requests", name, f"{sig}.json")
         training.atomic_write_text(path, json.dumps(body) + "\n")
@@ -311,7 +307,7 @@ def run(args):
 
     rows.append(("keras", "-", "0", *map(fmt, latency["keras"])))
     rows.append((os.path.relpath(saved_path, out), serving.human_size(serving.file_size(saved_path)),
-                 f"{serving.max_parity_error(saved_parity, serving.BASE_SIGNATURES):.2g}", *map(fmt, latency["savedmodel"])))
+                 f"{serving.max_parity_error(saved_parity, saved_parity['max_abs_error']):.2g}", *map(fmt, latency["savedmodel"])))
     for q, path in tflite_paths.items():
         rows.append((os.path.relpath(path, out), serving.human_size(infos[q]["size_bytes"]),
                      f"{serving.max_parity_error(infos[q]['parity']):.2g}", *map(fmt, latency[q])))

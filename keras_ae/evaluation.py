@@ -18,14 +18,19 @@ def _batches(x, batch_size):
         yield x[start:start + int(batch_size)]
 
 
+def _batch_seed(seed, index):
+    """A distinct integer seed for batch ``index`` of an evaluation seeded with ``seed``."""
+    return (int(seed) * 100_003 + index) % (2**31 - 1)
+
+
 def _check_array(model, x):
     """The whole test array checked once (shape, NaN, range) as float32 numpy."""
     return np.asarray(model.check_inputs(np.asarray(x)), np.float32)
 
 
 def is_probabilistic(model):
-    """Whether ``model`` has ``posterior`` and ``log_likelihood`` (the variational families)."""
-    return callable(getattr(model, "posterior", None)) and callable(getattr(model, "log_likelihood", None))
+    """Whether ``model`` has a posterior and importance weights (the variational families)."""
+    return bool(getattr(model, "is_probabilistic", False))
 
 
 def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0):
@@ -61,7 +66,7 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
     ``kl = KL(q(z|x) || p(z))`` in closed form where TFP has one (else Monte Carlo).
 
     Args:
-        model: a model of the VAE family (it has ``log_weights``, ``prior``).
+        model: a probabilistic model (it has ``importance_samples`` and ``kl``).
         x: test array ``[N, *input_shape]``.
         num_samples: samples of ``q`` for the reconstruction term, default 10.
         batch_size: examples per batch, default 256.
@@ -72,16 +77,12 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
 
     Example: ``parts = evaluation.elbo(model, x_test); parts["elbo"].mean()``.
     """
-    from keras_ae import objectives
-
     x = _check_array(model, x)
     parts = {"reconstruction": [], "kl": []}
     for i, batch in enumerate(_batches(x, batch_size)):
-        batch = tf.convert_to_tensor(batch)
-        seed_i = tf.constant([seed, i], tf.int32)
-        q, log_px, _, _ = model.log_weights(batch, num_samples, seed_i)
-        parts["reconstruction"].append(-tf.reduce_mean(log_px, axis=0).numpy())
-        parts["kl"].append(objectives.kl_divergence(q, model.prior(), seed=seed_i, num_samples=num_samples).numpy())
+        record = model.importance_samples(batch, num_samples, seed=_batch_seed(seed, i))
+        parts["reconstruction"].append(-tf.reduce_mean(record.log_px_given_z, axis=0).numpy())
+        parts["kl"].append(model.kl(record.posterior).numpy())  # the model decides: analytic or Monte Carlo
     parts = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
     parts["elbo"] = -(parts["reconstruction"] + parts["kl"])
     return parts
@@ -171,7 +172,7 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
         "score": float(np.mean(np.concatenate([np.asarray(model.score(b)) for b in _batches(x, batch_size)]))),
     }
     metrics.update({f"test_{term}": value for term, value in term_means(model, x, batch_size).items()})
-    if callable(getattr(model, "log_weights", None)):
+    if is_probabilistic(model):
         parts = elbo(model, x, batch_size=batch_size, seed=seed)
         metrics.update({name: float(values.mean()) for name, values in parts.items()})
     if is_probabilistic(model):

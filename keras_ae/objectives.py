@@ -4,6 +4,8 @@ Every function returns one value per example (shape ``[B]``): the base model ave
 global batch, so the loss is right under ``tf.distribute``.
 """
 
+from typing import Any, NamedTuple
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -190,6 +192,29 @@ def importance_log_weights(log_px_given_z, log_pz, log_qz, kl_weight=1.0):
     return tf.cast(log_px_given_z, tf.float32) + tf.cast(kl_weight, tf.float32) * (
         tf.cast(log_pz, tf.float32) - tf.cast(log_qz, tf.float32)
     )
+
+
+class ImportanceSamples(NamedTuple):
+    """The importance-weight record of ``k`` posterior draws for a batch: every estimator reads it.
+
+    Attributes (each ``[k, B]`` unless said):
+        log_px_given_z: ``log p(x | z_s)``.
+        log_pz: ``log p(z_s)`` under the model's prior (for a hierarchy or an auxiliary variable,
+            the joint prior of everything sampled).
+        log_qz: ``log q(z_s | x)`` (the joint of every sampled variable).
+        posterior: ``q(z|x)``, the distribution the draws came from (for the KL and codes).
+        codes: the draws ``z_s`` ``[k, B, ...]``.
+    """
+
+    log_px_given_z: Any
+    log_pz: Any
+    log_qz: Any
+    posterior: Any = None
+    codes: Any = None
+
+    def log_weights(self, kl_weight=1.0):
+        """``log p(x, z_s) - log q(z_s | x)`` ``[k, B]`` (``kl_weight < 1`` tempers the prior ratio)."""
+        return importance_log_weights(self.log_px_given_z, self.log_pz, self.log_qz, kl_weight)
 
 
 def importance_weighted_bound(log_weights):

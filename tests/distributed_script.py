@@ -58,7 +58,7 @@ def vae_main(steps=4, batch=64):
     same = tf.constant(x[:8])
     per_replica = mirrored.run(lambda: model.loss_terms(same, training=True)["reconstruction"])
     local = [t.numpy() for t in mirrored.experimental_local_results(per_replica)]
-    codes = mirrored.run(lambda: model.encode_unchecked(same))
+    codes = mirrored.run(lambda: model._encode(same))
     local_codes = [c.numpy() for c in mirrored.experimental_local_results(codes)]
     n = len(x)
     print(json.dumps({

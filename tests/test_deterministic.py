@@ -135,8 +135,8 @@ def test_contractive_penalty_matches_finite_differences_on_a_deep_encoder(rng):
     for i in range(4):
         step = np.zeros(4)
         step[i] = eps
-        up = model.encode_unchecked(tf.constant(x + step, tf.float32)).numpy().astype("float64")
-        down = model.encode_unchecked(tf.constant(x - step, tf.float32)).numpy().astype("float64")
+        up = model._encode(tf.constant(x + step, tf.float32)).numpy().astype("float64")
+        down = model._encode(tf.constant(x - step, tf.float32)).numpy().astype("float64")
         jac[:, :, i] = (up - down) / (2 * eps)
     np.testing.assert_allclose(model.contractive_penalty(x.astype("float32")).numpy(),
                                (jac**2).sum(axis=(1, 2)), rtol=2e-2)
@@ -193,7 +193,7 @@ def test_mse_autoencoder_accepts_unbounded_data(rng):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(latent_dim=0), "latent_dim must be >= 1, got 0"),
+    (dict(latent_dim=0), "latent_dim must be an integer >= 1, got 0"),
     (dict(reconstruction="l7"), "reconstruction must be one of"),
     (dict(architecture="rnn"), "architecture must be one of"),
     (dict(hidden_units=(0,)), "hidden_units"),

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_ae import evaluation
 from keras_ae.models import VAE, Autoencoder, CategoricalVAE, IWAE
-from keras_ae.models import vae as vae_module
+from keras_ae.models import base as base_module
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,14 @@ def test_log_likelihood_batches_are_the_model_estimate(briefly_trained, binary_d
 
 def test_log_likelihood_memory_is_bounded_for_thousands_of_samples(briefly_trained, binary_digits, monkeypatch):
     drawn = []
-    original = briefly_trained.log_weights
+    original = briefly_trained._importance_samples
 
     def spy(x, n, seed, training=False):
         drawn.append((int(x.shape[0]), int(n)))
         return original(x, n, seed, training)
 
-    monkeypatch.setattr(vae_module, "DECODED_PER_CHUNK", 1000)
-    monkeypatch.setattr(briefly_trained, "log_weights", spy)
+    monkeypatch.setattr(base_module, "DECODED_PER_CHUNK", 1000)
+    monkeypatch.setattr(briefly_trained, "_importance_samples", spy)
     estimate = evaluation.log_likelihood(briefly_trained, binary_digits[1][:20], num_samples=3000, batch_size=10)
     assert np.all(np.isfinite(estimate))
     assert sum(n for _, n in drawn) == 2 * 3000

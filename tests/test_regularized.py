@@ -67,7 +67,7 @@ def test_inverse_cdf_picks_components_and_skips_unused_slots():
 
 def test_export_sampler_runs_in_a_graph_with_fresh_noise(fitted_rae):
     model, _, _ = fitted_rae
-    sampler = tf.function(model.sample_for_export, input_signature=[tf.TensorSpec((), tf.int32)])
+    sampler = tf.function(model._sample_for_export, input_signature=[tf.TensorSpec((), tf.int32)])
     a, b = sampler(tf.constant(5)).numpy(), sampler(tf.constant(5)).numpy()
     assert a.shape == b.shape == (5, 8, 8, 1)
     assert np.isfinite(a).all() and 0.0 <= a.min() and a.max() <= 1.0
@@ -81,7 +81,8 @@ def test_export_sampler_converts_to_tflite_builtins(fitted_rae):
     from keras_ae import serving
 
     model, _, _ = fitted_rae
-    blob, note = serving.convert_tflite(model)  # builtin ops only, or it raises
+    blob, note, skipped = serving.convert_tflite(model)  # builtin ops only, or it raises
+    assert skipped == {}
     assert note == "builtins"
     run = serving.tflite_runner(serving.litert_interpreter(model_content=blob))
     check = serving.check_samples(model, lambda n: run("sample", {"n": np.array(n, np.int32)})["x"])
@@ -93,7 +94,7 @@ def test_sample_before_fit_density_raises():
     with pytest.raises(DensityNotFittedError, match="fit_density"):
         model.sample(2, seed=0)
     with pytest.raises(RuntimeError, match="fit_density"):
-        model.sample_for_export(2)
+        model._sample_for_export(2)
 
 
 def test_save_load_keeps_the_mixture(fitted_rae, tmp_path):
@@ -186,7 +187,7 @@ def test_constant_variance_vae_trains_and_samples(digits):
     (RAE, dict(decoder_regularizer="spectral"), "decoder_regularizer must be one of .* got 'spectral'"),
     (RAE, dict(decoder_weight=-0.5), "decoder_weight must be >= 0, got -0.5"),
     (RAE, dict(density_components=0), "density_components must be an integer >= 1, got 0"),
-    (RAE, dict(latent_dim=0), "latent_dim must be >= 1, got 0"),
+    (RAE, dict(latent_dim=0), "latent_dim must be an integer >= 1, got 0"),
     (ConstantVarianceVAE, dict(noise_scale=0.0), "noise_scale must be > 0, got 0.0"),
     (ConstantVarianceVAE, dict(beta=float("nan")), "beta must be >= 0, got nan"),
 ])

@@ -105,7 +105,7 @@ def test_iw_bound_does_not_decrease_with_k_and_k1_is_the_elbo(trained_vae, binar
     ones = np.stack([model.log_likelihood(x, num_samples=1, seed=s).numpy() for s in range(20)])  # [20, B]
     elbo_terms = []
     for s in range(20):
-        _, log_px, _, _ = model.log_weights(tf.convert_to_tensor(x), 1, tf.constant([s, 99]))
+        log_px = model.importance_samples(x, 1, seed=1000 + s).log_px_given_z
         elbo_terms.append(log_px.numpy()[0] - objectives.kl_divergence(q, model.prior()).numpy())
     mean, se = mean_and_se(ones.mean(0) - np.mean(elbo_terms, axis=0))
     assert abs(mean) < 4 * se, (mean, se)
@@ -121,7 +121,7 @@ def test_iwae_k1_objective_is_the_one_sample_elbo(binary_digits):
     model = tiny_vae(IWAE, num_samples=1)
     terms = model.loss_terms(x, training=True)
     seed = model.noise_seed(stream=1)
-    q, log_px, log_pz, log_qz = model.log_weights(x, 1, seed)
+    log_px, log_pz, log_qz = model._importance_samples(x, 1, seed)[:3]
     one_sample_elbo = (log_px + log_pz - log_qz).numpy()[0]
     np.testing.assert_allclose(terms["iw_bound"].numpy(), one_sample_elbo, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(-terms["iw_objective"].numpy(), one_sample_elbo, rtol=1e-5, atol=1e-4)
@@ -192,7 +192,7 @@ def test_same_seed_same_samples():
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert not np.allclose(a.numpy(), c.numpy())
     assert a.shape == (5, 8, 8, 1)
-    exported = model.sample_for_export(tf.constant(4))
+    exported = model._sample_for_export(tf.constant(4))
     assert exported.shape == (4, 8, 8, 1)
     assert 0.0 <= float(tf.reduce_min(exported)) and float(tf.reduce_max(exported)) <= 1.0
 
@@ -265,7 +265,7 @@ def test_iwae_config_round_trip():
 
 # -- bad input ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("cls, args, message", [
-    (VAE, dict(latent_dim=0), "latent_dim must be >= 1, got 0"),
+    (VAE, dict(latent_dim=0), "latent_dim must be an integer >= 1, got 0"),
     (VAE, dict(num_samples=0), "num_samples must be an integer >= 1, got 0"),
     (IWAE, dict(num_samples=0), "num_samples must be an integer >= 1, got 0"),
     (VAE, dict(beta=-1.0), "beta must be >= 0, got -1.0"),
@@ -297,7 +297,7 @@ def test_gaussian_accepts_any_real_data_but_not_nan_or_wrong_shape():
         model.score(np.full((2, 8, 8, 1), np.nan, "float32"))
     with pytest.raises(ValueError, match="shape"):
         model.encode(np.zeros((2, 64), "float32"))
-    with pytest.raises(ValueError, match="n must be an integer >= 1"):
-        model.sample(0)
+    with pytest.raises(ValueError, match="n must be an integer >= 0"):
+        model.sample(-1)
     with pytest.raises(ValueError, match="num_samples must be an integer >= 1"):
         model.log_likelihood(np.zeros((2, 8, 8, 1), "float32"), num_samples=0)

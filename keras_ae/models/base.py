@@ -1,112 +1,87 @@
-"""The shared contract of every keras-ae model.
+"""The model contract (v2) that every keras-ae family follows.
 
-A model family subclasses :class:`BaseAutoencoder`, builds its networks in ``__init__`` and
-implements ``encode``, ``decode`` and ``loss_terms(x, training)``; the base class owns
-``train_step``/``test_step``: it weights and sums the per-example terms, averages them over the
-*global* batch (``tf.nn.compute_average_loss``, which Keras does not do for a hand-written
-loss under ``tf.distribute``) and reports every term as a metric, so ``fit`` logs ``loss``,
-``reconstruction``, ``kl``, ... by name.
+**Public methods validate, hooks compute** (TFP's template pattern): ``encode``, ``decode``,
+``reconstruct``, ``score``, ``encode_outputs``, ``posterior``, ``likelihood``, ``prior``,
+``sample``, ``log_importance_weights``, ``log_likelihood`` and ``loss_terms`` check their input
+once (with :mod:`keras_ae._checks`) and call an underscored hook (``_encode``, ``_decode``, ...)
+that a family overrides. Inside graphs (``fit``, export) the hooks are called directly.
+
+The contract's extension points, each with a default that a plain autoencoder never notices:
+
+- *batches*: ``x``, ``(x, y)``, ``(x, y, w)`` or a dict; the entries named by
+  :meth:`BaseAutoencoder.batch_extras_spec` reach ``_loss_terms`` as keyword arguments, on the
+  per-step and the fused multi-step XLA paths alike;
+- *structured codes and data*: :attr:`BaseAutoencoder.code_spec` and ``data_spec`` (shape and
+  dtype of one code and of one example) are what export, pictures and evaluation read;
+- *priors are parts of the model*: ``_prior()`` may be any TFP distribution built from the
+  model's weights; ``sample`` and the exported ``sample`` draw from it;
+- *parameter groups*: ``PARAMETER_GROUPS`` names groups trained by their own optimizer (passed
+  as ``compile(group_optimizers=...)``) on their own objective; ``_non_gradient_updates`` runs
+  updates that are not gradients (EMA codebooks) after the gradient steps;
+- *stochastic, iterative decoding*: ``decode(z, seed=None)``; :mod:`keras_ae.samplers`;
+- *importance weights as one record*: ``_importance_samples`` gives log p(x|z), log p(z) and
+  log q(z|x) for k posterior samples; ``log_importance_weights``, ``log_likelihood`` (IS-NLL),
+  the IWAE bound and the evaluation tools all read it;
+- *hooks*: ``post_fit`` after training; ``export_endpoints`` declares the export signatures;
+  ``supports_xla`` per class.
+
+The base class owns ``train_step``/``test_step``: it weights and sums the per-example terms,
+averages them over the *global* batch (``tf.nn.compute_average_loss``, which Keras does not do
+for a hand-written loss under ``tf.distribute``) and reports every term as a metric.
 """
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 import keras
 import tensorflow as tf
 
+from keras_ae import _checks, samplers
 from keras_ae.layers.bodies import DecoderBody, EncoderBody
+from keras_ae.models import steps as _steps
+
+# Kept importable from here: families and user code used these names before the checks module.
+stateless_seed = samplers.stateless_seed
+unpack_x = _steps.unpack_x
+
+#: decoded examples per importance-sampling chunk: bounds the memory of ``log_likelihood``.
+DECODED_PER_CHUNK = 2**14
 
 
-def _as_tuple(values):
-    return tuple(int(v) for v in values)
+class Endpoint(NamedTuple):
+    """One export signature a model declares (see :meth:`BaseAutoencoder.export_endpoints`).
+
+    Attributes:
+        fn: ``(*inputs) -> {output name: tensor}``, traceable (it calls hooks, not public methods).
+        inputs: named ``tf.TensorSpec`` s of the inputs, batch axis ``None`` where there is one.
+        stochastic: True when the outputs are fresh random draws at every call (``sample``):
+            parity is checked on shapes, ranges and freshness, not values.
+        probe: ``(model, x) -> {input name: array}``: the inputs of a parity check made from a
+            batch of data ``x``; default ``{"x": x}``.
+    """
+
+    fn: Callable
+    inputs: tuple
+    stochastic: bool = False
+    probe: Callable = None
 
 
 def validate_array(x, shape, name="x", unit_interval=False, likelihood=None):
-    """Check a batch eagerly and raise ``ValueError`` naming the problem.
-
-    Args:
-        x: array-like batch ``[B, *shape]``.
-        shape: expected shape of one example.
-        name: what to call the array in messages.
-        unit_interval: require values in [0, 1] (Bernoulli-type likelihoods).
-        likelihood: name of the likelihood, for the message.
-    Returns:
-        the batch as a float32 ``tf.Tensor``.
-    """
-    if isinstance(x, tf.data.Dataset):
-        raise ValueError(f"{name} must be an array or tensor, got a tf.data.Dataset; pass a batch")
-    if isinstance(x, (tf.Tensor, tf.Variable)):
-        dtype = x.dtype
-        if not (dtype.is_floating or dtype.is_integer or dtype == tf.bool):
-            raise ValueError(f"{name} must be numeric, got dtype {dtype.name}")
-        arr = x.numpy() if tf.executing_eagerly() else None
-        got_shape = tuple(x.shape)
-    else:
-        arr = np.asarray(x)
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-        got_shape = arr.shape
-    shape = tuple(shape)
-    if got_shape == shape:
-        raise ValueError(f"{name} has shape {got_shape}, one example: add a batch axis, expected (batch,) + {shape}")
-    if len(got_shape) != len(shape) + 1 or tuple(got_shape[1:]) != shape:
-        raise ValueError(f"{name} must have shape (batch,) + {shape}, got {got_shape}")
-    if arr is not None:
-        arr = arr.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite values")
-        if unit_interval and arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
-            raise ValueError(
-                f"{name} has values outside [0, 1] (min {arr.min():.4g}, max {arr.max():.4g}); "
-                f"a {likelihood} likelihood needs data in [0, 1]"
-            )
-        return tf.convert_to_tensor(arr, tf.float32)
-    return tf.cast(x, tf.float32)
+    """Check a float batch ``[B, *shape]`` eagerly (shape, NaN, [0, 1] if asked); see :func:`_checks.check_batch`."""
+    return _checks.check_batch(x, tf.TensorSpec(tuple(shape), tf.float32), name,
+                               (0.0, 1.0) if unit_interval else None,
+                               f"a {likelihood} likelihood" if likelihood else None)
 
 
-def stateless_seed(seed):
-    """An integer seed (or None: a fresh one) -> a stateless ``[2]`` int32 seed tensor; a tensor passes through."""
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
-    if isinstance(seed, (int, np.integer)):
-        return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
-    return tf.cast(seed, tf.int32)
-
-
-def unpack_x(data):
-    """``fit`` may pass ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, w)``: autoencoders use only ``x``."""
-    if isinstance(data, (tuple, list)):
-        return data[0]
-    return data
-
-
-def _is_default_strategy(strategy):
-    """TensorFlow's no-op strategy (no ``tf.distribute`` scope): a replica step is a plain call."""
-    return type(strategy).__name__ == "_DefaultDistributionStrategy"
-
-
-def _in_multi_worker_mode(strategy):
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and \
-        strategy.extended._in_multi_worker_mode()
-
-
-def _reducible_logs(logs):
-    """Step logs that Keras's multi-worker log reduction accepts.
-
-    Workaround for keras-team/keras#20585 and tensorflow/tensorflow#72388 (checked with Keras
-    3.15.1): under MultiWorkerMirroredStrategy Keras reduces every log with
-    ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar. A ``[1]`` log reduces to the
-    mean over replicas of each replica's running mean (exact for equal per-replica batches); the
-    epoch logs are read from the metrics themselves, whose sync-on-read totals are exact.
-    """
-    if not _in_multi_worker_mode(tf.distribute.get_strategy()):
-        return logs
-    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+def check_num_samples(num_samples, name="num_samples"):
+    return _checks.check_positive_int(num_samples, name)
 
 
 class BaseAutoencoder(keras.Model):
-    """Base class: the model contract (``../shared/DESIGN.md``) and the shared training step.
+    """Base class: the model contract and the shared training step.
 
     Objective: minimise ``mean_i sum_k w_k * term_k(x_i)`` over the global batch, where the
-    per-example terms come from ``loss_terms`` and the weights from ``loss_weights``; terms that
+    per-example terms come from ``_loss_terms`` and the weights from ``loss_weights``; terms that
     ``loss_weights`` leaves out are only reported.
 
     Args:
@@ -120,12 +95,22 @@ class BaseAutoencoder(keras.Model):
             seed gives the same noise. Default: drawn at construction and stored in the config.
     """
 
-    #: names of the per-example terms ``loss_terms`` returns, each logged as a metric.
+    #: names of the per-example terms ``_loss_terms`` returns, each logged as a metric.
     TERMS = ("reconstruction",)
+    #: ``{group name: objective terms}``: parameter groups with their own optimizer. Each group's
+    #: objective is the sum of its terms (from ``_group_loss_terms``); every term is logged.
+    PARAMETER_GROUPS = {}
     #: whether data must lie in [0, 1]; families set it from their likelihood.
     unit_interval_data = False
-    #: whether the model generates: then it has ``sample(n, seed)`` and ``sample_for_export(n)``.
+    #: the likelihood named in range errors (``"bernoulli"``, ...), or None.
+    data_likelihood = None
+    #: whether the model generates: then ``sample(n, seed)`` and the exported ``sample`` exist.
     is_generative = False
+    #: whether the model has a posterior and importance weights (``log_likelihood`` works).
+    is_probabilistic = False
+    #: whether ``decode`` draws (an autoregressive or sampled decoder): then the exported
+    #: ``decode`` and ``reconstruct`` are stochastic.
+    stochastic_decoder = False
     #: whether ``jit_compile`` may be chosen for this model's train step. False for models whose
     #: loss differentiates inside the step (Jacobian, gradient penalty): XLA compilation of their
     #: train step did not finish in 200 s on this project's 2-core CPU.
@@ -134,21 +119,21 @@ class BaseAutoencoder(keras.Model):
     def __init__(self, input_shape, latent_dim, architecture="mlp", hidden_units=(256,), filters=(32, 64),
                  activation="relu", seed=None, **kwargs):
         super().__init__(**kwargs)
-        if latent_dim is None or int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         if isinstance(input_shape, int):
             input_shape = (input_shape,)
-        self.data_shape = _as_tuple(input_shape)
-        self.latent_dim = int(latent_dim)
+        self.data_shape = tuple(_checks.check_positive_int(d, "input_shape entries") for d in input_shape)
+        self.latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
         self.architecture = architecture
-        self.hidden_units = _as_tuple(hidden_units)
-        self.filters = _as_tuple(filters)
+        self.hidden_units = tuple(int(v) for v in hidden_units)
+        self.filters = tuple(int(v) for v in filters)
         self.activation = activation
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
-        self.seed = int(seed)
+        self.seed = _checks.check_seed(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.term_trackers = [keras.metrics.Mean(name=term) for term in self.TERMS]
+        group_terms = [t for terms in self.PARAMETER_GROUPS.values() for t in terms]
+        self.term_trackers = [keras.metrics.Mean(name=term) for term in tuple(self.TERMS) + tuple(group_terms)]
+        self._group_optimizers = {}
 
     # -- construction helpers ---------------------------------------------------------------
     def make_encoder_body(self, activation=None):
@@ -181,62 +166,231 @@ class BaseAutoencoder(keras.Model):
         config.pop("dtype", None)
         return cls(**config)
 
+    # -- specs ------------------------------------------------------------------------------
+    @property
+    def data_spec(self):
+        """``tf.TensorSpec`` of one example (no batch axis)."""
+        return tf.TensorSpec(self.data_shape, tf.float32, name="x")
+
+    @property
+    def code_spec(self):
+        """``tf.TensorSpec`` of one code (no batch axis): a flat float vector unless a family says otherwise."""
+        return tf.TensorSpec((self.latent_dim,), tf.float32, name="z")
+
+    def batch_extras_spec(self):
+        """``{name: tf.TensorSpec of one example}`` of the batch entries besides ``x`` that the loss needs.
+
+        A family that trains on labels returns e.g. ``{"y": tf.TensorSpec((), tf.int32)}``; the
+        base class then requires them in every batch (``(x, y)`` or a dict) and passes them to
+        ``_loss_terms`` as keyword arguments. Default: none.
+        """
+        return {}
+
     def build(self, input_shape=None):
         """Create every weight by running the training path once on a zero batch."""
         if self.built:
             return
-        x = tf.zeros((2,) + self.data_shape, tf.float32)
+        x = tf.zeros((2,) + self.data_shape, self.data_spec.dtype)
+        extras = {k: tf.zeros((2,) + tuple(s.shape), s.dtype) for k, s in self.batch_extras_spec().items()}
         # Weights must live in the strategy the model was created under, even when fit() or
         # load_model() triggers the build outside its scope.
         with self.distribute_strategy.scope():
-            self.loss_terms(x, training=False)
-            self.reconstruct_unchecked(x)
+            self._loss_terms(x, training=False, **extras)
+            for group in self.PARAMETER_GROUPS:
+                self._group_loss_terms(group, x, training=False, **extras)
+            self._reconstruct(x)
         self.built = True
 
-    # -- the contract ----------------------------------------------------------------------
+    # -- public methods: validate, then call the hook ------------------------------------------
+    def check_inputs(self, x, name="x"):
+        """Validate a data batch when running eagerly (shape, NaN/inf, range); cast to the data dtype."""
+        return _checks.check_batch(x, self.data_spec, name, (0.0, 1.0) if self.unit_interval_data else None,
+                                   f"a {self.data_likelihood} likelihood" if self.data_likelihood else None)
+
+    def check_codes(self, z, name="z"):
+        """Validate a code batch ``[B, *code_spec.shape]`` when running eagerly."""
+        return _checks.check_batch(z, self.code_spec, name)
+
+    def check_extras(self, extras):
+        """Validate the extra batch entries the loss needs (labels, ...) against ``batch_extras_spec``."""
+        specs = self.batch_extras_spec()
+        unknown = sorted(set(extras) - set(specs))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} takes no batch entries {unknown}; it takes {sorted(specs)}")
+        missing = sorted(set(specs) - set(extras))
+        if missing:
+            raise ValueError(f"{type(self).__name__} needs the batch entries {missing} (a tuple (x, y) or a dict)")
+        return {k: _checks.check_batch(v, specs[k], k) for k, v in extras.items()}
+
     def encode(self, x):
-        """Data ``[B, *input_shape]`` -> code ``[B, latent_dim]`` (posterior mean if probabilistic)."""
-        raise NotImplementedError
+        """Data ``[B, *input_shape]`` -> code ``[B, *code_spec.shape]`` (the posterior mean if probabilistic)."""
+        return self._encode(self.check_inputs(x))
 
-    def decode(self, z):
-        """Code ``[B, latent_dim]`` -> reconstruction in data space (the mean of p(x|z))."""
-        raise NotImplementedError
+    def decode(self, z, seed=None):
+        """Code -> reconstruction in data space: the mean of p(x|z), or a draw for a stochastic decoder.
 
-    def loss_terms(self, x, training=False):
-        """Per-example loss terms ``{name: [B] tensor}`` for the names in ``TERMS``."""
-        raise NotImplementedError
-
-    def loss_weights(self):
-        """``{term: weight}`` of the terms that make the objective; default: each term, weight 1."""
-        return {term: 1.0 for term in self.TERMS}
+        Args:
+            z: codes ``[B, *code_spec.shape]``.
+            seed: integer seed of a stochastic decoder's draw (same seed, same output); ignored
+                by deterministic decoders. Default None: fresh noise.
+        """
+        z = self.check_codes(z)
+        _checks.check_seed(seed)
+        return self._decode(z, seed=None if seed is None else samplers.stateless_seed(seed))
 
     def reconstruct(self, x):
         """``decode(encode(x))``: the reconstruction of a checked batch."""
-        return self.reconstruct_unchecked(self.check_inputs(x))
-
-    def reconstruct_unchecked(self, x):
-        return self.decode(self.encode(x))
+        return self._reconstruct(self.check_inputs(x))
 
     def score(self, x):
-        """Per-example anomaly score ``[B]``: the reconstruction term (larger is more anomalous)."""
-        x = self.check_inputs(x)
-        return self.loss_terms(x, training=False)["reconstruction"]
+        """Per-example anomaly score ``[B]`` (larger is more anomalous)."""
+        return self._score(self.check_inputs(x))
 
     def encode_outputs(self, x):
-        """Named outputs of the ``encode`` export signature: ``{"code": [B, latent_dim]}``.
+        """Named outputs of the ``encode`` signature: ``{"code": ...}`` plus a family's posterior parameters."""
+        return self._encode_outputs(self.check_inputs(x))
 
-        Probabilistic families add the posterior parameters (``"mean"``, ``"scale"``, ...).
-        """
-        return {"code": self.encode(x)}
+    def loss_terms(self, x, training=False, **extras):
+        """Per-example loss terms ``{name: [B]}`` of a checked batch (and its extras, e.g. ``y``)."""
+        return self._loss_terms(self.check_inputs(x), training=training, **self.check_extras(extras))
+
+    def posterior(self, x):
+        """``q(z|x)``: a ``tfd`` distribution with batch ``[B]`` and event ``code_spec.shape``."""
+        self._require(self.is_probabilistic, "has no posterior")
+        return self._posterior(self.check_inputs(x))
+
+    def likelihood(self, z):
+        """``p(x|z)``: a ``tfd`` distribution with batch ``[B]`` and event ``input_shape``."""
+        self._require(self.is_probabilistic, "has no likelihood p(x|z)")
+        return self._likelihood(self.check_codes(z))
+
+    def prior(self):
+        """``p(z)``: the model's prior, a ``tfd`` distribution over codes (with trainable weights if learned)."""
+        self._require(self.is_generative, "is not generative: it has no prior")
+        return self._prior()
 
     def sample(self, n, seed=None):
-        """``n`` generated examples in data space (generative models only); same seed, same samples."""
-        raise NotImplementedError(f"{type(self).__name__} is not generative: it has no prior to sample")
+        """``n`` generated examples ``[n, *input_shape]``; the same ``seed``, the same samples."""
+        self._require(self.is_generative, "is not generative: it has no prior to sample")
+        n = _checks.check_integer(n, "n", minimum=0)
+        _checks.check_seed(seed)
+        return self._sample(n, samplers.stateless_seed(seed))
 
-    def sample_for_export(self, n):
-        """``sample`` for export graphs: fresh noise at every call, drawn with ``tf.random.normal`` /
-        ``tf.random.uniform`` only and transformed by hand (TFLite builtins; no TFP samplers)."""
-        raise NotImplementedError(f"{type(self).__name__} is not generative: it has no prior to sample")
+    def importance_samples(self, x, num_samples=1, seed=None):
+        """The importance-weight record of ``num_samples`` draws ``z_s ~ q(z|x)`` for a batch.
+
+        Returns a :class:`keras_ae.objectives.ImportanceSamples`: ``log p(x|z_s)``, ``log p(z_s)``,
+        ``log q(z_s|x)`` (each ``[k, B]``), the posterior and the draws. Every estimator (IS-NLL,
+        the IWAE bound, the ELBO in evaluation) reads this one record.
+
+        Args:
+            x: a batch ``[B, *input_shape]``.
+            num_samples: ``k`` >= 1, default 1.
+            seed: integer seed (default: the model's ``seed``); the same seed, the same draws.
+        """
+        self._require(self.is_probabilistic, "has no importance weights")
+        x = self.check_inputs(x)
+        k = check_num_samples(num_samples)
+        _checks.check_seed(seed)
+        return self._importance_samples(x, k, samplers.stateless_seed(self.seed if seed is None else seed))
+
+    def log_importance_weights(self, x, num_samples=1, seed=None):
+        """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q(z|x)``: ``[k, B]``."""
+        return self.importance_samples(x, num_samples, seed).log_weights()
+
+    def log_likelihood(self, x, num_samples=1000, seed=None, chunk_size=None):
+        """Importance-sampled ``log p(x)`` per example ``[B]`` (Burda et al. 2015, eq. 12).
+
+        ``log p(x) ~ log (1/k) sum_s p(x|z_s) p(z_s) / q(z_s|x)``, ``z_s ~ q(z|x)``: a stochastic
+        lower bound whose expectation rises to ``log p(x)`` as ``k`` grows. The ``k`` samples are
+        drawn in chunks of ``chunk_size`` (default: at most 16384 decoded examples per chunk) and
+        combined with a running log-sum-exp, so memory stays bounded for any ``k``.
+
+        Args:
+            x: a batch ``[B, *input_shape]``.
+            num_samples: ``k`` >= 1, default 1000.
+            seed: integer seed (default: the model's ``seed``); the same seed, the same estimate.
+            chunk_size: samples per chunk, default from the batch size.
+        """
+        self._require(self.is_probabilistic, "has no likelihood to estimate")
+        x = self.check_inputs(x)
+        k = check_num_samples(num_samples)
+        _checks.check_seed(seed)
+        batch = int(x.shape[0])
+        if chunk_size is None:
+            chunk_size = max(1, min(k, DECODED_PER_CHUNK // max(batch, 1)))
+        chunk_size = check_num_samples(chunk_size, "chunk_size")
+        base_seed = samplers.stateless_seed(self.seed if seed is None else seed)
+        total = None
+        for i, start in enumerate(range(0, k, chunk_size)):
+            n = min(chunk_size, k - start)
+            record = self._importance_samples(x, n, samplers.fold_seed(base_seed, i))
+            chunk = tf.reduce_logsumexp(record.log_weights(), axis=0)
+            total = chunk if total is None else tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
+        return total - tf.math.log(float(k))
+
+    def _require(self, capability, what):
+        if not capability:
+            raise NotImplementedError(f"{type(self).__name__} {what}")
+
+    # -- hooks: a family overrides these ------------------------------------------------------
+    def _encode(self, x):
+        raise NotImplementedError(f"{type(self).__name__} must implement _encode")
+
+    def _decode(self, z, seed=None):
+        raise NotImplementedError(f"{type(self).__name__} must implement _decode")
+
+    def _reconstruct(self, x):
+        return self._decode(self._encode(x))
+
+    def _score(self, x):
+        """Default score: the reconstruction term in evaluation mode."""
+        return self._loss_terms(x, training=False)["reconstruction"]
+
+    def _encode_outputs(self, x):
+        return {"code": self._encode(x)}
+
+    def _loss_terms(self, x, training=False, **extras):
+        """Per-example loss terms ``{name: [B] tensor}`` for the names in ``TERMS``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _loss_terms")
+
+    def _group_loss_terms(self, group, x, training=False, **extras):
+        """Per-example terms ``{name: [B]}`` of a parameter group's objective (``PARAMETER_GROUPS``)."""
+        raise NotImplementedError(f"{type(self).__name__} declares group {group!r} but no _group_loss_terms")
+
+    def parameter_group_variables(self, group):
+        """The trainable variables a parameter group's optimizer updates (the main optimizer never does)."""
+        raise NotImplementedError(f"{type(self).__name__} declares group {group!r} but no variables for it")
+
+    def _non_gradient_updates(self, x, **extras):
+        """Updates that are not gradient steps (e.g. EMA codebooks), run after them in ``train_step``."""
+        return None
+
+    def _posterior(self, x):
+        raise NotImplementedError
+
+    def _likelihood(self, z):
+        raise NotImplementedError
+
+    def _prior(self):
+        raise NotImplementedError
+
+    def _prior_codes(self, n, seed):
+        """``n`` codes ``[n, *code_spec.shape]`` drawn from the prior with a stateless seed (None: fresh)."""
+        return self._prior().sample(n, seed=seed)
+
+    def _sample(self, n, seed):
+        """``n`` decoded prior draws from a stateless ``seed`` (a stochastic decoder draws with its fold)."""
+        decode_seed = samplers.fold_seed(seed, 1) if self.stochastic_decoder else None
+        return self._decode(self._prior_codes(n, seed), seed=decode_seed)
+
+    def _sample_for_export(self, n):
+        """``sample`` with fresh noise for export graphs; families use builtin-op samplers where they can."""
+        return self._decode(self._prior_codes(n, None))
+
+    def _importance_samples(self, x, num_samples, seed, training=False):
+        """The importance-weight record (:class:`keras_ae.objectives.ImportanceSamples`) of ``k`` draws."""
+        raise NotImplementedError
 
     def post_fit(self, x_train, seed=0):
         """Hook run once after ``fit`` on the training data (e.g. an ex-post code density); default: nothing.
@@ -248,20 +402,32 @@ class BaseAutoencoder(keras.Model):
         return None
 
     def call(self, x, training=False):
-        return self.decode(self.encode(x))
+        return self._reconstruct(x)
 
-    # -- input checks ----------------------------------------------------------------------
-    def check_inputs(self, x):
-        """Validate a data batch when running eagerly (shape, NaN/inf, range); cast to float32."""
-        if not tf.executing_eagerly():
-            return tf.cast(x, tf.float32)
-        return validate_array(x, self.data_shape, "x", self.unit_interval_data, getattr(self, "likelihood", None))
+    # -- export ------------------------------------------------------------------------------
+    def export_endpoints(self):
+        """The export signatures this model declares: ``{name: Endpoint}``, ``reconstruct`` first.
 
-    def check_codes(self, z):
-        """Validate a code batch ``[B, latent_dim]`` when running eagerly."""
-        if not tf.executing_eagerly():
-            return tf.cast(z, tf.float32)
-        return validate_array(z, (self.latent_dim,), "z")
+        Every model has ``reconstruct`` (``serving_default``), ``encode``, ``decode`` and
+        ``score``; generative models add ``sample``. A family adds its own (``classify``, a
+        conditional ``sample``) by extending this dict; the exporter needs no change.
+        """
+        x = tf.TensorSpec((None,) + tuple(self.data_spec.shape), self.data_spec.dtype, name="x")
+        z = tf.TensorSpec((None,) + tuple(self.code_spec.shape), self.code_spec.dtype, name="z")
+        endpoints = {
+            "reconstruct": Endpoint(lambda x: {"reconstruction": self._reconstruct(x)}, (x,),
+                                    stochastic=self.stochastic_decoder),
+            "encode": Endpoint(self._encode_outputs, (x,)),
+            "decode": Endpoint(lambda z: {"reconstruction": self._decode(z)}, (z,),
+                               stochastic=self.stochastic_decoder,
+                               probe=lambda model, x: {"z": np.asarray(model.encode(x))}),
+            "score": Endpoint(lambda x: {"score": self._score(x)}, (x,)),
+        }
+        if self.is_generative:
+            endpoints["sample"] = Endpoint(lambda n: {"x": self._sample_for_export(n)},
+                                           (tf.TensorSpec((), tf.int32, name="n"),), stochastic=True,
+                                           probe=lambda model, x: {"n": np.array(4, np.int32)})
+        return endpoints
 
     # -- randomness ------------------------------------------------------------------------
     def noise_seed(self, stream):
@@ -272,24 +438,87 @@ class BaseAutoencoder(keras.Model):
         """
         seed = tf.constant([self.seed, int(stream)], tf.int32)
         if getattr(self, "optimizer", None) is not None:
-            seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(self.optimizer.iterations, tf.int32))
+            seed = samplers.fold_seed(seed, self.optimizer.iterations)
         ctx = tf.distribute.get_replica_context()
         if ctx is not None:
-            seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(ctx.replica_id_in_sync_group, tf.int32))
+            seed = samplers.fold_seed(seed, ctx.replica_id_in_sync_group)
         return seed
+
+    # -- compile: one optimizer per parameter group ------------------------------------------
+    def compile(self, optimizer="rmsprop", group_optimizers=None, **kwargs):
+        """Keras's ``compile``, plus ``group_optimizers={group: optimizer}`` for ``PARAMETER_GROUPS``.
+
+        A group left out gets a fresh copy of ``optimizer`` (same class and settings).
+        """
+        super().compile(optimizer=optimizer, **kwargs)
+        given = dict(group_optimizers or {})
+        unknown = sorted(set(given) - set(self.PARAMETER_GROUPS))
+        if unknown:
+            raise ValueError(f"group_optimizers names unknown groups {unknown}; "
+                             f"{type(self).__name__} has {sorted(self.PARAMETER_GROUPS)}")
+        main = self.optimizer.inner_optimizer if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer) \
+            else self.optimizer
+        self._group_optimizers = {}
+        for group in self.PARAMETER_GROUPS:
+            opt = given.get(group)
+            opt = type(main).from_config(main.get_config()) if opt is None else keras.optimizers.get(opt)
+            if self.dtype_policy.name == "mixed_float16" and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
+                opt = keras.optimizers.LossScaleOptimizer(opt)
+            self._group_optimizers[group] = opt
+        # An attribute Keras's saving walks: the group optimizers' variables are saved with the model.
+        self.group_optimizers = list(self._group_optimizers.values())
+        self._group_optimizer_configs = {g: keras.optimizers.serialize(o) for g, o in self._group_optimizers.items()}
+        if self.built:
+            self._build_optimizers()
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None and self.PARAMETER_GROUPS:
+            config["group_optimizers"] = self._group_optimizer_configs
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        group_configs = config.pop("group_optimizers", None)
+        config = keras.saving.deserialize_keras_object(config)
+        groups = {g: keras.optimizers.deserialize(c) for g, c in (group_configs or {}).items()}
+        self.compile(**config, group_optimizers=groups)
+        if self.built:
+            self._build_optimizers()
+
+    def main_trainable_variables(self):
+        """The trainable variables of the main objective: all but those of the parameter groups."""
+        taken = {id(v) for g in self.PARAMETER_GROUPS for v in self.parameter_group_variables(g)}
+        return [v for v in self.trainable_variables if id(v) not in taken]
+
+    def _build_optimizers(self):
+        """Create every optimizer's slots in scope, before any (fused, XLA) step runs."""
+        with self.distribute_strategy.scope():
+            if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+                self.optimizer.build(self.main_trainable_variables())
+            for group, opt in self._group_optimizers.items():
+                if not opt.built:
+                    opt.build(self.parameter_group_variables(group))
 
     # -- training --------------------------------------------------------------------------
     @property
     def metrics(self):
         return [self.loss_tracker] + list(self.term_trackers)
 
-    def per_example_objective(self, terms):
-        weights = self.loss_weights()
+    def metric_logs(self):
+        return _steps.reducible_logs({m.name: m.result() for m in self.metrics})
+
+    def per_example_objective(self, terms, weights=None):
+        weights = self.loss_weights() if weights is None else weights
         total = None
         for term, weight in weights.items():
             value = tf.cast(terms[term], tf.float32) * tf.cast(weight, tf.float32)
             total = value if total is None else total + value
         return total
+
+    def loss_weights(self):
+        """``{term: weight}`` of the terms that make the objective; default: each term, weight 1."""
+        return {term: 1.0 for term in self.TERMS}
 
     def global_loss(self, terms):
         """Mean objective over the global batch, plus regularization losses scaled per replica."""
@@ -299,122 +528,94 @@ class BaseAutoencoder(keras.Model):
             loss += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in self.losses]))
         return per_example, loss
 
-    def update_metrics(self, terms, per_example):
+    def _split_batch(self, data):
+        """A training batch -> ``(x, extras)``, the extras being the entries ``batch_extras_spec`` names."""
+        batch = _steps.unpack_batch(data)
+        specs = self.batch_extras_spec()
+        missing = sorted(set(specs) - set(batch))
+        if missing:
+            raise ValueError(f"{type(self).__name__} needs the batch entries {missing} in every batch "
+                             f"((x, y) or a dict), got {sorted(batch)}")
+        x = tf.cast(batch["x"], self.data_spec.dtype)
+        return x, {k: tf.cast(batch[k], s.dtype) for k, s in specs.items()}
+
+    def _update_metrics(self, terms, per_example):
         self.loss_tracker.update_state(per_example)
         for tracker in self.term_trackers:
-            tracker.update_state(terms[tracker.name])
-        return {m.name: m.result() for m in self.metrics}
+            if tracker.name in terms:
+                tracker.update_state(terms[tracker.name])
+        return self.metric_logs()
 
     def train_step(self, data):
-        x = tf.cast(unpack_x(data), tf.float32)
+        x, extras = self._split_batch(data)
+        variables = self.main_trainable_variables()
         with tf.GradientTape() as tape:
-            terms = self.loss_terms(x, training=True)
+            terms = self._loss_terms(x, training=True, **extras)
             per_example, loss = self.global_loss(terms)
             scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        return _reducible_logs(self.update_metrics(terms, per_example))
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        for group, opt in self._group_optimizers.items():
+            group_variables = self.parameter_group_variables(group)
+            with tf.GradientTape() as tape:
+                group_terms = self._group_loss_terms(group, x, training=True, **extras)
+                objective = self.per_example_objective(group_terms, {t: 1.0 for t in self.PARAMETER_GROUPS[group]})
+                scaled = opt.scale_loss(tf.nn.compute_average_loss(objective))
+            opt.apply(tape.gradient(scaled, group_variables), group_variables)
+            terms = {**terms, **group_terms}
+        self._non_gradient_updates(x, **extras)
+        return self._update_metrics(terms, per_example)
 
     def test_step(self, data):
-        x = tf.cast(unpack_x(data), tf.float32)
-        terms = self.loss_terms(x, training=False)
+        x, extras = self._split_batch(data)
+        terms = self._loss_terms(x, training=False, **extras)
+        for group in self.PARAMETER_GROUPS:
+            terms = {**terms, **self._group_loss_terms(group, x, training=False, **extras)}
         per_example, _ = self.global_loss(terms)
-        return _reducible_logs(self.update_metrics(terms, per_example))
+        return self._update_metrics(terms, per_example)
 
-    # -- several steps in one XLA program -------------------------------------------------------
     def make_train_function(self, force=False):
         """Keras's train function, except with XLA and ``steps_per_execution > 1`` on one replica.
 
         Keras runs ``steps_per_execution`` steps as a graph loop that launches the XLA-compiled
         step once per batch; on a 2-core CPU the launch, the loop's optionals and the handover of
         every batch cost about 15% of a 784-512-16 VAE step. There the train function runs all
-        the steps of one call as one XLA program instead (:meth:`_make_fused_train_function`):
-        the same steps on the same batches in the same order, so the weights agree with Keras's
-        loop to float32 round-off (tested).
+        the steps of one call as one XLA program instead
+        (:func:`keras_ae.models.steps.make_fused_train_function`): the same steps on the same
+        batches in the same order, so the weights agree with Keras's loop to float32 round-off
+        (tested).
         """
         if self.train_function is not None and not force:
             return self.train_function
+        self._build_optimizers()
         if not (self.jit_compile and self.steps_per_execution > 1 and not self.run_eagerly
-                and _is_default_strategy(self.distribute_strategy)):
+                and _steps.is_default_strategy(self.distribute_strategy)):
             return super().make_train_function(force=force)
-        self.train_function = self._make_fused_train_function(self.steps_per_execution)
+        self.train_function = _steps.make_fused_train_function(self, self.steps_per_execution)
         return self.train_function
-
-    def _metric_logs(self):
-        return _reducible_logs({m.name: m.result() for m in self.metrics})
-
-    def _make_fused_train_function(self, steps):
-        """A train function that pulls up to ``steps`` batches and runs them in one XLA program.
-
-        Same contract as Keras's: run up to ``steps`` steps, return the last step's logs, raise
-        ``StopIteration`` when the iterator is already exhausted. When fewer than ``steps`` batches
-        are left or their sizes differ (the last, smaller batch of an epoch), they run one XLA
-        step at a time instead, as in Keras; that step is compiled only if it is needed.
-        """
-        empty = tf.zeros((0,) + self.data_shape, tf.float32)
-
-        @tf.function(reduce_retracing=True)
-        def pull(iterator):
-            pulled = [iterator.get_next_as_optional() for _ in range(steps)]
-            batches = [tf.cond(p.has_value(), lambda p=p: tf.cast(unpack_x(p.get_value()), tf.float32),
-                               lambda: empty) for p in pulled]
-            count = tf.add_n([tf.cast(p.has_value(), tf.int32) for p in pulled])
-            sizes = tf.stack([tf.shape(b)[0] for b in batches])
-            return count, tf.reduce_all(tf.equal(sizes, sizes[0])), batches
-
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def run_stacked(batches):
-            batches = tf.stack(batches)
-
-            def body(i, logs):
-                return i + 1, self.train_step(batches[i])
-
-            _, logs = tf.while_loop(lambda i, logs: i < steps, body, (tf.constant(0), self._metric_logs()))
-            return logs
-
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def run_one(batch):
-            return self.train_step(batch)
-
-        def train_function(iterator):
-            if isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
-                count, same_size, batches = pull(iterator)
-                count = int(count)
-                if count == 0:
-                    raise StopIteration
-                if count == steps and bool(same_size):
-                    return run_stacked(batches)
-                batches = batches[:count]
-            else:  # a Python iterator (``train_on_batch``)
-                batches = [tf.cast(unpack_x(data), tf.float32) for _, data in zip(range(steps), iterator)]
-            for batch in batches:
-                logs = run_one(batch)
-            return logs
-
-        train_function.fused_steps = steps
-        return train_function
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Workaround for keras-team/keras#20585 and tensorflow/tensorflow#72388 (checked with
         # Keras 3.15.1, TF 2.21): fit's first-batch symbolic build pulls a distributed batch and
         # reduces it with ``strategy.reduce``, an extra cross-worker collective under
         # MultiWorkerMirroredStrategy. ``build()`` has already created every weight eagerly on a
-        # zero batch, so only the optimizer's slots are left, and they must be made in scope.
+        # zero batch, so only the optimizers' slots are left, and they must be made in scope.
         if not self.built:
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
-            with self.distribute_strategy.scope():
-                self.optimizer.build(self.trainable_variables)
+        self._build_optimizers()
 
     def _check_fit_data(self, x):
         if x is None:
             return
         if isinstance(x, tf.data.Dataset):
-            spec = unpack_x(x.element_spec)
-            if tuple(spec.shape[1:]) != self.data_shape:
+            spec = _steps.unpack_batch(x.element_spec)
+            if tuple(spec["x"].shape[1:]) != self.data_shape:
                 raise ValueError(
-                    f"dataset elements must have shape (batch,) + {self.data_shape}, got {tuple(spec.shape)}"
+                    f"dataset elements must have shape (batch,) + {self.data_shape}, got {tuple(spec['x'].shape)}"
                 )
+            missing = sorted(set(self.batch_extras_spec()) - set(spec))
+            if missing:
+                raise ValueError(f"{type(self).__name__} needs the batch entries {missing}; "
+                                 f"the dataset's elements have {sorted(spec)}")
         elif isinstance(x, (np.ndarray, tf.Tensor, list)):
             self.check_inputs(x)
 

@@ -80,11 +80,11 @@ class CategoricalVAE(VAE):
         # [..., N, K] -> [..., N * K]
         return tf.reshape(y, tf.concat([tf.shape(y)[:-2], [self.latent_dim]], 0))
 
-    def posterior_unchecked(self, x):
+    def _posterior(self, x):
         """``q(y|x)``: independent one-hot categoricals, batch ``[B]``, event ``[N, K]``."""
         return categorical(self.encoder_head.logits(self.encoder_body(x)))
 
-    def prior(self):
+    def _prior(self):
         """Uniform one-hot categoricals, event ``[N, K]``."""
         return categorical(tf.zeros([self.num_variables, self.num_classes]))
 
@@ -107,17 +107,17 @@ class CategoricalVAE(VAE):
 
     def latent_log_probs(self, q, z):
         y = self._grouped(z)
-        return q.log_prob(y), self.prior().log_prob(y)
+        return q.log_prob(y), self._prior().log_prob(y)
 
-    def prior_codes(self, n, seed):
-        return self._flat(self.prior().sample(n, seed=seed))
+    def _prior_codes(self, n, seed):
+        return self._flat(self._prior().sample(n, seed=seed))
 
-    def sample_for_export(self, n):
+    def _sample_for_export(self, n):
         """One-hot argmax of ``tf.random.uniform`` Gumbel noise (the uniform prior), decoded."""
         noise = gumbel_noise(tf.stack([tf.cast(n, tf.int32), self.num_variables, self.num_classes]))
-        return self.decode_unchecked(self._flat(one_hot_argmax(noise)))
+        return self._decode(self._flat(one_hot_argmax(noise)))
 
-    def encode_outputs(self, x):
+    def _encode_outputs(self, x):
         """``{"code", "probabilities"}``: one-hot argmax codes and the posterior class probabilities."""
-        q = self.posterior_unchecked(self.check_inputs(x))
+        q = self._posterior(x)
         return {"code": self.posterior_code(q), "probabilities": self._flat(tf.nn.softmax(self._logits(q)))}

@@ -49,7 +49,7 @@ class Autoencoder(BaseAutoencoder):
         if reconstruction not in RECONSTRUCTIONS:
             raise ValueError(f"reconstruction must be one of {RECONSTRUCTIONS}, got {reconstruction!r}")
         self.reconstruction = reconstruction
-        self.likelihood = reconstruction
+        self.data_likelihood = reconstruction
         self.unit_interval_data = reconstruction == "bernoulli"
         self.code_activation = code_activation
         self.encoder_body = self.make_encoder_body()
@@ -62,7 +62,7 @@ class Autoencoder(BaseAutoencoder):
         config.update(reconstruction=self.reconstruction, code_activation=self.code_activation)
         return config
 
-    def encode_unchecked(self, x):
+    def _encode(self, x):
         return self.code_layer(self.encoder_body(x))
 
     def decoder_output(self, z):
@@ -72,14 +72,8 @@ class Autoencoder(BaseAutoencoder):
     def to_data_space(self, output):
         return tf.sigmoid(output) if self.reconstruction == "bernoulli" else output
 
-    def encode(self, x):
-        return self.encode_unchecked(self.check_inputs(x))
-
-    def decode(self, z):
-        return self.to_data_space(self.decoder_output(self.check_codes(z)))
-
-    def reconstruct_unchecked(self, x):
-        return self.to_data_space(self.decoder_output(self.encode_unchecked(x)))
+    def _decode(self, z, seed=None):
+        return self.to_data_space(self.decoder_output(z))
 
     def reconstruction_error(self, x, output):
         if self.reconstruction == "bernoulli":
@@ -88,10 +82,10 @@ class Autoencoder(BaseAutoencoder):
 
     def code_and_reconstruction_error(self, x, x_in=None, training=False):
         """Encode ``x_in`` (default ``x``) and measure the reconstruction against ``x``."""
-        z = self.encode_unchecked(x if x_in is None else x_in)
+        z = self._encode(x if x_in is None else x_in)
         return z, self.reconstruction_error(x, self.decoder_output(z))
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         _, reconstruction = self.code_and_reconstruction_error(x, training=training)
         return {"reconstruction": reconstruction}
 
@@ -142,7 +136,7 @@ class SparseAutoencoder(Autoencoder):
     def loss_weights(self):
         return {"reconstruction": 1.0, "sparsity": self.sparsity_weight}
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         z, reconstruction = self.code_and_reconstruction_error(x, training=training)
         if self.penalty == "l1":
             sparsity = objectives.l1_penalty(z)
@@ -186,7 +180,7 @@ class DenoisingAutoencoder(Autoencoder):
         """Apply the corruption to ``x`` with a stateless ``seed`` (shape ``[2]``)."""
         return corrupt(x, self.corruption, self.noise_level, seed)
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         x_in = self.corrupt(x, self.noise_seed(stream=1)) if training else x
         _, reconstruction = self.code_and_reconstruction_error(x, x_in, training=training)
         return {"reconstruction": reconstruction}
@@ -238,8 +232,8 @@ class ContractiveAutoencoder(Autoencoder):
 
     def contractive_penalty(self, x):
         """Per-example ``||J_f(x)||_F^2``."""
-        return objectives.jacobian_frobenius_sq(self.encode_unchecked, x)
+        return objectives.jacobian_frobenius_sq(self._encode, x)
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         _, reconstruction = self.code_and_reconstruction_error(x, training=training)
         return {"reconstruction": reconstruction, "contractive": self.contractive_penalty(x)}

@@ -15,11 +15,15 @@ export sampler uses ``tf.random.uniform``/``tf.random.normal`` and TFLite builti
 import numpy as np
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from keras_ae import objectives
 from keras_ae.layers.heads import gaussian
-from keras_ae.models.base import stateless_seed, unpack_x, validate_array
+from keras_ae import _checks, samplers
+from keras_ae.models.base import unpack_x
 from keras_ae.models.deterministic import Autoencoder
+
+tfd = tfp.distributions
 
 DECODER_REGULARIZERS = ("none", "l2", "gradient_penalty")
 _ENCODE_BATCH = 1024
@@ -27,11 +31,6 @@ _ENCODE_BATCH = 1024
 
 class DensityNotFittedError(RuntimeError, ValueError):
     """``sample`` was called before ``fit_density``: there is no code density to sample yet."""
-
-
-def _check_non_negative(name, value):
-    if value is None or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 class ExPostDensityAutoencoder(Autoencoder):
@@ -51,11 +50,9 @@ class ExPostDensityAutoencoder(Autoencoder):
     is_generative = True
 
     def __init__(self, input_shape, latent_dim, density_components=10, **kwargs):
-        if isinstance(density_components, bool) or int(density_components) != density_components \
-                or density_components < 1:
-            raise ValueError(f"density_components must be an integer >= 1, got {density_components}")
+        density_components = _checks.check_positive_int(density_components, "density_components")
         super().__init__(input_shape, latent_dim, **kwargs)
-        self.density_components = int(density_components)
+        self.density_components = density_components
         k, d = self.density_components, self.latent_dim
         self.density_weights = self.add_weight(name="density_weights", shape=(k,), initializer="zeros",
                                                trainable=False, dtype="float32")
@@ -78,7 +75,7 @@ class ExPostDensityAutoencoder(Autoencoder):
         if isinstance(x_train, tf.data.Dataset):
             batches = (unpack_x(batch) for batch in x_train)
         else:
-            x_train = validate_array(x_train, self.data_shape, "x_train", self.unit_interval_data, self.likelihood)
+            x_train = self.check_inputs(x_train, "x_train")
             batches = (x_train[i:i + _ENCODE_BATCH] for i in range(0, int(x_train.shape[0]), _ENCODE_BATCH))
         return np.concatenate([self.encode(batch).numpy() for batch in batches], axis=0)
 
@@ -119,6 +116,23 @@ class ExPostDensityAutoencoder(Autoencoder):
         self.density_fitted.assign(1.0)
         return gmm
 
+    def _prior(self):
+        """The fitted mixture as a ``tfd.MixtureSameFamily`` of full-covariance Gaussians (log_prob works).
+
+        Unused slots (weight 0) get an identity Cholesky factor, so their log-density is finite
+        and the mixture's is exactly that of the fitted components.
+        """
+        unused = tf.equal(self.density_weights, 0.0)[:, None, None]
+        cholesky = tf.where(unused, tf.eye(self.latent_dim, batch_shape=[self.density_components]),
+                            self.density_cholesky)
+        return tfd.MixtureSameFamily(tfd.Categorical(probs=self.density_weights),
+                                     tfd.MultivariateNormalTriL(loc=self.density_means, scale_tril=cholesky))
+
+    def prior(self):
+        """``p(z)``: the ex-post code density (after ``fit_density``)."""
+        self.check_density_fitted()
+        return self._prior()
+
     def post_fit(self, x_train, seed=0):
         """After training: fit the ex-post code density (:meth:`fit_density`) on ``x_train``."""
         return self.fit_density(x_train, seed=seed)
@@ -148,24 +162,23 @@ class ExPostDensityAutoencoder(Autoencoder):
     def sample_codes(self, n, seed=None):
         """``n`` codes from the fitted mixture; the same integer ``seed``, the same codes."""
         self.check_density_fitted()
-        if isinstance(n, bool) or int(n) != n or n < 0:
-            raise ValueError(f"n must be an integer >= 0, got {n}")
-        seeds = tf.random.experimental.stateless_split(stateless_seed(seed), 2)
-        uniform = tf.random.stateless_uniform([int(n)], seeds[0])
-        normal = tf.random.stateless_normal([int(n), self.latent_dim], seeds[1])
+        n = _checks.check_integer(n, "n", minimum=0)
+        seeds = samplers.split_seed(samplers.stateless_seed(seed), 2)
+        uniform = samplers.uniform([n], seeds[0])
+        normal = samplers.normal([n, self.latent_dim], seeds[1])
         return self.density_codes(uniform, normal)
 
-    def sample(self, n, seed=None):
+    def _sample(self, n, seed):
         """``n`` decoded draws from the ex-post code density ``[n, *input_shape]``."""
-        return self.to_data_space(self.decoder_output(self.sample_codes(n, seed)))
+        return self._decode(self.sample_codes(n, seed))
 
-    def sample_for_export(self, n):
+    def _sample_for_export(self, n):
         """``sample`` with fresh ``tf.random.uniform``/``tf.random.normal`` noise, for export graphs."""
         self.check_density_fitted()
         n = tf.cast(n, tf.int32)
         uniform = tf.random.uniform(tf.reshape(n, [1]))
         normal = tf.random.normal(tf.stack([n, self.latent_dim]))
-        return self.to_data_space(self.decoder_output(self.density_codes(uniform, normal)))
+        return self._decode(self.density_codes(uniform, normal))
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -217,10 +230,10 @@ class RAE(ExPostDensityAutoencoder):
 
     def __init__(self, input_shape, latent_dim, beta=1e-2, decoder_regularizer="l2", decoder_weight=1e-4,
                  **kwargs):
-        _check_non_negative("beta", beta)
+        _checks.check_number(beta, "beta", minimum=0)
         if decoder_regularizer not in DECODER_REGULARIZERS:
             raise ValueError(f"decoder_regularizer must be one of {DECODER_REGULARIZERS}, got {decoder_regularizer!r}")
-        _check_non_negative("decoder_weight", decoder_weight)
+        _checks.check_number(decoder_weight, "decoder_weight", minimum=0)
         super().__init__(input_shape, latent_dim, **kwargs)
         self.beta = float(beta)
         self.decoder_regularizer = decoder_regularizer
@@ -252,7 +265,7 @@ class RAE(ExPostDensityAutoencoder):
             return self.gradient_penalty(z)
         return tf.zeros([tf.shape(z)[0]], tf.float32)
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         z, reconstruction = self.code_and_reconstruction_error(x, training=training)
         return {
             "reconstruction": reconstruction,
@@ -294,9 +307,8 @@ class ConstantVarianceVAE(ExPostDensityAutoencoder):
     TERMS = ("reconstruction", "kl")
 
     def __init__(self, input_shape, latent_dim, noise_scale=0.1, beta=1.0, **kwargs):
-        if noise_scale is None or not np.isfinite(noise_scale) or noise_scale <= 0:
-            raise ValueError(f"noise_scale must be > 0, got {noise_scale}")
-        _check_non_negative("beta", beta)
+        _checks.check_number(noise_scale, "noise_scale", minimum=0, exclusive_minimum=True)
+        _checks.check_number(beta, "beta", minimum=0)
         super().__init__(input_shape, latent_dim, **kwargs)
         self.noise_scale = float(noise_scale)
         self.beta = float(beta)
@@ -309,13 +321,13 @@ class ConstantVarianceVAE(ExPostDensityAutoencoder):
     def loss_weights(self):
         return {"reconstruction": 1.0, "kl": self.beta}
 
-    def posterior_unchecked(self, x):
+    def noisy_code_distribution(self, x):
         """``q(z|x) = N(E(x), noise_scale^2 I)``."""
-        mean = self.encode_unchecked(x)
+        mean = self._encode(x)
         return gaussian(mean, tf.fill(tf.shape(mean), self.noise_scale))
 
-    def loss_terms(self, x, training=False):
-        q = self.posterior_unchecked(x)
+    def _loss_terms(self, x, training=False):
+        q = self.noisy_code_distribution(x)
         mean = q.mean()
         z = q.sample(seed=self.noise_seed(stream=1)) if training else mean
         # Batch shape [B] like q, so the KL is one number per example.

@@ -11,21 +11,11 @@ import tensorflow_probability as tfp
 
 from keras_ae import objectives
 from keras_ae.layers.heads import GAUSSIAN_SCALES, LIKELIHOOD_HEADS, UNIT_INTERVAL_LIKELIHOODS, GaussianHead
-from keras_ae.models.base import BaseAutoencoder, stateless_seed, validate_array
+from keras_ae.models.base import BaseAutoencoder, check_num_samples
 
 tfd = tfp.distributions
 
 LIKELIHOODS = tuple(sorted(LIKELIHOOD_HEADS))
-
-#: decoded examples per importance-sampling chunk: bounds the memory of ``log_likelihood``.
-DECODED_PER_CHUNK = 2**14
-
-
-def check_num_samples(num_samples, name="num_samples"):
-    if isinstance(num_samples, bool) or int(num_samples) != num_samples or int(num_samples) < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {num_samples}")
-    return int(num_samples)
-
 
 @keras.saving.register_keras_serializable(package="keras_ae")
 class VAE(BaseAutoencoder):
@@ -66,6 +56,7 @@ class VAE(BaseAutoencoder):
 
     TERMS = ("reconstruction", "kl", "elbo")
     is_generative = True
+    is_probabilistic = True
 
     def __init__(self, input_shape, latent_dim, likelihood="bernoulli", beta=1.0, free_bits=0.0, num_samples=1,
                  decoder_scale="learned", decoder_fixed_scale=1.0, decoder_min_scale=1e-2,
@@ -83,6 +74,7 @@ class VAE(BaseAutoencoder):
         num_samples = check_num_samples(num_samples)
         super().__init__(input_shape, latent_dim, **kwargs)
         self.likelihood_name = likelihood
+        self.data_likelihood = likelihood
         self.unit_interval_data = likelihood in UNIT_INTERVAL_LIKELIHOODS
         self.beta = float(beta)
         self.free_bits = float(free_bits)
@@ -114,17 +106,11 @@ class VAE(BaseAutoencoder):
                       posterior_min_scale=self.posterior_min_scale)
         return config
 
-    def check_inputs(self, x):
-        # The base names the likelihood from ``self.likelihood``, which is a method here.
-        if not tf.executing_eagerly():
-            return tf.cast(x, tf.float32)
-        return validate_array(x, self.data_shape, "x", self.unit_interval_data, self.likelihood_name)
-
     # -- the latent variable: the pieces a family with another latent replaces ----------------
-    def posterior_unchecked(self, x):
+    def _posterior(self, x):
         return self.encoder_head(self.encoder_body(x))
 
-    def prior(self):
+    def _prior(self):
         """``p(z) = N(0, I)`` over ``[latent_dim]``."""
         return tfd.Independent(tfd.Normal(tf.zeros([self.latent_dim]), 1.0), reinterpreted_batch_ndims=1)
 
@@ -138,52 +124,42 @@ class VAE(BaseAutoencoder):
 
     def latent_log_probs(self, q, z):
         """``(log q(z|x), log p(z))``, each ``[n, B]``, for codes ``z`` from ``draw_codes``."""
-        return q.log_prob(z), self.prior().log_prob(z)
+        return q.log_prob(z), self._prior().log_prob(z)
+
+    def kl(self, q, seed=None):
+        """``KL(q(z|x) || p(z))`` ``[B]``: analytic where TFP registers it, else Monte Carlo (the model decides).
+
+        Without a ``seed`` the Monte Carlo estimate uses a fixed one, so ``score`` stays deterministic.
+        """
+        return objectives.kl_divergence(q, self._prior(), seed=tf.constant([self.seed, 2], tf.int32)
+                                        if seed is None else seed)
 
     def kl_terms(self, q):
         """``(KL [B], KL in the objective [B])``: the second applies ``free_bits``."""
-        prior = self.prior()
-        kl = objectives.kl_divergence(q, prior, seed=self.noise_seed(stream=2))
+        kl = self.kl(q, seed=self.noise_seed(stream=2))
         if self.free_bits > 0:
-            return kl, objectives.free_bits_kl(objectives.kl_per_dimension(q, prior), self.free_bits)
+            return kl, objectives.free_bits_kl(objectives.kl_per_dimension(q, self._prior()), self.free_bits)
         return kl, kl
 
-    # -- the contract ------------------------------------------------------------------------
-    def posterior(self, x):
-        """``q(z|x)``: a ``tfd`` distribution with batch ``[B]`` and event ``[latent_dim]``."""
-        return self.posterior_unchecked(self.check_inputs(x))
-
-    def likelihood_unchecked(self, z):
+    # -- hooks of the contract -------------------------------------------------------------------
+    def _likelihood(self, z):
         return self.decoder_head(self.decoder_body(z))
 
-    def likelihood(self, z):
-        """``p(x|z)``: a ``tfd`` distribution with batch ``[B]`` and event ``input_shape``."""
-        return self.likelihood_unchecked(self.check_codes(z))
-
-    def encode_unchecked(self, x):
-        return self.posterior_code(self.posterior_unchecked(x))
-
-    def encode(self, x):
+    def _encode(self, x):
         """The posterior mean ``[B, latent_dim]``."""
-        return self.encode_unchecked(self.check_inputs(x))
+        return self.posterior_code(self._posterior(x))
 
-    def decode_unchecked(self, z):
-        return tf.cast(self.likelihood_unchecked(z).mean(), tf.float32)
-
-    def decode(self, z):
+    def _decode(self, z, seed=None):
         """The mean of ``p(x|z)``."""
-        return self.decode_unchecked(self.check_codes(z))
+        return tf.cast(self._likelihood(z).mean(), tf.float32)
 
-    def reconstruct_unchecked(self, x):
-        return self.decode_unchecked(self.encode_unchecked(x))
-
-    def encode_outputs(self, x):
+    def _encode_outputs(self, x):
         """``{"code", "mean", "scale"}``: the posterior mean (twice) and its standard deviation."""
-        q = self.posterior_unchecked(self.check_inputs(x))
+        q = self._posterior(x)
         mean = self.posterior_code(q)
         return {"code": mean, "mean": mean, "scale": tf.cast(q.stddev(), tf.float32)}
 
-    def score(self, x):
+    def _score(self, x):
         """Per-example negative ELBO, deterministic: ``-log p(x | z = mean) + KL(q(z|x) || p(z))``.
 
         The expectation over ``q`` is replaced by its value at the posterior code (the mean), so
@@ -191,86 +167,44 @@ class VAE(BaseAutoencoder):
         and anomalies rank the same at every call. It differs from the ELBO by the Jensen gap of
         the reconstruction term (small for a confident posterior).
         """
-        x = self.check_inputs(x)
-        q = self.posterior_unchecked(x)
-        kl = objectives.kl_divergence(q, self.prior(), analytic=True)
-        return objectives.negative_log_likelihood(self.likelihood_unchecked(self.posterior_code(q)), x) + kl
+        q = self._posterior(x)
+        return objectives.negative_log_likelihood(self._likelihood(self.posterior_code(q)), x) + self.kl(q)
 
-    def sample(self, n, seed=None):
-        """``n`` decoded means of prior samples ``[n, *input_shape]``; the same ``seed``, the same samples."""
-        n = check_num_samples(n, "n")
-        z = self.prior_codes(n, stateless_seed(seed))
-        return self.decode_unchecked(z)
-
-    def prior_codes(self, n, seed):
-        return self.prior().sample(n, seed=seed)
-
-    def sample_for_export(self, n):
+    def _sample_for_export(self, n):
         """``sample`` with fresh ``tf.random.normal`` noise, for export graphs (TFLite builtins)."""
         z = tf.random.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]))
-        return self.decode_unchecked(z)
+        return self._decode(z)
 
-    # -- likelihood of samples -----------------------------------------------------------------
+    # -- importance weights ------------------------------------------------------------------------
     def log_prob_of_codes(self, x, z):
         """``log p(x|z)`` ``[n, B]`` for codes ``z`` ``[n, B, latent_dim]`` of a batch ``x`` ``[B, ...]``."""
         n, batch = tf.shape(z)[0], tf.shape(z)[1]
         flat_z = tf.reshape(z, [-1, self.latent_dim])  # [n * B, latent_dim]
         x_rep = tf.broadcast_to(x[None], tf.concat([[n], tf.shape(x)], 0))
         x_rep = tf.reshape(x_rep, tf.concat([[-1], tf.shape(x)[1:]], 0))  # [n * B, *input_shape]
-        log_px = self.likelihood_unchecked(flat_z).log_prob(x_rep)
+        log_px = self._likelihood(flat_z).log_prob(x_rep)
         return tf.reshape(tf.cast(log_px, tf.float32), [n, batch])
 
-    def log_weights(self, x, n, seed, training=False):
-        """Importance log-weights ``log p(x|z) + log p(z) - log q(z|x)`` ``[n, B]`` and their pieces."""
-        q = self.posterior_unchecked(x)
-        z = self.draw_codes(q, n, seed, training=training)
-        log_px = self.log_prob_of_codes(x, z)
+    def _importance_samples(self, x, num_samples, seed, training=False):
+        """``k`` reparameterized draws of ``q(z|x)`` with ``log p(x|z)``, ``log p(z)``, ``log q(z|x)``."""
+        q = self._posterior(x)
+        z = self.draw_codes(q, num_samples, seed, training=training)
         log_qz, log_pz = self.latent_log_probs(q, z)
-        return q, log_px, log_pz, log_qz
-
-    def log_likelihood(self, x, num_samples=1000, seed=None, chunk_size=None):
-        """Importance-sampled ``log p(x)`` per example ``[B]`` (Burda et al. 2015, eq. 12).
-
-        ``log p(x) ~ log (1/k) sum_s p(x|z_s) p(z_s) / q(z_s|x)``, ``z_s ~ q(z|x)``: a stochastic
-        lower bound whose expectation rises to ``log p(x)`` as ``k`` grows. The ``k`` samples are
-        drawn in chunks of ``chunk_size`` (default: at most 16384 decoded examples per chunk) and
-        combined with a running log-sum-exp, so memory stays bounded for any ``k``.
-
-        Args:
-            x: a batch ``[B, *input_shape]``.
-            num_samples: ``k`` >= 1, default 1000.
-            seed: integer seed (default: the model's ``seed``); the same seed, the same estimate.
-            chunk_size: samples per chunk, default from the batch size.
-        """
-        x = self.check_inputs(x)
-        k = check_num_samples(num_samples)
-        batch = int(x.shape[0])
-        if chunk_size is None:
-            chunk_size = max(1, min(k, DECODED_PER_CHUNK // max(batch, 1)))
-        chunk_size = check_num_samples(chunk_size, "chunk_size")
-        base_seed = stateless_seed(self.seed if seed is None else seed)
-        total = None
-        for i, start in enumerate(range(0, k, chunk_size)):
-            n = min(chunk_size, k - start)
-            seed_i = tf.random.experimental.stateless_fold_in(base_seed, i)
-            _, log_px, log_pz, log_qz = self.log_weights(x, n, seed_i)
-            chunk = tf.reduce_logsumexp(objectives.importance_log_weights(log_px, log_pz, log_qz), axis=0)
-            total = chunk if total is None else tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
-        return total - tf.math.log(float(k))
+        return objectives.ImportanceSamples(self.log_prob_of_codes(x, z), log_pz, log_qz, q, z)
 
     # -- training ------------------------------------------------------------------------------
     def loss_weights(self):
         return {"reconstruction": 1.0, "kl_objective": self.beta * tf.convert_to_tensor(self.kl_weight)}
 
-    def loss_terms(self, x, training=False):
-        q, log_px, log_pz, log_qz = self.log_weights(x, self.num_samples, self.noise_seed(stream=1), training)
-        reconstruction = -tf.reduce_mean(log_px, axis=0)
-        kl, kl_objective = self.kl_terms(q)
+    def _loss_terms(self, x, training=False):
+        record = self._importance_samples(x, self.num_samples, self.noise_seed(stream=1), training)
+        reconstruction = -tf.reduce_mean(record.log_px_given_z, axis=0)
+        kl, kl_objective = self.kl_terms(record.posterior)
         terms = {"reconstruction": reconstruction, "kl": kl, "elbo": -(reconstruction + kl),
                  "kl_objective": kl_objective}
-        return self.extra_terms(terms, log_px, log_pz, log_qz)
+        return self.extra_terms(terms, record)
 
-    def extra_terms(self, terms, log_px, log_pz, log_qz):
+    def extra_terms(self, terms, record):
         """Hook for objectives built on the same samples (the IWAE bound)."""
         return terms
 
@@ -310,8 +244,8 @@ class IWAE(VAE):
     def loss_weights(self):
         return {"iw_objective": 1.0}
 
-    def extra_terms(self, terms, log_px, log_pz, log_qz):
-        bound = objectives.importance_weighted_bound(objectives.importance_log_weights(log_px, log_pz, log_qz))
-        tempered = objectives.importance_weighted_bound(objectives.importance_log_weights(
-            log_px, log_pz, log_qz, self.beta * tf.convert_to_tensor(self.kl_weight)))
+    def extra_terms(self, terms, record):
+        bound = objectives.importance_weighted_bound(record.log_weights())
+        tempered = objectives.importance_weighted_bound(
+            record.log_weights(self.beta * tf.convert_to_tensor(self.kl_weight)))
         return {**terms, "iw_bound": bound, "iw_objective": -tempered}

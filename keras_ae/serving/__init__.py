@@ -33,15 +33,15 @@ from keras_ae.serving.rest import models_config, predict_rest, rest_request
 from keras_ae.serving.saved_model import (check_model_name, check_version, export_saved_model, next_version,
                                           saved_model_parity, saved_model_runner, write_saved_model)
 from keras_ae.serving.sidecar import data_range, sidecar_path, tflite_sidecar
-from keras_ae.serving.signatures import (BASE_SIGNATURES, INPUT_NAMES, OUTPUT_NAMES, build_export_archive,
-                                         calibration_inputs, check_exportable, export_functions, signature_names)
-from keras_ae.serving.tflite import (QUANTIZATIONS, check_quantization, check_representative_data, convert_tflite,
-                                     export_tflite, litert_interpreter, tflite_parity, tflite_runner)
+from keras_ae.serving.signatures import (build_export_archive, calibration_inputs, check_exportable, endpoints,
+                                         export_functions, input_names, probe_inputs, signature_names)
+from keras_ae.serving.tflite import (QUANTIZATIONS, Conversion, check_quantization, check_representative_data,
+                                     convert_tflite, export_tflite, litert_interpreter, tflite_parity, tflite_runner)
 
 __all__ = [
     "ExportError",
-    "BASE_SIGNATURES", "INPUT_NAMES", "OUTPUT_NAMES", "signature_names", "check_exportable", "export_functions",
-    "build_export_archive", "calibration_inputs",
+    "endpoints", "signature_names", "input_names", "probe_inputs", "check_exportable", "export_functions",
+    "build_export_archive", "calibration_inputs", "Conversion",
     "next_version", "check_version", "check_model_name", "write_saved_model", "export_saved_model",
     "saved_model_runner", "saved_model_parity",
     "QUANTIZATIONS", "check_quantization", "check_representative_data", "convert_tflite", "export_tflite",

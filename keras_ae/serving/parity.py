@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ae.serving.sidecar import data_range
+from keras_ae.serving.signatures import export_functions, probe_inputs
 
 
 def probe_batch(model, data, size=32, seed=0):
@@ -23,18 +24,6 @@ def probe_batch(model, data, size=32, seed=0):
     return rng.uniform(0.0, 1.0, (size,) + tuple(model.data_shape)).astype(np.float32)
 
 
-def _keras_outputs(model, x):
-    """Reference outputs of every deterministic signature, computed with the Keras model."""
-    enc = {k: np.asarray(v, np.float32) for k, v in model.encode_outputs(tf.constant(x)).items()}
-    z = enc["code"]
-    return {
-        "encode": enc,
-        "decode": {"reconstruction": np.asarray(model.decode(z), np.float32)},
-        "reconstruct": {"reconstruction": np.asarray(model.reconstruct(x), np.float32)},
-        "score": {"score": np.asarray(model.score(x), np.float32)},
-    }, z
-
-
 def _max_abs(a, b):
     """Largest absolute difference of two arrays of the same shape (0 for empty arrays)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -43,23 +32,30 @@ def _max_abs(a, b):
     return float(np.max(np.abs(a - b))) if a.size else 0.0
 
 
-def compare_outputs(model, run, x):
+def compare_outputs(model, run, x, signatures=None):
     """Max abs difference to Keras of every deterministic signature, with ``run(sig, inputs)``.
 
     Args:
         model: the Keras model.
         run: ``run(signature, {input_name: array}) -> {output_name: array}``.
-        x: a probe batch ``[B, *data_shape]``.
+        x: a probe batch ``[B, *data_shape]``; each signature's inputs come from its probe
+            (``decode`` is fed the Keras codes of ``x``).
     Returns:
         ``({signature: {output: max abs error}}, {signature: {output: max abs Keras value}})``;
-        ``decode`` is fed the Keras codes. The second dict puts an error on a scale.
+        the second dict puts an error on a scale. Stochastic signatures are left out, and those
+        not in ``signatures`` (default: every declared one).
     """
-    reference, z = _keras_outputs(model, x)
     errors, scales = {}, {}
-    for sig, outputs in reference.items():
-        got = run(sig, {"z": z} if sig == "decode" else {"x": x})
-        errors[sig] = {k: _max_abs(got[k], v) for k, v in outputs.items()}
-        scales[sig] = {k: float(np.max(np.abs(v))) if v.size else 0.0 for k, v in outputs.items()}
+    for sig, (fn, specs) in export_functions(model, check_finite=False).items():
+        endpoint = model.export_endpoints()[sig]
+        if endpoint.stochastic or (signatures is not None and sig not in signatures):
+            continue
+        inputs = probe_inputs(model, endpoint, x)
+        reference = {k: np.asarray(v) for k, v in
+                     fn(*[tf.constant(inputs[spec.name], spec.dtype) for spec in specs]).items()}
+        got = run(sig, {spec.name: np.asarray(inputs[spec.name], spec.dtype.as_numpy_dtype) for spec in specs})
+        errors[sig] = {k: _max_abs(got[k], v) for k, v in reference.items()}
+        scales[sig] = {k: float(np.max(np.abs(v))) if v.size else 0.0 for k, v in reference.items()}
     return errors, scales
 
 
@@ -84,16 +80,29 @@ def check_samples(model, draw, n=4):
     }
 
 
-def runner_parity(model, run, x):
+def runner_parity(model, run, x, signatures=None):
     """Errors of ``run(sig, inputs)`` against the Keras model on the probe batch ``x``.
 
-    Returns ``{"max_abs_error": ..., "keras_max_abs_value": ...}`` (see :func:`compare_outputs`),
-    plus ``"sample"``: :func:`check_samples` of the ``sample`` signature for generative models.
+    Returns ``{"max_abs_error": ..., "keras_max_abs_value": ...}`` (see :func:`compare_outputs`)
+    and ``"stochastic"``: for each stochastic signature whose output is data-shaped (``sample``),
+    :func:`check_samples` of two draws; ``"sample"`` repeats that of ``sample`` for readers of
+    older sidecars.
     """
-    errors, scales = compare_outputs(model, run, x)
-    result = {"max_abs_error": errors, "keras_max_abs_value": scales}
-    if getattr(model, "is_generative", False):
-        result["sample"] = check_samples(model, lambda n: run("sample", {"n": np.array(n, np.int32)})["x"])
+    errors, scales = compare_outputs(model, run, x, signatures)
+    result = {"max_abs_error": errors, "keras_max_abs_value": scales, "stochastic": {}}
+    for sig, endpoint in model.export_endpoints().items():
+        if not endpoint.stochastic or (signatures is not None and sig not in signatures):
+            continue
+        inputs = probe_inputs(model, endpoint, x)
+        n = int(np.asarray(inputs["n"])) if "n" in inputs else len(x)
+
+        def draw(_, sig=sig, inputs=inputs):
+            outputs = run(sig, inputs)
+            return next(iter(outputs.values())) if len(outputs) == 1 else outputs.get("x", outputs.get("reconstruction"))
+
+        result["stochastic"][sig] = check_samples(model, draw, n)
+    if "sample" in result["stochastic"]:
+        result["sample"] = result["stochastic"]["sample"]
     return result
 
 

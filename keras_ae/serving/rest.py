@@ -11,14 +11,16 @@ from keras_ae.serving.errors import ExportError
 def rest_request(signature, inputs):
     """A TF Serving REST ``:predict`` body for one signature, as a dict (``json.dumps`` it).
 
-    Batched inputs use the row format (``instances``: one entry per example); the scalar ``n``
-    of ``sample`` has no batch axis, so that request uses the columnar format (``inputs``).
+    Batched inputs use the row format (``instances``: one entry per example); a signature with
+    a scalar input (the ``n`` of ``sample``) has no batch axis to split, so its request uses the
+    columnar format (``inputs``).
 
     Example: ``rest_request("reconstruct", {"x": x[:2]})``
     -> ``{"signature_name": "reconstruct", "instances": [{"x": [...]}, {"x": [...]}]}``.
     """
-    if signature == "sample":
-        return {"signature_name": "sample", "inputs": {"n": int(np.asarray(inputs["n"]))}}
+    arrays = {k: np.asarray(v) for k, v in inputs.items()}
+    if any(a.ndim == 0 for a in arrays.values()):
+        return {"signature_name": signature, "inputs": {k: a.tolist() for k, a in arrays.items()}}
     names = sorted(inputs)
     batch = len(np.asarray(inputs[names[0]]))
     instances = [{k: np.asarray(inputs[k])[i].tolist() for k in names} for i in range(batch)]

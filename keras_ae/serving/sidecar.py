@@ -42,12 +42,13 @@ def tflite_sidecar(model, path, blob, quantization, ops_note, signatures, repres
         "ops": ops_note,
         "model_class": type(model).__name__,
         "input": {
-            "name": "x",
-            "shape": [-1] + list(model.data_shape),
-            "dtype": "float32",
+            "name": model.data_spec.name,
+            "shape": [-1] + list(model.data_spec.shape),
+            "dtype": model.data_spec.dtype.name,
             "value_range": data_range(model, representative_data),
         },
-        "code": {"name": "z", "shape": [-1, model.latent_dim], "dtype": "float32"},
+        "code": {"name": model.code_spec.name, "shape": [-1] + list(model.code_spec.shape),
+                 "dtype": model.code_spec.dtype.name},
         "batch": "dynamic: resize the input tensor (get_signature_runner does it)",
         "signatures": {sig: {"inputs": sorted(r["inputs"]), "outputs": sorted(r["outputs"])}
                        for sig, r in signatures.items()},

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 
+from typing import NamedTuple
+
 import numpy as np
 import tensorflow as tf
 
@@ -66,9 +68,11 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
         representative_data: ``[N, *data_shape]`` training examples, required for ``"int8"``.
         num_calibration: examples used for calibration, default 200.
     Returns:
-        ``(flatbuffer bytes, ops note)``: the note says which op sets the converter was allowed.
+        a :class:`Conversion` ``(blob, ops, skipped)``: the flatbuffer bytes, which op sets the
+        converter was allowed, and the signatures left out because their ops have no builtin
+        kernel, each with the reason.
 
-    Example: ``blob, _ = convert_tflite(model, "dynamic")``.
+    Example: ``blob, _, skipped = convert_tflite(model, "dynamic")``.
     """
     check_quantization(quantization)
     check_exportable(model)
@@ -76,20 +80,60 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
         if representative_data is None:
             raise ExportError("int8 quantization needs representative_data (training examples)")
         representative_data = check_representative_data(model, representative_data)
-    names = list(signature_names(model))
     with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
         write_saved_model(model, tmp, check_finite=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=names)
-        if quantization == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif quantization == "dynamic":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        elif quantization == "int8":
-            calibration = list(calibration_inputs(model, representative_data, num_calibration))
-            return _convert_int8_in_child(tmp, names, calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        return converter.convert(), "builtins"
+        names, skipped = _convertible_signatures(tmp, list(signature_names(model)))
+        if quantization == "int8":
+            calibration = list(calibration_inputs(model, representative_data, num_calibration, names))
+            blob, note = _convert_int8_in_child(tmp, names, calibration)
+            return Conversion(blob, note, skipped)
+        return Conversion(_converter(tmp, names, quantization).convert(), "builtins", skipped)
+
+
+class Conversion(NamedTuple):
+    """A TFLite conversion: the flatbuffer, the op sets allowed, and ``{signature: reason}`` left out."""
+
+    blob: bytes
+    ops: str
+    skipped: dict
+
+
+def _converter(saved_model_dir, names, quantization="none"):
+    """A builtin-ops-only converter of the ``names`` signatures with the quantization's options."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=names)
+    if quantization == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter
+
+
+def _convertible_signatures(saved_model_dir, names):
+    """``(names that convert with builtin ops, {name: why not})``; raises if none converts.
+
+    All signatures are tried together first (the usual case: one conversion); only when that
+    fails is each tried alone, so a signature whose ops have no builtin kernel (a sampler of a
+    learned prior, say) is left out with its reason instead of failing the whole file.
+    """
+    try:
+        _converter(saved_model_dir, names).convert()
+        return names, {}
+    except Exception:  # the converter raises several types (ConverterError, ValueError, ...)
+        pass
+    ok, skipped = [], {}
+    for name in names:
+        try:
+            _converter(saved_model_dir, [name]).convert()
+            ok.append(name)
+        except Exception as e:
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            reason = next((line for line in lines if "op" in line.lower()), lines[-1] if lines else type(e).__name__)
+            skipped[name] = f"not convertible with TFLite builtin ops: {reason[:300]}"
+    if not ok:
+        raise ExportError(f"no signature converts to TFLite with builtin ops: {skipped}")
+    return ok, skipped
 
 
 # The int8 quantizer runs in a child process: on some graphs (e.g. the continuous Bernoulli
@@ -171,7 +215,8 @@ def tflite_parity(model, tflite_path, x):
 
     Example: ``tflite_parity(model, "ae.tflite", x_test[:32])["max_abs_error"]["reconstruct"]``.
     """
-    return runner_parity(model, tflite_runner(litert_interpreter(model_path=tflite_path)), x)
+    interpreter = litert_interpreter(model_path=tflite_path)
+    return runner_parity(model, tflite_runner(interpreter), x, signatures=set(interpreter.get_signature_list()))
 
 
 def export_tflite(model, path, quantization="none", representative_data=None, num_calibration=200,
@@ -202,10 +247,11 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
     check_quantization(quantization)
     if representative_data is not None:
         representative_data = check_representative_data(model, representative_data)
-    blob, ops_note = convert_tflite(model, quantization, representative_data, num_calibration)
+    blob, ops_note, skipped = convert_tflite(model, quantization, representative_data, num_calibration)
     atomic_write_bytes(path, blob)
     signatures = litert_interpreter(model_content=blob).get_signature_list()
     info = tflite_sidecar(model, path, blob, quantization, ops_note, signatures, representative_data)
+    info["skipped"] = skipped
     if measure_parity:
         x = probe_batch(model, probe_data if probe_data is not None else representative_data)
         parity = tflite_parity(model, path, x)
