@@ -6,6 +6,7 @@ in the bound they maximise, both written once in :mod:`keras_ae.objectives`.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -16,6 +17,9 @@ from keras_ae.models.base import BaseAutoencoder, check_num_samples
 tfd = tfp.distributions
 
 LIKELIHOODS = tuple(sorted(LIKELIHOOD_HEADS))
+#: fixed draws of the deterministic Monte Carlo KL (``VAE.kl`` without a seed): standard error
+#: ``std(log q - log p) / 4``.
+SCORE_KL_SAMPLES = 16
 
 @keras.saving.register_keras_serializable(package="keras_ae")
 class VAE(BaseAutoencoder):
@@ -129,10 +133,22 @@ class VAE(BaseAutoencoder):
     def kl(self, q, seed=None):
         """``KL(q(z|x) || p(z))`` ``[B]``: analytic where TFP registers it, else Monte Carlo (the model decides).
 
-        Without a ``seed`` the Monte Carlo estimate uses a fixed one, so ``score`` stays deterministic.
+        Without a ``seed`` (``score``, evaluation) the Monte Carlo estimate is deterministic: it
+        reparameterizes ``SCORE_KL_SAMPLES`` fixed standard-normal draws, ``z = mean + std * eps``
+        (exact for the Gaussian posterior, and builtin ops only, so the exported ``score``
+        converts to TFLite).
         """
-        return objectives.kl_divergence(q, self._prior(), seed=tf.constant([self.seed, 2], tf.int32)
-                                        if seed is None else seed)
+        prior = self._prior()
+        if seed is not None:
+            return objectives.kl_divergence(q, prior, seed=seed)
+        try:
+            return objectives.kl_divergence(q, prior, analytic=True)
+        except NotImplementedError:
+            pass
+        mean, std = tf.cast(q.mean(), tf.float32), tf.cast(q.stddev(), tf.float32)
+        eps = np.random.default_rng(self.seed).standard_normal((SCORE_KL_SAMPLES,) + tuple(mean.shape[1:]))
+        z = mean[None] + std[None] * tf.constant(eps, tf.float32)[:, None]  # [S, B, ...]
+        return tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
 
     def kl_terms(self, q):
         """``(KL [B], KL in the objective [B])``: the second applies ``free_bits``."""
