@@ -21,6 +21,7 @@ import os
 import statistics
 
 import numpy as np
+import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -182,6 +183,17 @@ def _model_name(model):
 
 
 # -- code-space reference --------------------------------------------------------------------
+def has_vector_code(model):
+    """Whether the model's code (``code_spec``) is a flat float vector: what interpolations,
+    traversals and manifolds move through. A grid of integer indices is not."""
+    spec = model.code_spec
+    return tf.as_dtype(spec.dtype).is_floating and len(spec.shape) == 1
+
+
+def _code_size(model):
+    return int(model.code_spec.shape[0])
+
+
 def _code_reference(model, codes=None):
     """Centre and scale ``[latent_dim]`` that put a traversal or manifold on the code's own scale.
 
@@ -189,7 +201,7 @@ def _code_reference(model, codes=None):
     deviation (a VAE: 0 and 1); otherwise (deterministic codes, ex-post densities) the mean and
     standard deviation of ``codes``, or 0 and 1 when no codes are given.
     """
-    latent_dim = int(model.latent_dim)
+    latent_dim = _code_size(model)
     prior = getattr(model, "prior", None)
     if callable(prior):
         try:
@@ -349,8 +361,9 @@ def latent_traversal(model, x, path, dims=None, steps=9, span=2.5):
 
 
 def _check_two_dimensional(model, what):
-    if int(model.latent_dim) != 2:
-        raise ValueError(f"{what} needs a model with latent_dim == 2, got latent_dim={model.latent_dim}")
+    if not has_vector_code(model) or _code_size(model) != 2:
+        raise ValueError(f"{what} needs a model whose code is a float vector of size 2, "
+                         f"got code_spec {model.code_spec}")
 
 
 def manifold_grid(model, path, n=20, x=None):
@@ -426,7 +439,8 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
     """Write every picture that applies to ``model`` into ``run_dir`` and return the paths.
 
     - ``reconstructions.png``: always;
-    - ``interpolations.png`` and ``traversals.png``: every model (all have ``encode``/``decode``);
+    - ``interpolations.png`` and ``traversals.png``: models whose code is a float vector
+      (``code_spec``), not a grid of indices;
     - ``samples.png``: generative models (``model.is_generative``);
     - ``manifold.png`` and ``latent_scatter.png``: models with ``latent_dim == 2``.
 
@@ -442,12 +456,14 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
     x_test = np.asarray(_numpy(x_test))
     os.makedirs(run_dir, exist_ok=True)
     written = [reconstruction_grid(model, x_test, os.path.join(run_dir, "reconstructions.png"))]
-    if len(x_test) >= 2:
+    vector = has_vector_code(model)
+    if vector and len(x_test) >= 2:
         written.append(interpolation_grid(model, x_test, os.path.join(run_dir, "interpolations.png")))
-    written.append(latent_traversal(model, x_test[:1000], os.path.join(run_dir, "traversals.png")))
+    if vector:
+        written.append(latent_traversal(model, x_test[:1000], os.path.join(run_dir, "traversals.png")))
     if getattr(model, "is_generative", False):
         written.append(sample_grid(model, os.path.join(run_dir, "samples.png"), seed=seed))
-    if int(model.latent_dim) == 2:
+    if vector and _code_size(model) == 2:
         written.append(manifold_grid(model, os.path.join(run_dir, "manifold.png"), x=x_test))
         written.append(latent_scatter(model, x_test, y_test, os.path.join(run_dir, "latent_scatter.png")))
     return written

@@ -119,10 +119,6 @@ class MixturePriorVAE(VAE):
             tfd.Categorical(logits=self.prior_logits),
             tfd.Independent(tfd.Normal(self.prior_locs, tf.exp(self.prior_log_scales)), reinterpreted_batch_ndims=1))
 
-    def _sample_for_export(self, n):
-        # Not the VAE's N(0, I) shortcut: the learned prior itself, with fresh noise.
-        return self._decode(self._prior_codes(n, None))
-
 
 @keras.saving.register_keras_serializable(package="keras_ae_tests")
 class CriticAutoencoder(Autoencoder):

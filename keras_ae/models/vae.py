@@ -187,7 +187,14 @@ class VAE(BaseAutoencoder):
         return objectives.negative_log_likelihood(self._likelihood(self.posterior_code(q)), x) + self.kl(q)
 
     def _sample_for_export(self, n):
-        """``sample`` with fresh ``tf.random.normal`` noise, for export graphs (TFLite builtins)."""
+        """``sample`` with fresh noise, for export graphs.
+
+        With the standard normal prior, ``tf.random.normal`` (a TFLite builtin); a subclass with
+        a learned ``_prior`` samples that prior (SavedModel always; TFLite where its sampler has
+        builtin ops, else the signature is skipped with the reason).
+        """
+        if type(self)._prior is not VAE._prior:
+            return self._decode(self._prior_codes(n, None))
         z = tf.random.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]))
         return self._decode(z)
 
