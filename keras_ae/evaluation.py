@@ -10,12 +10,13 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from keras_ae import _checks
+
 
 def _batches(x, batch_size):
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    for start in range(0, len(x), int(batch_size)):
-        yield x[start:start + int(batch_size)]
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    for start in range(0, len(x), batch_size):
+        yield x[start:start + batch_size]
 
 
 def _batch_seed(seed, index):

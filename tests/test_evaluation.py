@@ -107,7 +107,7 @@ def test_evaluate_model_gives_flat_json_metrics(factory, binary_digits):
 def test_bad_input(briefly_trained):
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         evaluation.evaluate_model(briefly_trained, np.full((3, 8, 8, 1), 2.0, "float32"))
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
         evaluation.log_likelihood(briefly_trained, np.zeros((3, 8, 8, 1), "float32"), batch_size=0)
     with pytest.raises(ValueError, match="num_samples must be an integer >= 1, got 0"):
         evaluation.log_likelihood(briefly_trained, np.zeros((3, 8, 8, 1), "float32"), num_samples=0)

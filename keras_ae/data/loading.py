@@ -8,6 +8,7 @@ in the spec) resize as they read.
 import numpy as np
 import tensorflow as tf
 
+from keras_ae import _checks
 from keras_ae.data.images import resize_square
 from keras_ae.data.pipelines import binarize_static, check_binarize
 from keras_ae.data.registry import check_image_size, check_split, dataset_shape, dataset_spec
@@ -105,10 +106,8 @@ def load_arrays(name, split="train", max_examples=None, binarize=None, seed=0, d
             "use training_pipeline(..., binarize='dynamic')"
         )
     check_binarize(binarize, ("static", "threshold"))
-    if max_examples is not None and (
-        isinstance(max_examples, bool) or not isinstance(max_examples, (int, np.integer)) or max_examples < 1
-    ):
-        raise ValueError(f"max_examples must be a positive integer or None, got {max_examples!r}")
+    if max_examples is not None:
+        max_examples = _checks.check_positive_int(max_examples, "max_examples")
     image_size = check_image_size(image_size)
 
     if spec.load_arrays is not None:

@@ -10,6 +10,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_ae import _checks
+
 __all__ = ["BINARIZE_MODES", "binarize_static", "training_pipeline", "evaluation_pipeline"]
 
 #: Accepted values of ``binarize`` in :func:`training_pipeline` (``None`` is also accepted).
@@ -93,9 +95,7 @@ def binarize_static(x, seed=0):
 
 def _check_batch_size(batch_size):
     """Return ``batch_size`` as an int, else raise ``ValueError``."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    return int(batch_size)
+    return _checks.check_positive_int(batch_size, "batch_size")
 
 
 def _x_dataset(source):
@@ -207,9 +207,8 @@ def training_pipeline(source, batch_size, shuffle=True, seed=0, binarize=None, c
     if shuffle:
         if shuffle_buffer is None:
             shuffle_buffer = _default_shuffle_buffer(ds)
-        elif isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, (int, np.integer)) \
-                or shuffle_buffer < 1:
-            raise ValueError(f"shuffle_buffer must be an integer >= 1 or None, got {shuffle_buffer!r}")
+        else:
+            shuffle_buffer = _checks.check_positive_int(shuffle_buffer, "shuffle_buffer")
         ds = ds.shuffle(int(shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()

@@ -12,7 +12,7 @@ A spec whose name ends in ``":"`` is a *family*: it serves every name with that 
 import dataclasses
 from typing import Callable, Optional, Tuple, Union
 
-import numpy as np
+from keras_ae import _checks
 
 __all__ = [
     "DatasetSpec",
@@ -208,9 +208,7 @@ def check_image_size(image_size):
     """Return ``image_size`` as an int (or None), else raise ``ValueError``."""
     if image_size is None:
         return None
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer or None, got {image_size!r}")
-    return int(image_size)
+    return _checks.check_positive_int(image_size, "image_size")
 
 
 def dataset_shape(name, image_size=None):
