@@ -80,14 +80,24 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
         if representative_data is None:
             raise ExportError("int8 quantization needs representative_data (training examples)")
         representative_data = check_representative_data(model, representative_data)
-    with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
-        write_saved_model(model, tmp, check_finite=False)
-        names, skipped = _convertible_signatures(tmp, list(signature_names(model)))
+    def convert(saved_model_dir, names):
         if quantization == "int8":
             calibration = list(calibration_inputs(model, representative_data, num_calibration, names))
-            blob, note = _convert_int8_in_child(tmp, names, calibration)
-            return Conversion(blob, note, skipped)
-        return Conversion(_converter(tmp, names, quantization).convert(), "builtins", skipped)
+            return _convert_int8_in_child(saved_model_dir, names, calibration)
+        return _converter(saved_model_dir, names, quantization).convert(), "builtins"
+
+    with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
+        write_saved_model(model, tmp, check_finite=False)
+        names = list(signature_names(model))
+        try:
+            return Conversion(*convert(tmp, names), {})
+        except Exception:  # the converter raises several types (ConverterError, ValueError, ...)
+            # Only now find out which signatures lack builtin ops; if none does, the failure
+            # is something else and is raised as it was.
+            convertible, skipped = _convertible_signatures(tmp, names)
+            if not skipped:
+                raise
+        return Conversion(*convert(tmp, convertible), skipped)
 
 
 class Conversion(NamedTuple):
@@ -111,17 +121,12 @@ def _converter(saved_model_dir, names, quantization="none"):
 
 
 def _convertible_signatures(saved_model_dir, names):
-    """``(names that convert with builtin ops, {name: why not})``; raises if none converts.
+    """``(names that convert with builtin ops, {name: why not})``, each signature tried alone.
 
-    All signatures are tried together first (the usual case: one conversion); only when that
-    fails is each tried alone, so a signature whose ops have no builtin kernel (a sampler of a
-    learned prior, say) is left out with its reason instead of failing the whole file.
+    Called only when converting all signatures together failed, so a signature whose ops have
+    no builtin kernel (a sampler of a learned prior, say) is left out with its reason instead of
+    failing the whole file. Raises :class:`ExportError` when no signature converts.
     """
-    try:
-        _converter(saved_model_dir, names).convert()
-        return names, {}
-    except Exception:  # the converter raises several types (ConverterError, ValueError, ...)
-        pass
     ok, skipped = [], {}
     for name in names:
         try:
