@@ -28,18 +28,19 @@ def check_positive_int(value, name):
     return check_integer(value, name, minimum=1)
 
 
-def check_number(value, name, minimum=None, maximum=None, exclusive_minimum=False):
-    """A finite real number within the bounds; returns it as ``float``."""
+def check_number(value, name, minimum=None, maximum=None, exclusive_minimum=False, exclusive_maximum=False):
+    """A finite real number within the bounds (inclusive unless said); returns it as ``float``."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise ValueError(f"{name} must be a number, got {value!r}")
     received, value = value, float(value)
     low_ok = minimum is None or (value > minimum if exclusive_minimum else value >= minimum)
-    if not np.isfinite(value) or not low_ok or (maximum is not None and value > maximum):
+    high_ok = maximum is None or (value < maximum if exclusive_maximum else value <= maximum)
+    if not np.isfinite(value) or not low_ok or not high_ok:
         bound = []
         if minimum is not None:
             bound.append(f"{'>' if exclusive_minimum else '>='} {minimum:g}")
         if maximum is not None:
-            bound.append(f"<= {maximum:g}")
+            bound.append(f"{'<' if exclusive_maximum else '<='} {maximum:g}")
         raise ValueError(f"{name} must be {' and '.join(bound) if bound else 'finite'}, got {received}")
     return value
 

@@ -8,6 +8,8 @@ import math
 
 import keras
 
+from keras_ae import _checks
+
 KL_SCHEDULES = ("linear", "cyclical")
 
 
@@ -78,18 +80,13 @@ class KLWarmup(_VariableSchedule):
     def __init__(self, epochs=10, schedule="linear", start=0.0, end=1.0, ratio=0.5, cycles=None,
                  variable="kl_weight"):
         super().__init__(variable)
-        if schedule not in KL_SCHEDULES:
-            raise ValueError(f"schedule must be one of {KL_SCHEDULES}, got {schedule!r}")
-        if not epochs > 0:
-            raise ValueError(f"epochs must be > 0, got {epochs}")
-        if not start >= 0:
-            raise ValueError(f"start must be >= 0, got {start}")
-        if not end >= 0:
-            raise ValueError(f"end must be >= 0, got {end}")
-        if not 0 < ratio <= 1:
-            raise ValueError(f"ratio must be in (0, 1], got {ratio}")
-        if cycles is not None and not cycles >= 1:
-            raise ValueError(f"cycles must be >= 1 or None, got {cycles}")
+        _checks.check_choice(schedule, "schedule", KL_SCHEDULES)
+        _checks.check_number(epochs, "epochs", minimum=0, exclusive_minimum=True)
+        _checks.check_number(start, "start", minimum=0)
+        _checks.check_number(end, "end", minimum=0)
+        _checks.check_number(ratio, "ratio", minimum=0, maximum=1, exclusive_minimum=True)
+        if cycles is not None:
+            _checks.check_number(cycles, "cycles", minimum=1)
         self.epochs = float(epochs)
         self.schedule = schedule
         self.start = float(start)
@@ -128,14 +125,10 @@ class TemperatureAnnealing(_VariableSchedule):
 
     def __init__(self, initial=1.0, minimum=0.5, rate=3e-4, every=1, variable="temperature"):
         super().__init__(variable)
-        if not initial > 0:
-            raise ValueError(f"initial must be > 0, got {initial}")
-        if not minimum > 0:
-            raise ValueError(f"minimum must be > 0, got {minimum}")
-        if not rate >= 0:
-            raise ValueError(f"rate must be >= 0, got {rate}")
-        if int(every) < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
+        _checks.check_number(initial, "initial", minimum=0, exclusive_minimum=True)
+        _checks.check_number(minimum, "minimum", minimum=0, exclusive_minimum=True)
+        _checks.check_number(rate, "rate", minimum=0)
+        _checks.check_positive_int(every, "every")
         self.initial = float(initial)
         self.minimum = float(minimum)
         self.rate = float(rate)

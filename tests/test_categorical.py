@@ -142,8 +142,8 @@ def test_fit_with_annealing_and_save_load(tmp_path, binary_digits):
 
 
 @pytest.mark.parametrize("args, message", [
-    (dict(num_variables=0), "num_variables must be >= 1, got 0"),
-    (dict(num_classes=1), "num_classes must be >= 2, got 1"),
+    (dict(num_variables=0), "num_variables must be an integer >= 1, got 0"),
+    (dict(num_classes=1), "num_classes must be an integer >= 2, got 1"),
     (dict(beta=-2.0), "beta must be >= 0, got -2.0"),
     (dict(num_samples=0), "num_samples must be an integer >= 1, got 0"),
 ])
@@ -182,7 +182,7 @@ def test_kl_warmup_sets_the_model_weight_per_batch(binary_digits):
 @pytest.mark.parametrize("name, kwargs, message", [
     ("KLWarmup", {"epochs": 0}, "epochs must be > 0"),
     ("KLWarmup", {"schedule": "cosine"}, "schedule must be one of"),
-    ("KLWarmup", {"ratio": 1.5}, "ratio must be in"),
+    ("KLWarmup", {"ratio": 1.5}, "ratio must be > 0 and <= 1, got 1.5"),
     ("TemperatureAnnealing", {"minimum": 0}, "minimum must be > 0"),
     ("TemperatureAnnealing", {"initial": -1}, "initial must be > 0"),
 ])

@@ -13,6 +13,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from keras_ae import _checks
+
 tfd = tfp.distributions
 
 GAUSSIAN_SCALES = ("learned", "global", "fixed")
@@ -85,12 +87,9 @@ class GaussianHead(_Head):
 
     def __init__(self, event_shape, scale="learned", fixed_scale=1.0, min_scale=1e-3, **kwargs):
         super().__init__(**kwargs)
-        if scale not in GAUSSIAN_SCALES:
-            raise ValueError(f"scale must be one of {GAUSSIAN_SCALES}, got {scale!r}")
-        if fixed_scale <= 0:
-            raise ValueError(f"fixed_scale must be > 0, got {fixed_scale}")
-        if min_scale < 0:
-            raise ValueError(f"min_scale must be >= 0, got {min_scale}")
+        _checks.check_choice(scale, "scale", GAUSSIAN_SCALES)
+        _checks.check_number(fixed_scale, "fixed_scale", minimum=0, exclusive_minimum=True)
+        _checks.check_number(min_scale, "min_scale", minimum=0)
         self.event_shape = tuple(int(d) for d in event_shape)
         self.scale_mode = scale
         self.fixed_scale = float(fixed_scale)
@@ -183,10 +182,8 @@ class RelaxedCategoricalHead(keras.layers.Layer):
 
     def __init__(self, num_variables, num_classes, temperature=1.0, **kwargs):
         super().__init__(**kwargs)
-        if int(num_variables) < 1:
-            raise ValueError(f"num_variables must be >= 1, got {num_variables}")
-        if int(num_classes) < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        _checks.check_positive_int(num_variables, "num_variables")
+        _checks.check_integer(num_classes, "num_classes", minimum=2)
         check_temperature(temperature)
         self.num_variables = int(num_variables)
         self.num_classes = int(num_classes)
@@ -210,8 +207,8 @@ class RelaxedCategoricalHead(keras.layers.Layer):
 
 def check_temperature(temperature):
     """Raise ``ValueError`` unless a (Python) temperature is > 0."""
-    if isinstance(temperature, (int, float)) and not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if isinstance(temperature, (int, float)):
+        _checks.check_number(temperature, "temperature", minimum=0, exclusive_minimum=True)
 
 
 def gumbel_noise(shape, seed=None):
@@ -306,6 +303,5 @@ UNIT_INTERVAL_LIKELIHOODS = {"bernoulli", "continuous_bernoulli"}
 
 def get_likelihood_head(likelihood, event_shape, **kwargs):
     """Build the head for a named likelihood (``"bernoulli"``, ``"gaussian"``, ...)."""
-    if likelihood not in LIKELIHOOD_HEADS:
-        raise ValueError(f"likelihood must be one of {sorted(LIKELIHOOD_HEADS)}, got {likelihood!r}")
+    _checks.check_choice(likelihood, "likelihood", sorted(LIKELIHOOD_HEADS))
     return LIKELIHOOD_HEADS[likelihood](event_shape, **kwargs)

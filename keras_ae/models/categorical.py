@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from keras_ae import _checks
 from keras_ae.layers.heads import RelaxedCategoricalHead, categorical, check_temperature, gumbel_noise, \
     gumbel_softmax, one_hot_argmax
 from keras_ae.models.vae import VAE
@@ -44,10 +45,8 @@ class CategoricalVAE(VAE):
 
     def __init__(self, input_shape, num_variables=20, num_classes=10, temperature=1.0, straight_through=False,
                  **kwargs):
-        if int(num_variables) < 1:
-            raise ValueError(f"num_variables must be >= 1, got {num_variables}")
-        if int(num_classes) < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        _checks.check_positive_int(num_variables, "num_variables")
+        _checks.check_integer(num_classes, "num_classes", minimum=2)
         check_temperature(temperature)
         kwargs.pop("latent_dim", None)
         # Plain attributes before the base constructor: it calls build_latent, which needs them.

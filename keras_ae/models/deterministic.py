@@ -8,7 +8,7 @@ network and small subclasses that add a term (never a copy of the loss).
 import keras
 import tensorflow as tf
 
-from keras_ae import objectives
+from keras_ae import _checks, objectives
 from keras_ae.layers.heads import ParamProjection
 from keras_ae.models.base import BaseAutoencoder
 
@@ -46,8 +46,7 @@ class Autoencoder(BaseAutoencoder):
 
     def __init__(self, input_shape, latent_dim, reconstruction="mse", code_activation="linear", **kwargs):
         super().__init__(input_shape, latent_dim, **kwargs)
-        if reconstruction not in RECONSTRUCTIONS:
-            raise ValueError(f"reconstruction must be one of {RECONSTRUCTIONS}, got {reconstruction!r}")
+        _checks.check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
         self.reconstruction = reconstruction
         self.data_likelihood = reconstruction
         self.unit_interval_data = reconstruction == "bernoulli"
@@ -112,12 +111,10 @@ class SparseAutoencoder(Autoencoder):
 
     def __init__(self, input_shape, latent_dim, penalty="l1", sparsity_weight=1e-3, target_activation=0.05,
                  **kwargs):
-        if penalty not in SPARSITY_PENALTIES:
-            raise ValueError(f"penalty must be one of {SPARSITY_PENALTIES}, got {penalty!r}")
-        if sparsity_weight < 0:
-            raise ValueError(f"sparsity_weight must be >= 0, got {sparsity_weight}")
-        if not 0.0 < target_activation < 1.0:
-            raise ValueError(f"target_activation must be in (0, 1), got {target_activation}")
+        _checks.check_choice(penalty, "penalty", SPARSITY_PENALTIES)
+        _checks.check_number(sparsity_weight, "sparsity_weight", minimum=0)
+        _checks.check_number(target_activation, "target_activation", minimum=0, maximum=1,
+                             exclusive_minimum=True, exclusive_maximum=True)
         if penalty == "kl":
             kwargs["code_activation"] = "sigmoid"
         super().__init__(input_shape, latent_dim, **kwargs)
@@ -163,10 +160,9 @@ class DenoisingAutoencoder(Autoencoder):
     """
 
     def __init__(self, input_shape, latent_dim, corruption="gaussian", noise_level=0.3, **kwargs):
-        if corruption not in CORRUPTIONS:
-            raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
-        if noise_level < 0 or (corruption != "gaussian" and noise_level >= 1):
-            raise ValueError(f"noise_level must be >= 0 (and < 1 for {corruption}), got {noise_level}")
+        _checks.check_choice(corruption, "corruption", CORRUPTIONS)
+        _checks.check_number(noise_level, "noise_level", minimum=0, maximum=None if corruption == "gaussian" else 1,
+                             exclusive_maximum=True)
         super().__init__(input_shape, latent_dim, **kwargs)
         self.corruption = corruption
         self.noise_level = float(noise_level)
@@ -217,8 +213,7 @@ class ContractiveAutoencoder(Autoencoder):
     supports_xla = False  # the batch Jacobian differentiates inside the step
 
     def __init__(self, input_shape, latent_dim, contractive_weight=0.1, **kwargs):
-        if contractive_weight < 0:
-            raise ValueError(f"contractive_weight must be >= 0, got {contractive_weight}")
+        _checks.check_number(contractive_weight, "contractive_weight", minimum=0)
         super().__init__(input_shape, latent_dim, **kwargs)
         self.contractive_weight = float(contractive_weight)
 

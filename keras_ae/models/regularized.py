@@ -17,11 +17,10 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import objectives
+from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.heads import gaussian
-from keras_ae import _checks, samplers
-from keras_ae.models.base import unpack_x
 from keras_ae.models.deterministic import Autoencoder
+from keras_ae.models.steps import unpack_x
 
 tfd = tfp.distributions
 

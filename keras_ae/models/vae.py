@@ -10,9 +10,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import objectives
+from keras_ae import _checks, objectives
 from keras_ae.layers.heads import GAUSSIAN_SCALES, LIKELIHOOD_HEADS, UNIT_INTERVAL_LIKELIHOODS, GaussianHead
-from keras_ae.models.base import BaseAutoencoder, check_num_samples
+from keras_ae.models.base import BaseAutoencoder
 
 tfd = tfp.distributions
 
@@ -65,17 +65,12 @@ class VAE(BaseAutoencoder):
     def __init__(self, input_shape, latent_dim, likelihood="bernoulli", beta=1.0, free_bits=0.0, num_samples=1,
                  decoder_scale="learned", decoder_fixed_scale=1.0, decoder_min_scale=1e-2,
                  posterior_min_scale=1e-4, **kwargs):
-        if likelihood not in LIKELIHOOD_HEADS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        if not free_bits >= 0:
-            raise ValueError(f"free_bits must be >= 0, got {free_bits}")
-        if decoder_scale not in GAUSSIAN_SCALES:
-            raise ValueError(f"decoder_scale must be one of {GAUSSIAN_SCALES}, got {decoder_scale!r}")
-        if not posterior_min_scale >= 0:
-            raise ValueError(f"posterior_min_scale must be >= 0, got {posterior_min_scale}")
-        num_samples = check_num_samples(num_samples)
+        _checks.check_choice(likelihood, "likelihood", LIKELIHOOD_HEADS)
+        _checks.check_number(beta, "beta", minimum=0)
+        _checks.check_number(free_bits, "free_bits", minimum=0)
+        _checks.check_choice(decoder_scale, "decoder_scale", GAUSSIAN_SCALES)
+        _checks.check_number(posterior_min_scale, "posterior_min_scale", minimum=0)
+        num_samples = _checks.check_positive_int(num_samples, "num_samples")
         super().__init__(input_shape, latent_dim, **kwargs)
         self.likelihood_name = likelihood
         self.data_likelihood = likelihood
