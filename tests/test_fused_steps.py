@@ -48,7 +48,9 @@ def _fit(model, x, steps_per_execution, batch_size, epochs, known_length=True):
     return history.history
 
 
-@pytest.mark.parametrize("kind", ["ae", "vae"])
+# The plain case (equal batches, every family) is in the contract harness for every recipe; these
+# are the edge cases of the fused function, on the VAE (its noise makes the order of steps visible).
+@pytest.mark.parametrize("kind", ["vae"])
 @pytest.mark.parametrize("num_examples,known_length", [(101, True), (37, True), (101, False)])
 def test_fused_steps_equal_keras_per_step_loop(binary_digits, kind, num_examples, known_length):
     # 101: 7 batches (3+3+1 per epoch); 37: 3 batches of unequal size; unknown length: the third

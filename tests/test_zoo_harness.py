@@ -28,11 +28,14 @@ def recipe_batch(recipe, n=40, seed=0):
 def test_recipe_passes_the_contract_harness(name, tmp_path):
     recipe = RECIPES[name]
     x = recipe_batch(recipe)
+    # Two replicas once per family, on its digits recipe: the MNIST recipe is the same class with
+    # a larger body, and CI time is bounded.
+    mirrored = recipe.dataset == "digits"
     report = testing.check_model(lambda: build_model(recipe, x.shape[1:], seed=0), x, batch_size=10,
                                  learning_rate=recipe.learning_rate, tmp_dir=str(tmp_path),
-                                 saved_model=False, tflite=False)
+                                 saved_model=False, tflite=False, mirrored=mirrored)
     model = build_model(recipe, x.shape[1:], seed=0)
     assert set(report["terms"]) >= {"loss"} | set(model.TERMS)
-    assert report["replicas"] == 2
+    assert report.get("replicas") == (2 if mirrored else None)
     assert report["signatures"][:4] == sorted(["decode", "encode", "reconstruct", "score"] +
                                               (["sample"] if model.is_generative else []))[:4]
