@@ -4,9 +4,8 @@ Schedules set a model's non-trainable variable (``kl_weight``, ``temperature``) 
 every training batch, so the value a step sees depends only on the epoch and batch index.
 """
 
-import math
-
 import keras
+import tensorflow as tf
 
 from keras_ae import _checks
 
@@ -14,19 +13,36 @@ KL_SCHEDULES = ("linear", "cyclical")
 
 
 class _VariableSchedule(keras.callbacks.Callback):
-    """Sets ``model.<variable>`` to ``value(progress)`` before each batch; progress in epochs (a float).
+    """Schedules ``model.<variable>`` as ``value(epoch progress, step)``, computed in the train step.
 
-    The value is also written to the epoch logs, so ``history.csv`` shows the schedule.
+    At the start of training the callback registers itself with the model
+    (``model.set_schedule``), which assigns :meth:`graph_value` of the optimizer's iteration
+    count at the start of every step, inside the compiled step: the values are the same with 1
+    or 10 steps per execution, and a resumed run continues from its restored step. A model
+    without ``set_schedule``, or an epoch of unknown length, falls back to assigning before each
+    batch. The value is also written to the epoch logs, so ``history.csv`` shows the schedule.
     """
 
     def __init__(self, variable):
         super().__init__()
         self.variable = variable
+        self.steps_per_epoch = None
+        self._in_graph = False
         self._epoch = 0
         self._step = 0
 
-    def value(self, epoch_progress, step):
+    def formula(self, epoch_progress, step):
+        """The value as a tensor, from tensors: training progress in epochs and the step index."""
         raise NotImplementedError
+
+    def value(self, epoch_progress, step=0):
+        """The value after ``epoch_progress`` epochs, at training step ``step`` (a float)."""
+        return float(self.formula(tf.constant(float(epoch_progress)), tf.constant(int(step), tf.int64)))
+
+    def graph_value(self, step):
+        """The value at the start of training step ``step`` (a tensor), for the model's train step."""
+        step = tf.cast(step, tf.int64)
+        return self.formula(tf.cast(step, tf.float32) / float(self.steps_per_epoch), step)
 
     def _target(self):
         target = getattr(self.model, self.variable, None)
@@ -39,14 +55,24 @@ class _VariableSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._target()
+        self.steps_per_epoch = (self.params or {}).get("steps")
+        self._in_graph = bool(self.steps_per_epoch) and hasattr(self.model, "set_schedule")
+        if self._in_graph:
+            self.model.set_schedule(self.variable, self)
+
+    def on_train_end(self, logs=None):
+        if self._in_graph:
+            self.model.set_schedule(self.variable, None)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self._in_graph:
+            return
         steps = (self.params or {}).get("steps")
         progress = self._epoch + (batch / steps if steps else 0.0)
-        self._target().assign(float(self.value(progress, self._step)))
+        self._target().assign(self.value(progress, self._step))
         self._step += 1
 
     def on_epoch_end(self, epoch, logs=None):
@@ -94,15 +120,15 @@ class KLWarmup(_VariableSchedule):
         self.ratio = float(ratio)
         self.cycles = cycles
 
-    def value(self, epoch_progress, step=None):
-        """The weight after ``epoch_progress`` epochs of training."""
+    def formula(self, epoch_progress, step):
+        """The weight after ``epoch_progress`` epochs of training (tensors in, a tensor out)."""
         if self.schedule == "linear":
-            fraction = min(1.0, epoch_progress / self.epochs)
+            fraction = tf.minimum(1.0, epoch_progress / self.epochs)
         else:
-            if self.cycles is not None and epoch_progress >= self.cycles * self.epochs:
-                return self.end
-            tau = (epoch_progress % self.epochs) / self.epochs
-            fraction = min(1.0, tau / self.ratio)
+            tau = tf.math.floormod(epoch_progress, self.epochs) / self.epochs
+            fraction = tf.minimum(1.0, tau / self.ratio)
+            if self.cycles is not None:
+                fraction = tf.where(epoch_progress >= self.cycles * self.epochs, 1.0, fraction)
         return self.start + (self.end - self.start) * fraction
 
 
@@ -134,7 +160,7 @@ class TemperatureAnnealing(_VariableSchedule):
         self.rate = float(rate)
         self.every = int(every)
 
-    def value(self, epoch_progress, step):
-        """The temperature at training step ``step``."""
-        step = (step // self.every) * self.every
-        return max(self.minimum, self.initial * math.exp(-self.rate * step))
+    def formula(self, epoch_progress, step):
+        """The temperature at training step ``step`` (tensors in, a tensor out)."""
+        step = tf.cast((step // self.every) * self.every, tf.float32)
+        return tf.maximum(self.minimum, self.initial * tf.exp(-self.rate * step))

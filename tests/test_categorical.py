@@ -190,3 +190,30 @@ def test_callbacks_by_name_and_bad_arguments(name, kwargs, message):
     assert isinstance(getattr(callbacks, name)(), keras.callbacks.Callback)
     with pytest.raises(ValueError, match=message):
         getattr(callbacks, name)(**kwargs)
+
+
+@pytest.mark.parametrize("make_callback,variable,model_class", [
+    (lambda: callbacks.KLWarmup(epochs=3), "kl_weight", "VAE"),
+    (lambda: callbacks.KLWarmup(epochs=1, schedule="cyclical", ratio=0.5), "kl_weight", "VAE"),
+    (lambda: callbacks.TemperatureAnnealing(initial=1.0, minimum=0.1, rate=0.05, every=2), "temperature",
+     "CategoricalVAE"),
+])
+@pytest.mark.parametrize("jit", [False, True])
+def test_schedules_are_the_same_with_1_and_10_steps_per_execution(binary_digits, make_callback, variable,
+                                                                  model_class, jit):
+    # 7 batches per epoch, 2 epochs: with 10 steps per execution a callback acting between
+    # executions would see only steps 0, 7 and lag up to 6 steps behind.
+    x = binary_digits[:112]
+    seen = {}
+    for spe in (1, 10):
+        if model_class == "VAE":
+            model = VAE(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(16,), seed=0)
+        else:
+            model = CategoricalVAE(input_shape=(8, 8, 1), num_variables=2, num_classes=3, hidden_units=(16,), seed=0)
+        model.compile(optimizer="adam", steps_per_execution=spe, jit_compile=jit)
+        callback = make_callback()
+        history = model.fit(x, epochs=2, batch_size=16, verbose=0, shuffle=False, callbacks=[callback]).history
+        seen[spe] = (history[variable], float(getattr(model, variable).numpy()))
+        # the value in the last step (step 13) is the schedule's at that step
+        assert seen[spe][1] == pytest.approx(callback.value(13 / 7, 13), rel=1e-6)
+    assert seen[1] == seen[10]

@@ -119,6 +119,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         group_terms = [t for terms in self.PARAMETER_GROUPS.values() for t in terms]
         self.term_trackers = [keras.metrics.Mean(name=term) for term in tuple(self.TERMS) + tuple(group_terms)]
         self._group_optimizers = {}
+        self._schedules = {}
 
     # -- construction helpers ---------------------------------------------------------------
     def make_encoder_body(self, activation=None):

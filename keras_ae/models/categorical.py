@@ -59,7 +59,8 @@ class CategoricalVAE(VAE):
     def build_latent(self):
         """The encoder: body, relaxed one-hot head, and the temperature a callback anneals."""
         self.temperature = self.add_weight(name="temperature", shape=(), trainable=False,
-                                           initializer=keras.initializers.Constant(self.initial_temperature))
+                                           initializer=keras.initializers.Constant(self.initial_temperature),
+                                           aggregation="only_first_replica")
         self.encoder_body = self.make_encoder_body()
         self.encoder_head = RelaxedCategoricalHead(self.num_variables, self.num_classes,
                                                    self.initial_temperature, name="encoder_head")

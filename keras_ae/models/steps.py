@@ -229,7 +229,33 @@ class TrainingLoop:
                 tracker.update_state(terms[tracker.name])
         return self.metric_logs()
 
+    def set_schedule(self, variable, schedule):
+        """Compute ``model.<variable>`` in every train step as ``schedule.graph_value(step)``.
+
+        ``step`` is the optimizer's iteration count before the step, so the value is the same
+        whatever ``steps_per_execution`` is (a callback acting between executions would lag by
+        up to ``steps_per_execution - 1`` steps). ``schedule=None`` removes it. A change after the
+        train function was built rebuilds it (the schedules are read when it is traced).
+        """
+        target = getattr(self, variable, None)
+        if target is None or not hasattr(target, "assign"):
+            raise ValueError(f"{type(self).__name__} has no variable {variable!r} to schedule")
+        current = self._schedules.get(variable)
+        if schedule is None:
+            self._schedules.pop(variable, None)
+        else:
+            self._schedules[variable] = schedule
+        if current is not schedule and self.train_function is not None:
+            self.make_train_function(force=True)
+
+    def _apply_schedules(self):
+        step = self.optimizer.iterations
+        for variable, schedule in self._schedules.items():
+            target = getattr(self, variable)
+            target.assign(tf.cast(schedule.graph_value(step), target.dtype))
+
     def train_step(self, data):
+        self._apply_schedules()
         x, extras = self._split_batch(data)
         variables = self.main_trainable_variables()
         with tf.GradientTape() as tape:

@@ -82,7 +82,9 @@ class VAE(BaseAutoencoder):
         self.decoder_fixed_scale = float(decoder_fixed_scale)
         self.decoder_min_scale = float(decoder_min_scale)
         self.posterior_min_scale = float(posterior_min_scale)
-        self.kl_weight = self.add_weight(name="kl_weight", shape=(), initializer="ones", trainable=False)
+        # Set in the train step by a schedule (KLWarmup); one value for every replica.
+        self.kl_weight = self.add_weight(name="kl_weight", shape=(), initializer="ones", trainable=False,
+                                         aggregation="only_first_replica")
         self.build_latent()
         self.decoder_body = self.make_decoder_body()
         head_args = {}
