@@ -6,29 +6,15 @@ examples per second on random binary data, for comparison with ``python -m zoo b
 """
 
 import argparse
+import os
+import sys
 import time
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-class VAE(nn.Module):
-    def __init__(self, data_dim=784, hidden=512, latent=16):
-        super().__init__()
-        self.enc = nn.Linear(data_dim, hidden)
-        self.enc_out = nn.Linear(hidden, 2 * latent)
-        self.dec = nn.Linear(latent, hidden)
-        self.dec_out = nn.Linear(hidden, data_dim)
-
-    def loss(self, x):
-        loc, raw = self.enc_out(F.relu(self.enc(x))).chunk(2, dim=-1)
-        scale = F.softplus(raw) + 1e-4
-        z = loc + scale * torch.randn_like(loc)
-        logits = self.dec_out(F.relu(self.dec(z)))
-        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-        kl = 0.5 * (loc**2 + scale**2 - 1).sum(-1) - torch.log(scale).sum(-1)
-        return (rec + kl).mean()
+from torch_vae_mnist import VAE  # noqa: E402  (one definition of the PyTorch model)
 
 
 def main():
