@@ -60,7 +60,7 @@ class StepClock:
 
 
 def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
-    """Time ``fit`` of ``recipe``'s model; ``options(model)`` gives the compile options. Returns a dict."""
+    """Time ``fit`` of ``recipe``'s model; ``options`` are the user's compile arguments (the rest: the model's defaults). Returns a dict."""
     import numpy as np
 
     from keras_ae import data, training
@@ -72,10 +72,9 @@ def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
     with strategy.scope():
         model = runner.build_model(recipe, shape, seed)
         model.build()
-        options = options(model)
         training.compile_model(model, learning_rate=recipe.learning_rate, **options)
     ds = data.training_pipeline(x, batch_size, shuffle=True, seed=seed, repeat=True, drop_remainder=True)
-    spe = options.get("steps_per_execution", 1)
+    spe = model.steps_per_execution
     total_steps = -(-(warmup + steps) // spe) * spe
     clock = StepClock(spe)
     start = time.perf_counter()
@@ -90,7 +89,7 @@ def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
         "input_shape": list(shape),
         "batch_size": batch_size,
         "replicas": strategy.num_replicas_in_sync,
-        "jit_compile": bool(options.get("jit_compile")),
+        "jit_compile": bool(model.jit_compile),
         "steps_per_execution": spe,
         "timed_steps": timed,
         "examples_per_second": batch_size / step_seconds,
@@ -118,7 +117,7 @@ def cmd_bench(args):
     speed = runner.Speed.from_args(args)
     strategy = runner.setup_strategy(speed, batch_size)
     result = run_bench(recipe, batch_size, args.steps, args.warmup, strategy,
-                       lambda model: runner.compile_options(speed, strategy, recipe, model))
+                       runner.compile_options(speed))
     result["precision"] = args.precision
     print(f"{recipe.name} ({recipe.model}, input {tuple(result['input_shape'])}), batch {batch_size}, "
           f"precision {args.precision}, jit_compile {result['jit_compile']}, "

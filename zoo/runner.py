@@ -152,12 +152,9 @@ def setup_strategy(speed, batch_size):
     return strategy
 
 
-def compile_options(speed, strategy, recipe=None, model=None):
-    """``jit_compile`` and ``steps_per_execution`` for ``compile``: the user's or the fast defaults."""
-    from keras_ae import training
-
-    options = training.fast_compile_options(strategy, per_batch_callbacks=bool(recipe and recipe.callbacks),
-                                            model=model)
+def compile_options(speed):
+    """The ``compile`` arguments the user set (``--jit``, ``--steps-per-execution``); the rest are the model's defaults."""
+    options = {}
     if speed.jit != "auto":
         options["jit_compile"] = speed.jit == "on"
     if speed.steps_per_execution is not None:
@@ -255,7 +252,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     with strategy.scope():
         model = build_model(recipe, x_train.shape[1:], seed)
         model.build()
-        options = compile_options(speed, strategy, recipe, model)
+        options = compile_options(speed)
         training.compile_model(model, learning_rate=learning_rate, **options)
     train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
                                       binarize="dynamic" if recipe.binarize == "dynamic" else None)

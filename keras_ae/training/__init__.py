@@ -17,7 +17,7 @@ from keras_ae.training.atomic import (atomic_directory, atomic_file, atomic_save
                                       atomic_write_csv, atomic_write_json, atomic_write_text, load_model_file)
 from keras_ae.training.backup import (AtomicBackupAndRestore, HistoryWriter, StopOnNaN, backup_epoch,
                                       history_rows, read_history)
-from keras_ae.training.compile import compile_model, default_optimizer, fast_compile_options
+from keras_ae.training.compile import compile_model, default_optimizer
 from keras_ae.training.strategies import (PRECISIONS, STRATEGIES, check_global_batch, current_strategy,
                                           is_chief, make_strategy, parse_tf_config, set_precision)
 
@@ -25,7 +25,7 @@ __all__ = [
     "atomic_directory", "atomic_file", "atomic_save_model", "atomic_write_bytes", "atomic_write_csv",
     "atomic_write_json", "atomic_write_text", "load_model_file",
     "AtomicBackupAndRestore", "HistoryWriter", "StopOnNaN", "backup_epoch", "history_rows", "read_history",
-    "compile_model", "default_optimizer", "fast_compile_options",
+    "compile_model", "default_optimizer",
     "PRECISIONS", "STRATEGIES", "check_global_batch", "current_strategy", "is_chief", "make_strategy",
     "parse_tf_config", "set_precision",
 ]
