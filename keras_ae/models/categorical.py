@@ -63,7 +63,8 @@ class CategoricalVAE(VAE):
                                            aggregation="only_first_replica")
         self.encoder_body = self.make_encoder_body()
         self.encoder_head = RelaxedCategoricalHead(self.num_variables, self.num_classes,
-                                                   self.initial_temperature, name="encoder_head")
+                                                   self.initial_temperature, name="encoder_head",
+                                                   kernel_initializer=self.kernel_initializer)
 
     def get_config(self):
         config = super().get_config()

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from keras_ae import _checks, objectives
+from keras_ae.layers.bodies import new_kernel_initializer
 from keras_ae.layers.heads import ParamProjection
 from keras_ae.models.base import BaseAutoencoder
 
@@ -52,9 +53,10 @@ class Autoencoder(BaseAutoencoder):
         self.unit_interval_data = reconstruction == "bernoulli"
         self.code_activation = code_activation
         self.encoder_body = self.make_encoder_body()
-        self.code_layer = keras.layers.Dense(self.latent_dim, activation=code_activation, name="code")
+        self.code_layer = keras.layers.Dense(self.latent_dim, activation=code_activation, name="code",
+                                             kernel_initializer=new_kernel_initializer(self.kernel_initializer))
         self.decoder_body = self.make_decoder_body()
-        self.output_layer = ParamProjection(self.data_shape, name="output")
+        self.output_layer = ParamProjection(self.data_shape, name="output", kernel_initializer=self.kernel_initializer)
 
     def get_config(self):
         config = super().get_config()

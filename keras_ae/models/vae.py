@@ -91,13 +91,14 @@ class VAE(BaseAutoencoder):
         if likelihood == "gaussian":
             head_args = dict(scale=decoder_scale, fixed_scale=self.decoder_fixed_scale,
                              min_scale=self.decoder_min_scale)
-        self.decoder_head = LIKELIHOOD_HEADS[likelihood](self.data_shape, name="decoder_head", **head_args)
+        self.decoder_head = LIKELIHOOD_HEADS[likelihood](self.data_shape, name="decoder_head",
+                                                         kernel_initializer=self.kernel_initializer, **head_args)
 
     def build_latent(self):
         """The encoder: body and posterior head (families with another latent override this)."""
         self.encoder_body = self.make_encoder_body()
         self.encoder_head = GaussianHead((self.latent_dim,), scale="learned", min_scale=self.posterior_min_scale,
-                                         name="encoder_head")
+                                         kernel_initializer=self.kernel_initializer, name="encoder_head")
 
     def get_config(self):
         config = super().get_config()
