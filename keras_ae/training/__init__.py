@@ -8,23 +8,28 @@ module          what it holds
 ``strategies``  ``tf.distribute`` strategies from a name and ``TF_CONFIG``, the chief, precision
 ``compile``     the default optimizer and the compile options measured fastest
 ``backup``      atomic ``BackupAndRestore``, ``history.csv`` across restarts, stop on NaN
+``locks``       one writer at a time on a run directory or an export folder (``flock``)
 =============== ==========================================================================
 
 Every public name is re-exported here: ``from keras_ae import training; training.make_strategy()``.
 """
 
 from keras_ae.training.atomic import (atomic_directory, atomic_file, atomic_save_model, atomic_write_bytes,
-                                      atomic_write_csv, atomic_write_json, atomic_write_text, load_model_file)
-from keras_ae.training.backup import (AtomicBackupAndRestore, HistoryWriter, StopOnNaN, backup_epoch,
-                                      history_rows, read_history)
+                                      atomic_write_csv, atomic_write_json, atomic_write_text, load_model_file,
+                                      publish_tree)
+from keras_ae.training.backup import (AtomicBackupAndRestore, HistoryWriter, StopOnNaN, backup_epoch, check_backup,
+                                      history_rows, read_history, remove_backup)
+from keras_ae.training.locks import FolderLock, LockedError, folder_lock
 from keras_ae.training.compile import compile_model, default_optimizer
 from keras_ae.training.strategies import (PRECISIONS, STRATEGIES, check_global_batch, current_strategy,
                                           is_chief, make_strategy, parse_tf_config, set_precision)
 
 __all__ = [
     "atomic_directory", "atomic_file", "atomic_save_model", "atomic_write_bytes", "atomic_write_csv",
-    "atomic_write_json", "atomic_write_text", "load_model_file",
-    "AtomicBackupAndRestore", "HistoryWriter", "StopOnNaN", "backup_epoch", "history_rows", "read_history",
+    "atomic_write_json", "atomic_write_text", "load_model_file", "publish_tree",
+    "AtomicBackupAndRestore", "HistoryWriter", "StopOnNaN", "backup_epoch", "check_backup", "history_rows", "read_history",
+    "remove_backup",
+    "FolderLock", "LockedError", "folder_lock",
     "compile_model", "default_optimizer",
     "PRECISIONS", "STRATEGIES", "check_global_batch", "current_strategy", "is_chief", "make_strategy",
     "parse_tf_config", "set_precision",

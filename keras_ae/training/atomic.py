@@ -23,12 +23,41 @@ def _default_file_mode():
     return 0o666 & ~umask
 
 
+#: Modes of published files and folders (exports): readable by every user, whatever the umask.
+PUBLIC_FILE_MODE, PUBLIC_DIR_MODE = 0o644, 0o755
+
+
+def _default_dir_mode():
+    """The mode a plain ``os.mkdir(path)`` would create: 0777 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
+def publish_tree(path, recursive=True):
+    """Make ``path`` readable by every user: folders 0755, files 0644 (recursively by default).
+
+    Exports are read by TF Serving, which often runs as another user; ``mkdtemp`` creates 0700
+    and a strict umask 0600, so an export sets its modes explicitly.
+    """
+    if os.path.isdir(path):
+        os.chmod(path, PUBLIC_DIR_MODE)
+        if recursive:
+            for root, dirs, files in os.walk(path):
+                for d in dirs:
+                    os.chmod(os.path.join(root, d), PUBLIC_DIR_MODE)
+                for f in files:
+                    os.chmod(os.path.join(root, f), PUBLIC_FILE_MODE)
+    elif os.path.exists(path):
+        os.chmod(path, PUBLIC_FILE_MODE)
+
+
 @contextlib.contextmanager
-def atomic_file(path, prefix=None, suffix=".tmp"):
+def atomic_file(path, prefix=None, suffix=".tmp", mode=None):
     """Yield a temporary path next to ``path``; when the block succeeds, rename it onto ``path``.
 
-    The temporary file gets the usual umask mode (``mkstemp`` creates 0600). On any exception it
-    is removed and ``path`` is left as it was.
+    The temporary file gets ``mode``, by default the usual umask mode (``mkstemp`` creates
+    0600). On any exception it is removed and ``path`` is left as it was.
 
     Args:
         path: the file to (re)place; its folder is created if missing.
@@ -49,7 +78,7 @@ def atomic_file(path, prefix=None, suffix=".tmp"):
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, _default_file_mode())
+        os.chmod(tmp, _default_file_mode() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -57,25 +86,26 @@ def atomic_file(path, prefix=None, suffix=".tmp"):
         raise
 
 
-def atomic_write_bytes(path, data):
+def atomic_write_bytes(path, data, mode=None):
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
 
-    A reader sees either the old file or the whole new one, never a half-written file.
+    A reader sees either the old file or the whole new one, never a half-written file. ``mode``:
+    the file's mode (default: the umask's).
     """
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+    with atomic_file(path, mode=mode) as tmp, open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
 
 
-def atomic_write_text(path, text):
+def atomic_write_text(path, text, mode=None):
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
 
 
-def atomic_write_json(path, obj):
+def atomic_write_json(path, obj, mode=None):
     """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically (numpy values as lists)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", mode=mode)
 
 
 def _json_default(value):
@@ -114,6 +144,7 @@ def atomic_directory(final_path):
     if os.path.exists(final_path):
         raise FileExistsError(f"{final_path} already exists; it is never overwritten")
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(final_path)}.", suffix=".tmp", dir=parent)
+    os.chmod(tmp, _default_dir_mode())  # mkdtemp makes 0700; the folder keeps it after the rename
     try:
         yield tmp
         os.rename(tmp, final_path)

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -20,8 +21,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     during the write leaves a torn file; here each goes through a temporary file and a rename,
     weights first, so the metadata never names an epoch whose weights are not on disk.
 
+    Two more differences from upstream: the backup is kept when ``fit`` ends (upstream deletes
+    it, so a crash between the end of ``fit`` and the saving of the model lost the whole run;
+    call :func:`remove_backup` once the model is saved), and an epoch whose logs hold a NaN or
+    an infinity is not backed up, so the backup keeps the last good epoch.
+
     Args:
-        backup_dir: folder of the backup (kept across restarts, removed when ``fit`` ends).
+        backup_dir: folder of the backup (kept across restarts and after ``fit``).
         write: ``False`` on non-chief multi-worker tasks: they restore from the chief's backup
             (on a shared file system) but never write or delete it.
 
@@ -30,8 +36,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir, write=True):
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=write)
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.write = write
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not _all_finite(logs):
+            return  # the weights went bad during this epoch: keep the last good backup
+        super().on_epoch_end(epoch, logs)
 
     def _save_model(self):
         # Called by the base class at the end of every epoch (save_freq="epoch").
@@ -42,16 +53,71 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0})
 
 
+def _all_finite(logs):
+    """Whether every number in Keras ``logs`` is finite."""
+    for value in (logs or {}).values():
+        try:
+            if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+                return False
+        except (TypeError, ValueError):
+            continue  # not a number (Keras logs hold only numbers, but be lenient)
+    return True
+
+
 def backup_epoch(backup_dir):
     """The number of epochs a ``BackupAndRestore`` folder has saved (0 if none).
+
+    Raises:
+        ValueError: ``training_metadata.json`` is unreadable or holds no epoch count.
 
     Example: ``backup_epoch("runs/vae/backup")``.
     """
     path = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.isfile(path):
         return 0
-    with open(path) as f:
-        return int(json.load(f)["epoch"])
+    try:
+        with open(path) as f:
+            epoch = json.load(f)["epoch"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"the backup metadata {path} is unreadable ({type(e).__name__}: {e})") from None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"the backup metadata {path} holds epoch {epoch!r}, not a count of epochs")
+    return epoch
+
+
+def check_backup(model, backup_dir):
+    """Load the backup in ``backup_dir`` into ``model`` (built and compiled); return its epoch count.
+
+    ``BackupAndRestore`` loads the same files when ``fit`` starts and fails there with a
+    traceback; this finds a torn or foreign backup before training, with a one-line reason.
+
+    Raises:
+        ValueError: the metadata or the weights cannot be read into ``model``.
+    """
+    epoch = backup_epoch(backup_dir)
+    weights = os.path.join(backup_dir, "latest.weights.h5")
+    if not os.path.isfile(weights):
+        if epoch:
+            raise ValueError(f"the backup {backup_dir} names epoch {epoch} but has no latest.weights.h5")
+        return 0
+    try:
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(weights)
+    except Exception as e:  # noqa: BLE001 - h5py and Keras raise many types for a torn file
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"the backup weights {weights} cannot be loaded: {reason}") from None
+    return epoch
+
+
+def remove_backup(backup_dir):
+    """Remove a backup folder: first renamed (so a half-removed backup is never taken for one), then deleted."""
+    if not os.path.isdir(backup_dir):
+        return
+    doomed = os.path.join(os.path.dirname(os.path.abspath(backup_dir)), f".{os.path.basename(backup_dir)}.removing")
+    shutil.rmtree(doomed, ignore_errors=True)
+    os.rename(backup_dir, doomed)
+    shutil.rmtree(doomed)
 
 
 class HistoryWriter(keras.callbacks.Callback):
@@ -80,12 +146,22 @@ class HistoryWriter(keras.callbacks.Callback):
 
 
 def read_history(path):
-    """Rows of a ``history.csv`` (empty if there is none), numbers as floats and epochs as ints."""
+    """Rows of a ``history.csv`` (empty if there is none), numbers as floats and epochs as ints.
+
+    Raises:
+        ValueError: the file is unreadable or is not a history (no ``epoch`` column, non-numbers).
+    """
     if not os.path.isfile(path):
         return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows and "epoch" not in rows[0]:
+            raise ValueError("it has no epoch column")
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
+                for row in rows]
+    except (OSError, ValueError, TypeError, csv.Error) as e:
+        raise ValueError(f"the history {path} is unreadable: {e}") from None
 
 
 def history_rows(history):
@@ -97,7 +173,11 @@ def history_rows(history):
 
 
 class StopOnNaN(keras.callbacks.TerminateOnNaN):
-    """Keras ``TerminateOnNaN`` that remembers where the loss stopped being finite.
+    """Keras ``TerminateOnNaN`` that says where the loss stopped being finite and which terms did.
+
+    After ``fit``, ``failure`` is ``None`` or one line: the epoch and batch, the non-finite loss
+    terms (every logged term is checked, not only the total), and the last good epoch, whose
+    weights :class:`AtomicBackupAndRestore` keeps.
 
     Example: ``cb = StopOnNaN(); model.fit(...); if cb.failure: print(cb.failure)``.
     """
@@ -106,13 +186,36 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
         super().__init__()
         self.failure = None
         self.epoch = 0
+        self.last_good_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.last_good_epoch = getattr(self.model, "_initial_epoch", 0) or 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
-    def on_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(np.asarray(loss).reshape(-1)[0])):
-            self.failure = f"loss became {float(np.asarray(loss).reshape(-1)[0])} at epoch {self.epoch + 1}, batch {batch + 1}"
-            self.model.stop_training = True
+    def on_epoch_end(self, epoch, logs=None):
+        if self.failure is None and _all_finite(logs):
+            self.last_good_epoch = epoch + 1
 
+    def on_batch_end(self, batch, logs=None):
+        if self.failure is not None:
+            return
+        bad = {}
+        for name, value in (logs or {}).items():
+            try:
+                number = float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
+            except (TypeError, ValueError, IndexError):
+                continue
+            if not math.isfinite(number):
+                bad[name] = number
+        if not bad:
+            return
+        loss = bad.get("loss", (logs or {}).get("loss"))
+        terms = sorted(name for name in bad if name != "loss")
+        kept = (f"the backup keeps epoch {self.last_good_epoch}" if self.last_good_epoch
+                else "no epoch finished, so there is no backup")
+        self.failure = (f"loss became {float(np.asarray(loss).reshape(-1)[0]) if loss is not None else 'non-finite'}"
+                        f" at epoch {self.epoch + 1}, batch {batch + 1}"
+                        f" (non-finite terms: {', '.join(terms) if terms else 'loss'}); {kept}")
+        self.model.stop_training = True
