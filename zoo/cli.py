@@ -108,31 +108,38 @@ def cmd_list():
 
 # -- train -----------------------------------------------------------------------------------
 def cmd_train(args):
-    """Resolve the settings (option, else the resumed run's, else the recipe's) and train."""
+    """Check the options, lock the run directory, then resolve the settings (option, else the
+    resumed run's, else the recipe's) and train."""
     recipe = runner.resolve_recipe(args.name)
     if args.resume and not args.out:
         raise CliError("--resume needs --out RUN_DIR, the run to continue")
-    run_dir = os.path.abspath(args.out or os.path.join("runs", f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"))
-    previous = runner.check_run_dir(run_dir, recipe, args.resume)
-    saved = previous or {}
-    dataset = runner.resolve_dataset(args.dataset or saved.get("dataset") or recipe.dataset)
-    epochs = args.epochs or saved.get("epochs") or recipe.epochs
-    batch_size = args.batch_size or saved.get("batch_size") or recipe.batch_size
-    seed = args.seed if args.seed is not None else saved.get("seed", 0)
-    learning_rate = args.learning_rate or saved.get("learning_rate") or recipe.learning_rate
     if args.epochs is not None and args.epochs < 1:
         raise CliError(f"--epochs must be >= 1, got {args.epochs}")
     if args.batch_size is not None and args.batch_size < 1:
         raise CliError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise CliError(f"--seed must be an integer in [0, 2**32 - 1], got {args.seed}")
     if args.num_samples < 1:
         raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
-    if not learning_rate > 0:
-        raise CliError(f"--learning-rate must be > 0, got {learning_rate}")
+    if args.learning_rate is not None and not (0 < args.learning_rate < float("inf")):
+        raise CliError(f"--learning-rate must be a finite number > 0, got {args.learning_rate}")
+    run_dir = os.path.abspath(args.out or os.path.join("runs", f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    speed = runner.Speed.from_args(args)
+    # One writer per run directory: a second `train` into it ends here with one line.
+    with runner.locked_run_dir(run_dir, lock=runner.is_chief_process(speed)):
+        previous = runner.check_run_dir(run_dir, recipe, args.resume)
+        saved = previous or {}
 
-    result = runner.train_run(recipe, dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                              seed=seed, run_dir=run_dir, speed=runner.Speed.from_args(args),
-                              num_samples=args.num_samples, verbose=args.verbose, resuming=previous is not None,
-                              command="python -m zoo " + " ".join(args.argv))
+        def setting(option, key, default):
+            return option if option is not None else saved.get(key, default)
+
+        dataset = runner.resolve_dataset(args.dataset or saved.get("dataset") or recipe.dataset)
+        result = runner.train_run(recipe, dataset, epochs=setting(args.epochs, "epochs", recipe.epochs),
+                                  batch_size=setting(args.batch_size, "batch_size", recipe.batch_size),
+                                  learning_rate=setting(args.learning_rate, "learning_rate", recipe.learning_rate),
+                                  seed=setting(args.seed, "seed", 0), run_dir=run_dir, speed=speed,
+                                  num_samples=args.num_samples, verbose=args.verbose, resuming=previous is not None,
+                                  command="python -m zoo " + " ".join(args.argv))
     if result.status == "failed":
         print(f"error: training stopped: {result.error}; the run is marked failed", file=sys.stderr)
         return 1
@@ -154,14 +161,23 @@ def cmd_eval(args):
         raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
     from keras_ae import training
 
-    config, model = runner.load_run(args.run_dir)
-    x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"), config.get("seed", 0))
-    metrics_path = os.path.join(args.run_dir, "metrics.json")
-    previous = {}
-    if os.path.isfile(metrics_path):
-        previous = runner.read_json(metrics_path)
-    metrics = runner.test_metrics(model, x_test, args.num_samples)
-    merged = {**previous, **metrics}
-    training.atomic_write_json(metrics_path, merged)
+    if not os.path.isdir(args.run_dir):
+        raise CliError(f"run directory {args.run_dir} does not exist")
+    with runner.locked_run_dir(args.run_dir):  # not while a `train` writes it, nor two evals at once
+        config, model = runner.load_run(args.run_dir)
+        x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"),
+                                      config.get("seed", 0))
+        if tuple(x_test.shape[1:]) != tuple(model.data_shape):
+            raise CliError(f"the test split of {config['dataset']} now holds examples of shape {tuple(x_test.shape[1:])}, "
+                           f"but the model of {args.run_dir} was trained on {tuple(model.data_shape)}")
+        if not len(x_test):
+            raise CliError(f"the test split of {config['dataset']} is empty; there is nothing to evaluate")
+        metrics_path = os.path.join(args.run_dir, "metrics.json")
+        previous = {}
+        if os.path.isfile(metrics_path):
+            previous = runner.read_json(metrics_path, expect=dict)
+        metrics = runner.test_metrics(model, x_test, args.num_samples)
+        merged = {**previous, **metrics}
+        training.atomic_write_json(metrics_path, merged)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0

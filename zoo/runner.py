@@ -1,8 +1,8 @@
 """What ``python -m zoo train``, ``eval`` and ``bench`` share, and a training run as one function.
 
 ``train_run`` reads top to bottom: strategy, data, model, callbacks, ``fit``, the ``post_fit``
-hook, then the run directory (``config.json``, ``model.keras``, ``history.csv``, ``metrics.json``,
-pictures). The command line (``zoo.cli``) resolves its arguments and calls it; ``zoo.bench``
+hook, then the run directory (``config.json``, ``history.csv``, pictures, ``metrics.json``, and
+``model.keras`` last: a run directory is complete exactly when ``model.keras`` is there). The command line (``zoo.cli``) resolves its arguments and calls it; ``zoo.bench``
 builds models with the same helpers. TensorFlow is imported only inside the functions, after the
 strategy is chosen: multi-worker collectives are configured when TensorFlow starts.
 
@@ -15,6 +15,7 @@ Example::
     result.metrics["nll"]
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -109,7 +110,11 @@ def build_model(recipe, input_shape, seed, **overrides):
 
     cls = getattr(models, recipe.model)
     kwargs = {**recipe.model_args, **overrides}
-    return cls(input_shape=tuple(input_shape), seed=seed, **kwargs)
+    try:
+        return cls(input_shape=tuple(input_shape), seed=seed, **kwargs)
+    except ValueError as e:  # e.g. a conv recipe on vector data: the model says what it needs
+        raise CliError(f"recipe {recipe.name} cannot take data of shape {tuple(input_shape)}: "
+                       f"{str(e).splitlines()[0]}") from None
 
 
 def build_callbacks(recipe):
@@ -163,28 +168,97 @@ def compile_options(speed):
 
 
 # -- run directories -------------------------------------------------------------------------
-def read_json(path):
-    """The JSON document at ``path``, or ``CliError`` saying why it cannot be read."""
+def read_json(path, expect=None):
+    """The JSON document at ``path``, or ``CliError`` saying why it cannot be read.
+
+    ``expect=dict`` also refuses a document that is not a JSON object.
+    """
     try:
         with open(path) as f:
-            return json.load(f)
+            document = json.load(f)
     except (OSError, ValueError) as e:
         raise CliError(f"cannot read {path}: {e}") from None
+    if expect is dict and not isinstance(document, dict):
+        raise CliError(f"{path} must hold a JSON object, got {type(document).__name__}")
+    return document
+
+
+def read_run_config(run_dir, need_dataset=True):
+    """The ``config.json`` of a zoo run directory, checked to be one, or ``CliError``."""
+    path = os.path.join(run_dir, "config.json")
+    config = read_json(path, expect=dict)
+    recipe = config.get("recipe")
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("name"), str) \
+            or (need_dataset and not isinstance(config.get("dataset"), str)):
+        raise CliError(f"{path} is not a zoo run configuration (no recipe or dataset)")
+    return config
+
+
+def is_chief_process(speed):
+    """Whether this process writes the run directory: every process but a non-chief multi-worker task."""
+    if speed.strategy != "multiworker":
+        return True
+    from keras_ae import training
+
+    try:
+        config = training.parse_tf_config()
+    except ValueError as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    task = config["task"]
+    return task["type"] == "chief" or (task["type"] == "worker" and task["index"] == 0
+                                        and "chief" not in config["cluster"])
+
+
+@contextlib.contextmanager
+def locked_run_dir(run_dir, lock=True):
+    """Hold the run directory's lock for the block (``CliError`` if another process holds it).
+
+    A folder this call created and nothing was written to is removed again afterwards.
+    """
+    if not lock:
+        yield
+        return
+    from keras_ae import training
+
+    existed = os.path.exists(run_dir)
+    held = training.FolderLock(run_dir, "run directory")
+    try:
+        held.acquire()
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    try:
+        yield
+    finally:
+        held.release()
+        if not existed and os.path.isdir(run_dir) and not os.listdir(run_dir):
+            os.rmdir(run_dir)
 
 
 def check_run_dir(run_dir, recipe, resume):
-    """The saved ``config.json`` of an interrupted run to resume (or ``None``), or ``CliError``."""
+    """The saved ``config.json`` of an interrupted run to resume (or ``None``), or ``CliError``.
+
+    A run directory is complete once ``model.keras`` is there (it is written last). Without it,
+    a folder holding ``config.json`` is an interrupted run, which only ``--resume`` continues.
+    """
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise CliError(f"--out {run_dir} is a file, not a run directory")
     if os.path.exists(os.path.join(run_dir, "model.keras")):
-        raise CliError(f"{run_dir} already holds a trained model; choose another --out")
+        raise CliError(f"{run_dir} already holds a trained model (a complete run); choose another --out")
     config_path = os.path.join(run_dir, "config.json")
-    previous = read_json(config_path) if os.path.isfile(config_path) else None
-    if previous is not None:
-        other = previous.get("recipe", {}).get("name")
-        if other != recipe.name:
-            raise CliError(f"{run_dir} holds a run of recipe {other!r}, not {recipe.name!r}; choose another --out")
-    if not resume and os.path.isdir(os.path.join(run_dir, "backup")):
+    if not os.path.isfile(config_path):
+        if resume:
+            raise CliError(f"--resume: {run_dir} holds no run to resume (no config.json); "
+                           "drop --resume to start a new run there")
+        if os.path.isdir(os.path.join(run_dir, "backup")):
+            raise CliError(f"{run_dir} holds a backup but no config.json; it is not a zoo run, choose another --out")
+        return None
+    previous = read_run_config(run_dir, need_dataset=False)
+    other = previous["recipe"]["name"]
+    if other != recipe.name:
+        raise CliError(f"{run_dir} holds a run of recipe {other!r}, not {recipe.name!r}; choose another --out")
+    if not resume:
         raise CliError(f"{run_dir} holds an interrupted run; pass --resume to continue it or choose another --out")
-    return previous if resume else None
+    return previous
 
 
 def load_run(run_dir):
@@ -195,12 +269,13 @@ def load_run(run_dir):
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isdir(run_dir):
         raise CliError(f"run directory {run_dir} does not exist")
-    for path in (config_path, model_path):
-        if not os.path.isfile(path):
-            raise CliError(f"{run_dir} is not a finished run: {os.path.basename(path)} is missing")
-    config = read_json(config_path)
-    if not isinstance(config.get("recipe"), dict) or "dataset" not in config:
-        raise CliError(f"{config_path} is not a zoo run configuration (no recipe or dataset)")
+    if not os.path.isfile(config_path):
+        raise CliError(f"{run_dir} is not a finished run: config.json is missing")
+    config = read_run_config(run_dir)
+    if not os.path.isfile(model_path):
+        raise CliError(f"{run_dir} is not a finished run: model.keras is missing"
+                       + (f" (it was interrupted; continue it with `python -m zoo train {config['recipe']['name']} "
+                          f"--out {run_dir} --resume`)" if os.path.isdir(os.path.join(run_dir, "backup")) else ""))
     try:
         return config, training.load_model_file(model_path)
     except ValueError as e:
@@ -249,6 +324,9 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     keras.utils.set_random_seed(seed)
     x_train, _ = load_split(dataset, "train", recipe.binarize, seed)
     x_test, y_test = load_split(dataset, "test", recipe.binarize, seed)
+    for split, x in (("train", x_train), ("test", x_test)):
+        if not len(x):  # found now, not after training when the evaluation would fail
+            raise CliError(f"dataset {dataset} has an empty {split} split; a run needs examples in both")
     with strategy.scope():
         model = build_model(recipe, x_train.shape[1:], seed)
         model.build()
@@ -257,6 +335,15 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
                                       binarize="dynamic" if recipe.binarize == "dynamic" else None)
     test_ds = data.evaluation_pipeline(x_test, batch_size)
+
+    history_path = os.path.join(write_dir, "history.csv")
+    history, resumed_at = [], 0
+    if resuming:  # a torn or foreign backup or history is found here, not inside fit
+        try:
+            history = training.read_history(history_path)
+            resumed_at = training.check_backup(model, backup_dir)
+        except ValueError as e:
+            raise CliError(f"cannot resume {run_dir}: {str(e).splitlines()[0]}") from None
 
     os.makedirs(write_dir, exist_ok=True)
     if not resuming:
@@ -278,26 +365,26 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
             "command": command,
         })
 
-    history_path = os.path.join(write_dir, "history.csv")
     stop_on_nan = training.StopOnNaN()
     callbacks = build_callbacks(recipe) + [
         keras.callbacks.TensorBoard(log_dir=os.path.join(write_dir, "tensorboard"), write_graph=False),
         stop_on_nan,
         # The history is written before the backup, so it is never behind the epoch restored.
-        training.HistoryWriter(history_path, training.read_history(history_path) if resuming else ()),
+        training.HistoryWriter(history_path, history),
+        # Kept when fit ends: removed only once model.keras marks the run complete.
         training.AtomicBackupAndRestore(backup_dir, write=chief),
     ]
-    resumed_at = training.backup_epoch(backup_dir) if resuming else 0
     print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
           + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
-          + (f", resuming after epoch {resumed_at}" if resumed_at else ""))
+          + (f", resuming after epoch {resumed_at}" if resumed_at else ""), flush=True)
     start = time.perf_counter()
     model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
               shuffle=False, verbose=verbose)  # the pipeline shuffles
     train_seconds = round(time.perf_counter() - start, 2)
 
     if stop_on_nan.failure:
-        failed = {"status": "failed", "error": stop_on_nan.failure, "train_seconds": train_seconds}
+        failed = {"status": "failed", "error": stop_on_nan.failure, "train_seconds": train_seconds,
+                  "last_good_epoch": stop_on_nan.last_good_epoch}
         if chief:
             training.atomic_write_json(os.path.join(write_dir, "metrics.json"), failed)
         return TrainResult("failed", run_dir, failed, error=stop_on_nan.failure)
@@ -307,11 +394,15 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         return TrainResult("worker", run_dir, weights_digest=digest)
     model.post_fit(x_train, seed=seed)
 
-    training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
+    # The run directory's lifecycle: evaluation, pictures and metrics first, model.keras last.
+    # model.keras therefore marks a complete run; until it is there the backup (at the last
+    # epoch) is kept, so a run killed now is resumed (it only evaluates again) and never lost.
     metrics = test_metrics(model, x_test, num_samples)
     metrics.update(status="completed", train_seconds=train_seconds, epochs=epochs)
-    training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
     written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed)
+    training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
+    training.remove_backup(backup_dir)
     files = ("config.json", "model.keras", "history.csv", "metrics.json", "tensorboard/")
     return TrainResult("completed", run_dir, metrics, files + tuple(os.path.basename(p) for p in written),
                        weights_digest=digest)

@@ -8,6 +8,7 @@ vectors give examples of shape ``(D,)``.
 
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -127,10 +128,14 @@ def load_npz_arrays(name, split):
     """Return ``(x, y)`` of one split of ``npz:PATH``: float32 in [0, 1] and int64 labels."""
     npz_shape(name)  # checks both keys and consistent shapes before reading data
     path = _npz_path(name)
-    with np.load(path, allow_pickle=False) as data:
-        x = _npz_x(np.asarray(data["x_" + split]), "x_" + split, path)
-        y = _npz_y(data, "y_" + split, x.shape[0], path)
-    return x, y
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            x = np.asarray(data["x_" + split])
+            y = _npz_y(data, "y_" + split, x.shape[0], path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        # A damaged archive (bad CRC, truncated member) is found only when the array is read.
+        raise ValueError(f"{path} is damaged: reading x_{split} failed ({e})") from None
+    return _npz_x(x, "x_" + split, path), y
 
 
 NPZ = register(DatasetSpec(

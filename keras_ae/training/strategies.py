@@ -47,6 +47,11 @@ def parse_tf_config(text=None):
     for job, addresses in cluster.items():
         if not isinstance(addresses, list) or not addresses or not all(isinstance(a, str) and ":" in a for a in addresses):
             raise ValueError(f'TF_CONFIG cluster "{job}" must be a non-empty list of "host:port" strings')
+        for address in addresses:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f'TF_CONFIG cluster "{job}" address {address!r} needs a host and a port '
+                                 "in 1..65535")
     if "worker" not in cluster and "chief" not in cluster:
         raise ValueError('TF_CONFIG cluster needs a "worker" (or "chief") job')
     if not isinstance(task, dict) or "type" not in task or "index" not in task:
