@@ -52,6 +52,26 @@ def benchmark_recipe(recipe, folder, quantizations, repeats):
     return rows
 
 
+def check_arguments(args, recipes):
+    """``(recipe names, quantizations)`` from the parsed options, or ``ValueError`` naming the bad one."""
+    from keras_ae.serving import QUANTIZATIONS
+
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()] if args.recipes else sorted(recipes)
+    unknown = [n for n in names if n not in recipes]
+    if unknown or not names:
+        raise ValueError(f"unknown recipe {unknown[0]!r} in --recipes; known recipes: {', '.join(sorted(recipes))}"
+                         if unknown else "--recipes names no recipe")
+    quantizations = [q.strip() for q in args.tflite.split(",") if q.strip()]
+    bad = [q for q in quantizations if q not in QUANTIZATIONS]
+    if bad:
+        raise ValueError(f"unknown quantization {bad[0]!r} in --tflite; choose from {', '.join(QUANTIZATIONS)}")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.out and os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out} is a folder; name the Markdown file to write")
+    return names, quantizations
+
+
 def main(argv=None):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:
@@ -64,8 +84,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cell (median reported)")
     parser.add_argument("--out", help="also write the Markdown table to this file")
     args = parser.parse_args(argv)
-    names = args.recipes.split(",") if args.recipes else sorted(RECIPES)
-    quantizations = [q for q in args.tflite.split(",") if q]
+    try:
+        names, quantizations = check_arguments(args, RECIPES)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     from keras_ae.serving import human_size
 

@@ -26,6 +26,10 @@ class CliError(Exception):
     """An error the user can fix: printed as one line, exit status 2."""
 
 
+#: Exit status of an export that wrote the SavedModel but skipped some TFLite quantizations.
+EXIT_PARTIAL = 3
+
+
 #: Where TF Serving sees ``--out`` inside the container (see docker-compose.yml, SERVING.md).
 SERVING_MOUNT = "/models"
 #: Examples of the training split used for int8 calibration (and parity probes).
@@ -197,8 +201,8 @@ def write_serving_config(out):
     from keras_ae import serving, training
 
     models = {name: f"{SERVING_MOUNT}/{name}" for name in served_models(out)}
-    training.atomic_write_text(os.path.join(out, "models.config"), serving.models_config(models))
-    training.atomic_write_text(os.path.join(out, "docker-compose.yml"), COMPOSE)
+    training.atomic_write_text(os.path.join(out, "models.config"), serving.models_config(models), mode=0o644)
+    training.atomic_write_text(os.path.join(out, "docker-compose.yml"), COMPOSE, mode=0o644)
     return sorted(models)
 
 
@@ -258,15 +262,74 @@ def _remove_empty_parents(folder, stop):
         folder = os.path.dirname(folder)
 
 
+class _NothingConverted(Exception):
+    """Every TFLite quantization was skipped: abandon the (empty) TFLite version folder."""
+
+
+def export_tflite_files(model, out, name, version, quantizations, data, probe, skipped):
+    """Write one ``.tflite`` (and sidecar) per quantization into ``tflite_dir``, atomically as a folder.
+
+    A quantization that cannot be made is left out and its reason goes to ``skipped``; when none
+    can be made, no folder is written. Returns ``{quantization: sidecar dict}`` of those written.
+    """
+    from keras_ae import serving, training
+
+    tflite_dir = os.path.join(out, "tflite", name, str(version))
+    infos = {}
+    try:
+        with training.atomic_directory(tflite_dir) as tmp:
+            for q in quantizations:
+                if q in skipped:
+                    continue
+                try:
+                    infos[q] = serving.export_tflite(model, os.path.join(tmp, f"{name}.{q}.tflite"), q,
+                                                     representative_data=data, probe_data=probe)
+                except serving.ExportError as e:
+                    skipped[q] = str(e).splitlines()[0]
+                    for leftover in (f"{name}.{q}.tflite", f"{name}.{q}.json"):
+                        path = os.path.join(tmp, leftover)
+                        if os.path.exists(path):
+                            os.remove(path)
+            if not infos:
+                raise _NothingConverted
+            training.publish_tree(tmp)
+    except _NothingConverted:
+        pass
+    _remove_empty_parents(os.path.dirname(tflite_dir), stop=out)
+    return infos
+
+
 def run(args):
     # The run directory first: its errors need no TensorFlow import.
     config, model_path = read_run(args.run_dir)
     quantizations = parse_quantizations(args.tflite)
+    out = os.path.abspath(args.out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CliError(f"--out {out} is a file, not a folder")
+    from keras_ae import training
+
+    existed = os.path.isdir(out)
+    lock = training.FolderLock(out, "export folder")
+    if not existed:
+        os.makedirs(out, mode=0o755, exist_ok=True)
+        os.chmod(out, 0o755)  # the umask does not apply: TF Serving of another user must read it
+    try:
+        lock.acquire()
+    except ValueError as e:  # another export writes there now
+        raise CliError(str(e)) from None
+    try:
+        return _export(args, config, model_path, quantizations, out)
+    finally:
+        lock.release()
+        if not existed and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)
+
+
+def _export(args, config, model_path, quantizations, out):
     from keras_ae import serving, training
 
     try:
         name = serving.check_model_name(args.name or default_name(config, args.run_dir))
-        out = os.path.abspath(args.out)
         version = serving.next_version(out, name) if args.version is None else \
             serving.check_version(out, name, args.version)
     except serving.ExportError as e:
@@ -275,37 +338,39 @@ def run(args):
     if quantizations and os.path.exists(tflite_dir):
         raise CliError(f"{tflite_dir} already exists; an exported version is never overwritten")
     model = load_model(model_path)
-    data = representative_data(args, config, model, needed="int8" in quantizations)
+    skipped = {}
+    needed = "int8" in quantizations
+    if needed and not args.representative:
+        try:
+            data = representative_data(args, config, model, needed=True)
+        except CliError as e:  # the training set cannot be read: int8 cannot be calibrated
+            skipped["int8"] = f"no calibration data ({e}); pass --representative FILE.npy"
+            data = representative_data(args, config, model, needed=False)
+    else:
+        data = representative_data(args, config, model, needed=needed)
 
     probe = serving.probe_batch(model, data)
-    rows = []
-    tflite_paths = {}
-    if quantizations:
-        try:
-            with training.atomic_directory(tflite_dir) as tmp:
-                infos = {}
-                for q in quantizations:
-                    path = os.path.join(tmp, f"{name}.{q}.tflite")
-                    infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe)
-                saved_path = serving.export_saved_model(model, out, name, version)
-        except serving.ExportError as e:  # e.g. a converter crash: nothing of this version is left
-            _remove_empty_parents(os.path.dirname(tflite_dir), stop=out)
-            raise CliError(f"{e}; nothing was written (choose --tflite accordingly)") from None
-        for q in quantizations:
-            tflite_paths[q] = os.path.join(tflite_dir, f"{name}.{q}.tflite")
-    else:
-        infos = {}
+    try:
         saved_path = serving.export_saved_model(model, out, name, version)
+    except serving.ExportError as e:
+        raise CliError(f"{e}; nothing was written") from None
+    infos = export_tflite_files(model, out, name, version, quantizations, data, probe, skipped) if quantizations else {}
+    tflite_paths = {q: os.path.join(tflite_dir, f"{name}.{q}.tflite") for q in quantizations if q in infos}
 
     saved_parity = serving.saved_model_parity(model, saved_path, probe)
     requests = write_requests(out, name, model, saved_path, probe)
     served = write_serving_config(out)
+    # Folders this export made or shares, readable by a TF Serving process of another user.
+    for folder in (os.path.join(out, name), os.path.join(out, "requests"), os.path.join(out, "requests", name),
+                   os.path.join(out, "tflite"), os.path.join(out, "tflite", name)):
+        if os.path.isdir(folder):
+            training.publish_tree(folder, recursive=folder == os.path.join(out, "requests", name))
     latency = _latency_rows(model, saved_path, tflite_paths, probe)
 
     def fmt(seconds):
         return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
 
-    rows.append(("keras", "-", "0", *map(fmt, latency["keras"])))
+    rows = [("keras", "-", "0", *map(fmt, latency["keras"]))]
     rows.append((os.path.relpath(saved_path, out), serving.human_size(serving.file_size(saved_path)),
                  f"{serving.max_parity_error(saved_parity, saved_parity['max_abs_error']):.2g}", *map(fmt, latency["savedmodel"])))
     for q, path in tflite_paths.items():
@@ -317,4 +382,7 @@ def run(args):
     print_table(rows)
     print(f"TF Serving config: {os.path.relpath(os.path.join(out, 'models.config'))} ({', '.join(served)}); "
           f"REST bodies: {os.path.relpath(os.path.dirname(requests[0]))}/")
-    return 0
+    for q in quantizations:
+        if q in skipped:  # one line each; the exit status says the export is partial
+            print(f"partial export: TFLite {q} skipped: {skipped[q]}", file=sys.stderr)
+    return EXIT_PARTIAL if skipped else 0

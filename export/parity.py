@@ -14,6 +14,25 @@ import sys
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
 
+def read_cell(path):
+    """``(quantization, "recon / score")`` of one sidecar, or ``ValueError`` naming the file and the fault."""
+    try:
+        with open(path) as f:
+            info = json.load(f)
+        parity, quantization = info["parity"], info["quantization"]
+        recon = float(parity["max_abs_error"]["reconstruct"]["reconstruction"])
+        score = float(parity["max_abs_error"]["score"]["score"]) / max(
+            1e-12, float(parity["keras_max_abs_value"]["score"]["score"]))
+    except OSError as e:
+        raise ValueError(f"cannot read the sidecar {path}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the sidecar {path} is not JSON: {e.msg} at character {e.pos}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"the sidecar {path} has no measured parity "
+                         f"({type(e).__name__}: {e}); export it again with measure_parity") from None
+    return quantization, f"{recon:.1e} / {score:.1e}"
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     root = argv[0] if argv else "exports"
@@ -23,13 +42,13 @@ def main(argv=None):
         return 2
     cells = {}
     for path in sidecars:
-        with open(path) as f:
-            info = json.load(f)
-        parity, quantization = info["parity"], info["quantization"]
+        try:
+            quantization, cell = read_cell(path)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         name = os.path.basename(os.path.dirname(os.path.dirname(path)))
-        recon = parity["max_abs_error"]["reconstruct"]["reconstruction"]
-        score = parity["max_abs_error"]["score"]["score"] / max(1e-12, parity["keras_max_abs_value"]["score"]["score"])
-        cells[name, quantization] = f"{recon:.1e} / {score:.1e}"
+        cells[name, quantization] = cell
     names = sorted({name for name, _ in cells})
     print("| model | " + " | ".join(QUANTIZATIONS) + " |")
     print("|---|" + "---|" * len(QUANTIZATIONS))

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras_ae.serving.errors import ExportError
 from keras_ae.serving.parity import runner_parity
 from keras_ae.serving.signatures import build_export_archive, check_exportable
-from keras_ae.training.atomic import atomic_directory
+from keras_ae.training.atomic import atomic_directory, publish_tree
 
 
 def _version_numbers(model_dir):
@@ -56,6 +56,7 @@ def export_saved_model(model, base_dir, name, version=None):
 
     The SavedModel is written to a temporary sibling folder (its name starts with a dot, which
     TF Serving ignores) and renamed when complete, so a running server never sees half a model.
+    Folders are mode 0755 and files 0644 whatever the umask, so any user can serve it.
 
     Args:
         model: a keras_ae model (built, or buildable from its config).
@@ -79,6 +80,7 @@ def export_saved_model(model, base_dir, name, version=None):
     try:
         with atomic_directory(final) as tmp:
             write_saved_model(model, tmp)
+            publish_tree(tmp)  # 0755/0644: TF Serving may run as another user
     except FileExistsError as e:
         raise ExportError(str(e)) from None
     return final

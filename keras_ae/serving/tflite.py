@@ -20,7 +20,7 @@ from keras_ae.serving.parity import probe_batch, runner_parity
 from keras_ae.serving.saved_model import write_saved_model
 from keras_ae.serving.sidecar import sidecar_path, tflite_sidecar
 from keras_ae.serving.signatures import calibration_inputs, check_exportable, signature_names
-from keras_ae.training.atomic import atomic_write_bytes, atomic_write_json
+from keras_ae.training.atomic import PUBLIC_FILE_MODE, atomic_write_bytes, atomic_write_json
 
 #: Accepted ``quantization`` values of :func:`export_tflite`.
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -252,18 +252,38 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
     check_quantization(quantization)
     if representative_data is not None:
         representative_data = check_representative_data(model, representative_data)
-    blob, ops_note, skipped = convert_tflite(model, quantization, representative_data, num_calibration)
-    atomic_write_bytes(path, blob)
-    signatures = litert_interpreter(model_content=blob).get_signature_list()
+    try:
+        blob, ops_note, skipped = convert_tflite(model, quantization, representative_data, num_calibration)
+    except ExportError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the converter raises many types (ConverterError, ValueError, ...)
+        raise ExportError(f"the TFLite {quantization} converter failed: {_first_line(e)}") from None
+    # The file is run before it is written: a file LiteRT cannot run (an op kernel failing to
+    # prepare, e.g. an int8 DIV) is an ExportError and no file is left behind.
+    try:
+        interpreter = litert_interpreter(model_content=blob)
+        signatures = interpreter.get_signature_list()
+        if measure_parity:
+            x = probe_batch(model, probe_data if probe_data is not None else representative_data)
+            parity = runner_parity(model, tflite_runner(interpreter), x, signatures=set(signatures))
+    except ImportError:
+        raise
+    except Exception as e:  # noqa: BLE001 - LiteRT raises RuntimeError/ValueError from its kernels
+        raise ExportError(f"the TFLite {quantization} file does not run in LiteRT: {_first_line(e)}") from None
+    atomic_write_bytes(path, blob, mode=PUBLIC_FILE_MODE)
     info = tflite_sidecar(model, path, blob, quantization, ops_note, signatures, representative_data)
     info["skipped"] = skipped
     if measure_parity:
-        x = probe_batch(model, probe_data if probe_data is not None else representative_data)
-        parity = tflite_parity(model, path, x)
         parity["probe"] = "representative data" if (probe_data is not None or representative_data is not None) \
             else "uniform [0, 1] noise"
         parity["probe_examples"] = int(len(x))
         info["parity"] = parity
-    atomic_write_json(sidecar_path(path), info)
+    atomic_write_json(sidecar_path(path), info, mode=PUBLIC_FILE_MODE)
     return info
+
+
+def _first_line(error):
+    """The first non-empty line of an exception's message, else its type name."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__
 
