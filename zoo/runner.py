@@ -290,6 +290,24 @@ def _versions():
     return {"tensorflow": tf.__version__, "keras": keras.__version__, "tensorflow_probability": tfp.__version__}
 
 
+def _write_failure(run_dir, error):
+    """The one-line message of a write to the run directory that failed (``OSError``)."""
+    reason = error.strerror or str(error)
+    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+    return (f"cannot write the run directory {run_dir}: {reason}{where}; nothing is half-written and the "
+            "backup keeps the last finished epoch: continue with --resume once the cause is fixed")
+
+
+def _write_config(path, config):
+    """Write ``config.json`` atomically, or ``CliError`` if the run directory cannot be written."""
+    from keras_ae import training
+
+    try:
+        training.atomic_write_json(path, config)
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 # -- train -----------------------------------------------------------------------------------
 def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_dir, speed=Speed(),
               num_samples=100, verbose=1, resuming=False, command=None):
@@ -347,7 +365,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
 
     os.makedirs(write_dir, exist_ok=True)
     if not resuming:
-        training.atomic_write_json(os.path.join(write_dir, "config.json"), {
+        _write_config(os.path.join(write_dir, "config.json"), {
             "recipe": recipe.to_dict(),
             "dataset": dataset,
             "epochs": epochs,
@@ -378,8 +396,11 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
           + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
           + (f", resuming after epoch {resumed_at}" if resumed_at else ""), flush=True)
     start = time.perf_counter()
-    model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
-              shuffle=False, verbose=verbose)  # the pipeline shuffles
+    try:
+        model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
+                  shuffle=False, verbose=verbose)  # the pipeline shuffles
+    except OSError as e:  # a callback's write (history, backup) failed, e.g. on a full disk
+        raise CliError(_write_failure(run_dir, e)) from None
     train_seconds = round(time.perf_counter() - start, 2)
 
     if stop_on_nan.failure:
@@ -399,9 +420,12 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     # epoch) is kept, so a run killed now is resumed (it only evaluates again) and never lost.
     metrics = test_metrics(model, x_test, num_samples)
     metrics.update(status="completed", train_seconds=train_seconds, epochs=epochs)
-    written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed)
-    training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
-    training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
+    try:
+        written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed)
+        training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
+        training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
+    except OSError as e:  # e.g. a full disk: nothing half-written (atomic files), the backup is kept
+        raise CliError(_write_failure(run_dir, e)) from None
     training.remove_backup(backup_dir)
     files = ("config.json", "model.keras", "history.csv", "metrics.json", "tensorboard/")
     return TrainResult("completed", run_dir, metrics, files + tuple(os.path.basename(p) for p in written),

@@ -40,7 +40,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.write = write
 
     def on_epoch_end(self, epoch, logs=None):
-        if not _all_finite(logs):
+        if not _all_finite(logs) or nonfinite_weights(self.model):
             return  # the weights went bad during this epoch: keep the last good backup
         super().on_epoch_end(epoch, logs)
 
@@ -62,6 +62,20 @@ def _all_finite(logs):
         except (TypeError, ValueError):
             continue  # not a number (Keras logs hold only numbers, but be lenient)
     return True
+
+
+def nonfinite_weights(model):
+    """Paths of ``model``'s float weights holding a NaN or an infinity (empty if all are finite).
+
+    The logged loss can stay finite while weights are not: XLA's ``max(NaN, 0)`` is 0, so a
+    NaN that enters before a ReLU may never reach the loss. One pass over the weights per epoch.
+    """
+    bad = []
+    for variable in model.weights:
+        value = np.asarray(keras.ops.convert_to_numpy(variable))
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            bad.append(getattr(variable, "path", variable.name))
+    return bad
 
 
 def backup_epoch(backup_dir):
@@ -188,17 +202,26 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
         self.epoch = 0
         self.last_good_epoch = 0
 
-    def on_train_begin(self, logs=None):
-        self.last_good_epoch = getattr(self.model, "_initial_epoch", 0) or 0
-
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.failure is None and _all_finite(logs):
-            self.last_good_epoch = epoch + 1
+        if self.failure is None:  # every epoch before this one finished (here or before a resume)
+            self.last_good_epoch = max(self.last_good_epoch, epoch)
 
     def on_batch_end(self, batch, logs=None):
+        self._check(logs, f"batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, "its end (validation)")  # e.g. a finite training loss but a NaN val_loss
+        if self.failure is None:
+            bad = nonfinite_weights(self.model)
+            if bad:
+                self.failure = (f"weights became non-finite in epoch {epoch + 1} though the logged loss stayed "
+                                f"finite ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); "
+                                + (f"the backup keeps epoch {self.last_good_epoch}" if self.last_good_epoch
+                                   else "no epoch finished, so there is no backup"))
+                self.model.stop_training = True
+
+    def _check(self, logs, where):
         if self.failure is not None:
             return
         bad = {}
@@ -211,11 +234,10 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
                 bad[name] = number
         if not bad:
             return
-        loss = bad.get("loss", (logs or {}).get("loss"))
+        first = "loss" if "loss" in bad else sorted(bad)[0]
         terms = sorted(name for name in bad if name != "loss")
         kept = (f"the backup keeps epoch {self.last_good_epoch}" if self.last_good_epoch
                 else "no epoch finished, so there is no backup")
-        self.failure = (f"loss became {float(np.asarray(loss).reshape(-1)[0]) if loss is not None else 'non-finite'}"
-                        f" at epoch {self.epoch + 1}, batch {batch + 1}"
+        self.failure = (f"{first} became {bad[first]} at epoch {self.epoch + 1}, {where}"
                         f" (non-finite terms: {', '.join(terms) if terms else 'loss'}); {kept}")
         self.model.stop_training = True

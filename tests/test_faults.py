@@ -1,0 +1,332 @@
+"""The fault suite (issue 13): nothing lost, nothing half-written, no traceback.
+
+The command-line cases call ``main`` in this process: a traceback would be an exception escaping
+``main`` (the test fails with it), and each case checks exit status 2 and one ``error:`` line.
+One test runs a child process that dies holding a lock; the SIGKILL-and-resume test is slow.
+"""
+
+import errno
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_ae import models, serving, training
+from keras_ae.training import atomic
+
+import export.benchmark
+import export.cli
+import export.parity
+from zoo import cli, runner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST = ["--verbose", "0", "--num-samples", "5"]
+
+
+def one_line_error(capsys, status, call, match):
+    """``call()`` returns ``status`` and writes exactly one line, ``error: ...`` containing ``match``."""
+    capsys.readouterr()
+    assert call() == status
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and match in err, err
+    return err
+
+
+def hidden_leftovers(folder):
+    """Temporary or lock files left anywhere under ``folder`` (names starting with a dot)."""
+    return [os.path.join(root, n) for root, dirs, files in os.walk(folder) for n in dirs + files if n.startswith(".")]
+
+
+def tiny_model(shape=(8, 8, 1)):
+    model = models.Autoencoder(input_shape=shape, latent_dim=2, hidden_units=(8,), seed=0)
+    model.build()
+    training.compile_model(model)
+    return model
+
+
+def write_run(folder, dataset="digits", model=True, **config):
+    """A run directory by hand: config.json (recipe ae-digits) and, if asked, a tiny model.keras."""
+    os.makedirs(folder, exist_ok=True)
+    training.atomic_write_json(os.path.join(folder, "config.json"),
+                               {"recipe": {"name": "ae-digits", "binarize": None}, "dataset": dataset, "seed": 0,
+                                "epochs": 1, **config})
+    if model:
+        training.atomic_save_model(tiny_model(), os.path.join(folder, "model.keras"))
+    return str(folder)
+
+
+# -- one line and exit 2 ---------------------------------------------------------------------
+def _npz_files(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "vectors.npz", x_train=rng.random((40, 16), np.float32), x_test=rng.random((8, 16), np.float32))
+    np.savez(tmp_path / "images.npz", x_train=rng.random((40, 8, 8), np.float32),
+             x_test=rng.random((8, 8, 8), np.float32))
+    damaged = bytearray((tmp_path / "images.npz").read_bytes())
+    damaged[300] ^= 0xFF  # inside x_train's data: the zip's CRC check fails when it is read
+    (tmp_path / "damaged.npz").write_bytes(bytes(damaged))
+
+
+def _zoo_case(case, tmp_path, monkeypatch):
+    """``(argv, expected text of the one error line)`` of one bad `python -m zoo` invocation."""
+    _npz_files(tmp_path)
+    out = str(tmp_path / "run")
+    if case == "out_is_a_file":
+        (tmp_path / "file").write_text("x")
+        return ["train", "ae-digits", "--out", str(tmp_path / "file")], "is a file, not a"
+    if case == "negative_seed":
+        return ["train", "ae-digits", "--seed", "-5", "--out", out], "--seed must be an integer in [0, 2**32 - 1]"
+    if case == "zero_learning_rate":
+        return ["train", "ae-digits", "--learning-rate", "0", "--out", out], "--learning-rate must be a finite number > 0"
+    if case == "resume_nothing":
+        return ["train", "ae-digits", "--resume", "--out", out], "holds no run to resume"
+    if case == "conv_recipe_on_vectors":
+        return (["train", "ae-conv-digits", "--dataset", f"npz:{tmp_path / 'vectors.npz'}", "--out", out],
+                "recipe ae-conv-digits cannot take data of shape (16,)")
+    if case == "damaged_npz":
+        return ["train", "ae-digits", "--dataset", f"npz:{tmp_path / 'damaged.npz'}", "--out", out], "is damaged"
+    if case == "tf_config_bad_port":
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:99999"]},
+                                                    "task": {"type": "worker", "index": 0}}))
+        return ["train", "ae-digits", "--strategy", "multiworker", "--out", out], "port in 1..65535"
+    if case == "config_holds_a_list":
+        write_run(out)
+        (tmp_path / "run" / "config.json").write_text("[]")
+        return ["eval", out], "must hold a JSON object, got list"
+    if case == "eval_after_the_npz_changed_shape":
+        write_run(out, dataset=f"npz:{tmp_path / 'vectors.npz'}")  # the model was trained on 8x8 images
+        return ["eval", out], "now holds examples of shape (16,)"
+    if case == "torn_backup":
+        write_run(out, model=False)
+        os.makedirs(tmp_path / "run" / "backup")
+        (tmp_path / "run" / "backup" / "latest.weights.h5").write_bytes(b"\x89HDF\r\n torn")
+        (tmp_path / "run" / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+        return ["train", "ae-digits", "--resume", "--out", out], "the backup weights"
+    if case == "torn_backup_metadata":
+        write_run(out, model=False)
+        os.makedirs(tmp_path / "run" / "backup")
+        (tmp_path / "run" / "backup" / "training_metadata.json").write_text('{"epo')
+        return ["train", "ae-digits", "--resume", "--out", out], "the backup metadata"
+    if case == "torn_history":
+        write_run(out, model=False)
+        (tmp_path / "run" / "history.csv").write_text("epoch,loss\n1,0.5\n2,0.4\nx")
+        return ["train", "ae-digits", "--resume", "--out", out], "the history"
+    raise AssertionError(case)
+
+
+def _snapshot(folder):
+    return {os.path.join(r, n): os.path.getsize(os.path.join(r, n)) for r, _, names in os.walk(folder) for n in names}
+
+
+ZOO_CASES = ["out_is_a_file", "negative_seed", "zero_learning_rate", "resume_nothing", "conv_recipe_on_vectors",
+             "damaged_npz", "tf_config_bad_port", "config_holds_a_list", "eval_after_the_npz_changed_shape",
+             "torn_backup", "torn_backup_metadata", "torn_history"]
+
+
+@pytest.mark.parametrize("case", ZOO_CASES)
+def test_zoo_fault_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capsys):
+    argv, match = _zoo_case(case, tmp_path, monkeypatch)
+    before = _snapshot(tmp_path)
+    one_line_error(capsys, 2, lambda: cli.main(argv), match)
+    assert _snapshot(tmp_path) == before  # nothing written, nothing removed, no lock left
+    if case == "resume_nothing":
+        assert not (tmp_path / "run").exists()  # the folder the lock created is removed again
+
+
+def test_export_faults_are_one_line_and_exit_2(tmp_path, capsys):
+    run_dir = write_run(tmp_path / "run")
+    (tmp_path / "file").write_text("x")
+    one_line_error(capsys, 2, lambda: export.cli.main([run_dir, "--out", str(tmp_path / "file")]), "is a file")
+    for argv, match in ((["--recipes", "nope"], "unknown recipe 'nope'"), (["--repeats", "0"], "--repeats must be >= 1"),
+                        (["--tflite", "none,int4"], "unknown quantization 'int4'")):
+        one_line_error(capsys, 2, lambda: export.benchmark.main(argv), match)
+    sidecar = tmp_path / "exports" / "tflite" / "m" / "1" / "m.none.json"
+    sidecar.parent.mkdir(parents=True)
+    for text, match in (('{"parity": ', "is not JSON"), ('{"quantization": "none"}', "has no measured parity")):
+        sidecar.write_text(text)
+        one_line_error(capsys, 2, lambda: export.parity.main([str(tmp_path / "exports")]), match)
+
+
+# -- locks -------------------------------------------------------------------------------------
+def test_a_second_writer_gets_one_line_and_exit_2(tmp_path, capsys):
+    run_dir = write_run(tmp_path / "run", model=False)
+    os.makedirs(os.path.join(run_dir, "backup"))
+    finished = write_run(tmp_path / "finished")
+    out = str(tmp_path / "exports")
+    # flock locks belong to an open file: a second open in this process is a second writer.
+    with training.folder_lock(run_dir, "run directory"), training.folder_lock(finished, "run directory"), \
+            training.folder_lock(out, "export folder"):
+        in_use = f"is in use by process {os.getpid()}"
+        one_line_error(capsys, 2, lambda: cli.main(["train", "ae-digits", "--resume", "--out", run_dir]), in_use)
+        one_line_error(capsys, 2, lambda: cli.main(["eval", finished]), in_use)
+        one_line_error(capsys, 2, lambda: export.cli.main([finished, "--out", out, "--tflite", ""]), in_use)
+    assert not hidden_leftovers(tmp_path) and os.listdir(out) == []
+
+
+def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
+    # The child loads locks.py alone (no TensorFlow import), takes the lock and waits to be killed.
+    child = textwrap.dedent(f"""
+        import importlib.util, sys, time
+        spec = importlib.util.spec_from_file_location("locks", {os.path.join(ROOT, "keras_ae", "training", "locks.py")!r})
+        locks = importlib.util.module_from_spec(spec); spec.loader.exec_module(locks)
+        locks.FolderLock(sys.argv[1], "run directory").acquire()
+        print("locked", flush=True)
+        time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", child, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(training.LockedError, match=f"in use by process {proc.pid}"):
+            training.FolderLock(tmp_path, "run directory").acquire()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert os.path.exists(tmp_path / ".lock")  # the dead holder's file is still there ...
+    with training.folder_lock(tmp_path, "run directory"):  # ... and its lock is taken over
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    assert not os.path.exists(tmp_path / ".lock")
+
+
+# -- training: NaN, interruption, full disk ----------------------------------------------------
+class PoisonAtEpoch(keras.callbacks.Callback):
+    """Make one weight NaN when epoch ``epoch`` (0-based) begins."""
+
+    def __init__(self, epoch, index):
+        super().__init__()
+        self.epoch, self.index = epoch, index
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            variable = self.model.trainable_variables[self.index]
+            variable.assign(variable * np.nan)
+
+
+def _backup_weights_finite(backup_dir):
+    values = []
+    with h5py.File(os.path.join(backup_dir, "latest.weights.h5"), "r") as f:
+        f.visititems(lambda name, item: values.append(np.asarray(item)) if isinstance(item, h5py.Dataset) else None)
+    return values and all(np.all(np.isfinite(v)) for v in values if v.dtype.kind == "f")
+
+
+@pytest.mark.parametrize("poisoned,match", [
+    # The decoder's last bias: the loss goes NaN, and the message names the loss term.
+    (-1, "training stopped: loss became nan at epoch 2, batch "),
+    # The first encoder kernel: XLA's ReLU turns NaN into 0, the loss stays finite, the weights do not.
+    (0, "training stopped: weights became non-finite in epoch 2 though the logged loss stayed finite"),
+])
+def test_nan_at_a_later_epoch_keeps_the_last_good_epoch_and_resumes(poisoned, match, tmp_path, monkeypatch, capsys):
+    run_dir = str(tmp_path / "run")
+    build = runner.build_callbacks
+    monkeypatch.setattr(runner, "build_callbacks", lambda recipe: build(recipe) + [PoisonAtEpoch(1, poisoned)])
+    err = one_line_error(capsys, 1, lambda: cli.main(["train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST]),
+                         match)
+    assert "the backup keeps epoch 1" in err
+    if poisoned == -1:
+        assert "non-finite terms: reconstruction" in err
+    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 1
+    assert _backup_weights_finite(os.path.join(run_dir, "backup"))
+    metrics = json.loads(open(os.path.join(run_dir, "metrics.json")).read())
+    assert metrics["status"] == "failed" and metrics["last_good_epoch"] == 1
+    assert not os.path.exists(os.path.join(run_dir, "model.keras"))
+
+    monkeypatch.setattr(runner, "build_callbacks", build)
+    assert cli.main(["train", "ae-digits", "--out", run_dir, "--resume", *FAST]) == 0
+    assert [row["epoch"] for row in training.read_history(os.path.join(run_dir, "history.csv"))] == [1, 2, 3]
+    assert json.loads(open(os.path.join(run_dir, "metrics.json")).read())["status"] == "completed"
+
+
+def test_interrupted_evaluation_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
+    train = ["train", "ae-digits", "--epochs", "2", *FAST]
+    assert cli.main([*train, "--out", str(tmp_path / "whole")]) == 0
+    whole = runner.weights_digest(training.load_model_file(str(tmp_path / "whole" / "model.keras")))
+
+    run_dir = str(tmp_path / "run")
+    evaluate = runner.test_metrics
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "test_metrics", ctrl_c)  # Ctrl-C during the evaluation after fit
+    with pytest.raises(KeyboardInterrupt):
+        cli.main([*train, "--out", run_dir])
+    monkeypatch.setattr(runner, "test_metrics", evaluate)
+    assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)
+    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 2  # the trained epochs are kept
+    one_line_error(capsys, 2, lambda: cli.main(["eval", run_dir]), "--resume")
+    one_line_error(capsys, 2, lambda: cli.main([*train, "--out", run_dir]), "holds an interrupted run; pass --resume")
+
+    def full_disk(model, path):  # the write of model.keras fails half-way with ENOSPC
+        with atomic.atomic_file(path, prefix=".model.", suffix=".keras") as tmp:
+            with open(tmp, "wb") as f:
+                f.write(b"PK half a model")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(training, "atomic_save_model", full_disk)
+    one_line_error(capsys, 2, lambda: cli.main([*train, "--out", run_dir, "--resume"]), "No space left on device")
+    monkeypatch.undo()
+    assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)
+    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 2
+
+    assert cli.main([*train, "--out", run_dir, "--resume"]) == 0
+    assert runner.weights_digest(training.load_model_file(os.path.join(run_dir, "model.keras"))) == whole
+    assert [row["epoch"] for row in training.read_history(os.path.join(run_dir, "history.csv"))] == [1, 2]
+    assert not os.path.exists(os.path.join(run_dir, "backup")) and not hidden_leftovers(run_dir)
+
+
+# -- export: partial exports, modes --------------------------------------------------------------
+def test_an_unconvertible_quantization_is_skipped_the_rest_written_world_readable(tmp_path, monkeypatch, capsys):
+    run_dir = write_run(tmp_path / "run")
+    out = str(tmp_path / "exports")
+    convert = serving.export_tflite
+
+    def dynamic_fails(model, path, quantization="none", **kwargs):
+        if quantization == "dynamic":
+            raise serving.ExportError("the TFLite dynamic file does not run in LiteRT: Node number 32 (DIV) "
+                                      "failed to invoke")
+        return convert(model, path, quantization, **kwargs)
+
+    monkeypatch.setattr(serving, "export_tflite", dynamic_fails)
+    umask = os.umask(0o077)  # a strict umask must not make the export unreadable to TF Serving
+    try:
+        capsys.readouterr()
+        assert export.cli.main([run_dir, "--out", out, "--tflite", "none,dynamic"]) == export.cli.EXIT_PARTIAL
+        err = capsys.readouterr().err.strip()
+        assert err == ("partial export: TFLite dynamic skipped: the TFLite dynamic file does not run in LiteRT: "
+                       "Node number 32 (DIV) failed to invoke")
+        assert sorted(os.listdir(os.path.join(out, "tflite", "ae-digits", "1"))) == ["ae-digits.none.json",
+                                                                                 "ae-digits.none.tflite"]
+        # Nothing converts: the SavedModel is still written, and no empty TFLite folder is left.
+        assert export.cli.main([run_dir, "--out", out, "--tflite", "dynamic"]) == export.cli.EXIT_PARTIAL
+        assert os.path.isfile(os.path.join(out, "ae-digits", "2", "saved_model.pb"))
+        assert not os.path.exists(os.path.join(out, "tflite", "ae-digits", "2"))
+    finally:
+        os.umask(umask)
+    for root, dirs, files in os.walk(out):
+        for d in dirs:
+            assert stat.S_IMODE(os.stat(os.path.join(root, d)).st_mode) == 0o755, os.path.join(root, d)
+        for f in files:
+            assert stat.S_IMODE(os.stat(os.path.join(root, f)).st_mode) == 0o644, os.path.join(root, f)
+    assert not hidden_leftovers(out)
+
+
+def test_a_tflite_file_litert_cannot_run_is_an_export_error_and_not_written(tmp_path, monkeypatch):
+    import keras_ae.serving.tflite as tflite
+
+    def div_fails(interpreter):
+        def run(sig, inputs):
+            raise RuntimeError("tflite/kernels/div.cc:262 data[i] != zero_point was not true.Node number 32 (DIV) "
+                               "failed to invoke.")
+        return run
+
+    monkeypatch.setattr(tflite, "tflite_runner", div_fails)
+    path = tmp_path / "m.none.tflite"
+    with pytest.raises(serving.ExportError, match=r"does not run in LiteRT: tflite/kernels/div.cc:262"):
+        serving.export_tflite(tiny_model(), str(path), "none")
+    assert os.listdir(tmp_path) == []
