@@ -7,6 +7,7 @@ not known, and the checks happened on the way in.
 """
 
 import numbers
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -124,3 +125,58 @@ def check_batch_size_match(tensors, names):
     if tf.executing_eagerly() and len(set(sizes)) > 1:
         listed = ", ".join(f"{n} has {s}" for n, s in zip(names, sizes))
         raise ValueError(f"batch sizes differ: {listed}")
+
+
+#: Start and end of the messages of :func:`check_dataset_values`'s in-pipeline assertions.
+DATASET_CHECK, _MIDDLE, _END = "keras_ae input check: ", " <<", " >>"
+
+
+def check_dataset_values(ds, unpack, name="x", value_range=None, reason=None):
+    """``ds`` with the data of every element checked as it is read: finite, within ``value_range``.
+
+    The numpy path checks the whole array once (:func:`check_batch`); a ``tf.data`` pipeline is
+    checked batch by batch inside the pipeline (a min, a max and an ``is_finite`` per batch, on
+    the input threads), so bad data stops ``fit`` at the first bad batch instead of training on
+    it. :func:`dataset_check_error` turns the failure into a one-line ``ValueError``.
+
+    Args:
+        ds: a ``tf.data.Dataset`` of batches (``x``, a tuple or a dict).
+        unpack: ``element -> x``, the data of an element.
+        name: the argument's name, for messages.
+        value_range: ``(low, high)`` (inclusive), or None for finiteness only.
+        reason: why the range holds, for the message (e.g. "a bernoulli likelihood").
+    """
+    def check(*element):
+        element = element[0] if len(element) == 1 else element
+        x = unpack(element)
+        if not (x.dtype.is_floating or x.dtype.is_integer):
+            return element
+        x32 = tf.cast(x, tf.float32)
+        finite = tf.reduce_all(tf.math.is_finite(x32))
+        asserts = [tf.debugging.Assert(finite, [DATASET_CHECK + f"{name} contains NaN or infinite values" + _MIDDLE + _END])]
+        if value_range is not None:
+            low, high = value_range
+            because = f"; {reason} needs data in [{low:g}, {high:g}]" if reason else ""
+            smallest, largest = tf.reduce_min(x32), tf.reduce_max(x32)
+            in_range = tf.logical_or(tf.logical_not(finite), tf.logical_and(smallest >= low, largest <= high))
+            asserts.append(tf.debugging.Assert(in_range, [
+                DATASET_CHECK + f"{name} has values outside [{low:g}, {high:g}]" + _MIDDLE + because + _END,
+                "min", smallest,
+                "max", largest]))
+        with tf.control_dependencies(asserts):
+            return tf.nest.map_structure(tf.identity, element)
+
+    return ds.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def dataset_check_error(error):
+    """The one-line ``ValueError`` of a failed :func:`check_dataset_values` assertion, else ``None``."""
+    text = str(error)
+    start = text.find(DATASET_CHECK)
+    if start < 0:
+        return None
+    head, _, rest = text[start + len(DATASET_CHECK):].partition(_MIDDLE)
+    tail = rest.split(_END, 1)[0]
+    found = re.search(r"\[min\] \[([^\]]*)\] \[max\] \[([^\]]*)\]", text[start:])
+    where = f"min {found[1]}, max {found[2]} in a batch of the dataset" if found else "in a batch of the dataset"
+    return ValueError(f"{head} ({where}){tail}")

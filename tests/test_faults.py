@@ -330,3 +330,26 @@ def test_a_tflite_file_litert_cannot_run_is_an_export_error_and_not_written(tmp_
     with pytest.raises(serving.ExportError, match=r"does not run in LiteRT: tflite/kernels/div.cc:262"):
         serving.export_tflite(tiny_model(), str(path), "none")
     assert os.listdir(tmp_path) == []
+
+
+# -- value checks on tf.data input ---------------------------------------------------------------
+def test_tf_data_input_gets_the_value_checks_of_numpy_input():
+    from keras_ae import data
+
+    x = np.random.default_rng(0).uniform(0, 1, (64, 8, 8, 1)).astype(np.float32)
+    x[40, 0, 0, 0] = 0.0  # the bad value is in the second batch: the first one trains
+    model = models.VAE(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(8,), seed=0)
+    training.compile_model(model, jit_compile=False, steps_per_execution=1)
+    too_large = r"x has values outside \[0, 1\] \(min 0, max 2( in a batch of the dataset)?\); a bernoulli likelihood "
+    x[40, 1, 0, 0] = 2.0
+    with pytest.raises(ValueError, match=too_large + "needs data in \\[0, 1\\]$"):
+        model.fit(data.training_pipeline(x, 32, shuffle=False), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=too_large):
+        model.fit(x, epochs=1, verbose=0)  # the numpy path says the same
+    x[40, 1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^x contains NaN or infinite values \(in a batch of the dataset\)$"):
+        model.evaluate(data.evaluation_pipeline(x, 32), verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data contains NaN"):
+        model.fit(data.training_pipeline(np.nan_to_num(x), 32), validation_data=data.evaluation_pipeline(x, 32),
+                  epochs=1, verbose=0)
+    assert not training.nonfinite_weights(model)

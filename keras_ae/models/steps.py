@@ -12,6 +12,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from keras_ae import _checks
+
 #: names of the positions of a tuple batch, as Keras's ``fit(x, y, sample_weight)`` packs them.
 TUPLE_KEYS = ("x", "y", "sample_weight")
 
@@ -397,10 +399,31 @@ class TrainingLoop:
         self._check_fit_data(x)
         if not self.built:
             self.build()
-        return super().fit(x, y, *args, **kwargs)
+        if isinstance(kwargs.get("validation_data"), tf.data.Dataset):
+            kwargs["validation_data"] = self._checked_dataset(kwargs["validation_data"], "validation_data")
+        return _raise_dataset_errors(super().fit, self._checked_dataset(x), y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self._check_fit_data(x)
         if not self.built:
             self.build()
-        return super().evaluate(x, y, *args, **kwargs)
+        return _raise_dataset_errors(super().evaluate, self._checked_dataset(x), y, *args, **kwargs)
+
+    def _checked_dataset(self, x, name="x"):
+        """A ``tf.data`` input with the value checks numpy input gets (finite, the likelihood's range)."""
+        if not isinstance(x, tf.data.Dataset):
+            return x
+        return _checks.check_dataset_values(
+            x, unpack_x, name, (0.0, 1.0) if self.unit_interval_data else None,
+            f"a {self.data_likelihood} likelihood" if self.data_likelihood else None)
+
+
+def _raise_dataset_errors(method, *args, **kwargs):
+    """``method(*args, **kwargs)``, a failed ``tf.data`` value check raised as a one-line ``ValueError``."""
+    try:
+        return method(*args, **kwargs)
+    except tf.errors.InvalidArgumentError as e:
+        error = _checks.dataset_check_error(e)
+        if error is None:
+            raise
+        raise error from None
