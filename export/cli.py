@@ -94,12 +94,15 @@ def read_run(run_dir):
                 config = json.load(f)
         except (OSError, ValueError) as e:
             raise CliError(f"cannot read {config_path}: {e}") from None
+        if not isinstance(config, dict):
+            raise CliError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
     return config, model_path
 
 
 def default_name(config, run_dir):
-    recipe = config.get("recipe") or {}
-    return recipe.get("name") or os.path.basename(os.path.normpath(run_dir))
+    recipe = config.get("recipe")
+    name = recipe.get("name") if isinstance(recipe, dict) else None
+    return name or os.path.basename(os.path.normpath(run_dir))
 
 
 def load_model(model_path):
@@ -135,7 +138,8 @@ def _load_dataset(config, max_examples):
         from keras_ae import data
     except ImportError as e:
         raise CliError(f"keras_ae.data is unavailable ({e}); pass --representative FILE.npy") from None
-    binarize = (config.get("recipe") or {}).get("binarize")
+    recipe = config.get("recipe")
+    binarize = recipe.get("binarize") if isinstance(recipe, dict) else None
     # Calibrate on what the model was trained on; one fixed binarization stands in for dynamic.
     binarize = "static" if binarize in ("static", "dynamic") else binarize
     try:

@@ -29,6 +29,13 @@ def check_positive_int(value, name):
     return check_integer(value, name, minimum=1)
 
 
+def check_int_sequence(value, name, minimum=1):
+    """A list or tuple of integers >= ``minimum`` (layer sizes, a shape); returns it as a tuple of ``int``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise ValueError(f"{name} must be a tuple of integers >= {minimum}, got {value!r}")
+    return tuple(check_integer(v, f"{name} entries", minimum=minimum) for v in value)
+
+
 def check_number(value, name, minimum=None, maximum=None, exclusive_minimum=False, exclusive_maximum=False):
     """A finite real number within the bounds (inclusive unless said); returns it as ``float``."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):

@@ -353,3 +353,43 @@ def test_tf_data_input_gets_the_value_checks_of_numpy_input():
         model.fit(data.training_pipeline(np.nan_to_num(x), 32), validation_data=data.evaluation_pipeline(x, 32),
                   epochs=1, verbose=0)
     assert not training.nonfinite_weights(model)
+
+
+# -- bad arguments are ValueError, not TypeError ---------------------------------------------------
+@pytest.mark.parametrize("call,match", [
+    (lambda: models.VAE(input_shape=None, latent_dim=2), "input_shape must be a tuple of integers >= 1, got None"),
+    (lambda: models.VAE(input_shape=(8,), latent_dim=2, hidden_units=5), "hidden_units must be a tuple"),
+    (lambda: models.VAE(input_shape=(8, 8, 1), latent_dim=2, architecture="conv", filters=3), "filters must be"),
+    (lambda: training.check_global_batch("a", training.current_strategy()), "batch_size must be an integer"),
+    (lambda: training.parse_tf_config(3), "TF_CONFIG must be JSON text, got int"),
+    (lambda: serving.check_model_name(None), "model name must be a string"),
+    (lambda: serving.models_config(None), "models must be a dict"),
+    (lambda: serving.rest_request("encode", None), "non-empty dict of inputs"),
+    (lambda: serving.convert_tflite(tiny_model(), "none", num_calibration="a"), "num_calibration must be an integer"),
+])
+def test_bad_arguments_raise_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_saved_model_score_of_huge_finite_input_is_not_nan(tmp_path):
+    import tensorflow as tf
+
+    from zoo.recipes import get_recipe
+
+    model = runner.build_model(get_recipe("ae-digits"), (8, 8, 1), seed=0)  # any finite input is valid
+    model.build()
+    assert np.all(np.isnan(model.score(np.full((1, 8, 8, 1), 3e38, np.float32))))  # Keras: inf - inf
+    served = tf.saved_model.load(serving.export_saved_model(model, str(tmp_path), "ae")).signatures["score"]
+    huge = np.full((2, 8, 8, 1), 3e38, np.float32)
+    huge[1] = -3e38
+    score = served(x=tf.constant(huge))["score"].numpy()
+    assert not np.any(np.isnan(score)) and np.all(score > 1e30), score  # the worst score, not NaN
+    ok = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_allclose(served(x=tf.constant(ok))["score"].numpy(), model.score(ok), rtol=1e-5)
+
+    vae = models.VAE(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(8,), seed=0)  # Bernoulli: data in [0, 1]
+    vae.build()
+    served = tf.saved_model.load(serving.export_saved_model(vae, str(tmp_path), "vae")).signatures["score"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"x has values outside \[0, 1\]"):
+        served(x=tf.constant(huge))

@@ -110,11 +110,11 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         super().__init__(**kwargs)
         if isinstance(input_shape, int):
             input_shape = (input_shape,)
-        self.data_shape = tuple(_checks.check_positive_int(d, "input_shape entries") for d in input_shape)
+        self.data_shape = _checks.check_int_sequence(input_shape, "input_shape")
         self.latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
         self.architecture = architecture
-        self.hidden_units = tuple(int(v) for v in hidden_units)
-        self.filters = tuple(int(v) for v in filters)
+        self.hidden_units = _checks.check_int_sequence(hidden_units, "hidden_units")
+        self.filters = _checks.check_int_sequence(filters, "filters")
         self.activation = activation
         self.kernel_initializer = kernel_initializer_config(kernel_initializer)
         if seed is None:

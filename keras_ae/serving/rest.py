@@ -18,6 +18,9 @@ def rest_request(signature, inputs):
     Example: ``rest_request("reconstruct", {"x": x[:2]})``
     -> ``{"signature_name": "reconstruct", "instances": [{"x": [...]}, {"x": [...]}]}``.
     """
+    if not isinstance(signature, str) or not isinstance(inputs, dict) or not inputs:
+        raise ValueError(f"rest_request needs a signature name and a non-empty dict of inputs, "
+                         f"got {signature!r} and {type(inputs).__name__}")
     arrays = {k: np.asarray(v) for k, v in inputs.items()}
     if any(a.ndim == 0 for a in arrays.values()):
         return {"signature_name": signature, "inputs": {k: a.tolist() for k, a in arrays.items()}}
@@ -84,6 +87,8 @@ def models_config(models):
 
     Example: ``models_config({"ae": "/models/ae"})``.
     """
+    if not isinstance(models, dict):
+        raise ValueError(f"models must be a dict {{name: base_path}}, got {type(models).__name__}")
     entries = []
     for name in sorted(models):
         entries.append(

@@ -41,9 +41,9 @@ def check_version(base_dir, name, version):
 
 def check_model_name(name):
     """Validate a model name: letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit. Returns it."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(name)):
-        raise ExportError(f"model name must be letters, digits, '.', '_' or '-', got {name!r}")
-    return str(name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ExportError(f"model name must be a string of letters, digits, '.', '_' or '-', got {name!r}")
+    return name
 
 
 def write_saved_model(model, path, check_finite=True):

@@ -96,15 +96,40 @@ def export_functions(model, check_finite=True):
 
     Example: ``fn, spec = export_functions(model)["encode"]``.
     """
-    return {sig: (_export_function(endpoint, check_finite), list(endpoint.inputs))
+    data_range = (0.0, 1.0) if getattr(model, "unit_interval_data", False) else None
+    return {sig: (_export_function(endpoint, check_finite, model.data_spec.name, data_range), list(endpoint.inputs))
             for sig, endpoint in endpoints(model).items()}
 
 
-def _export_function(endpoint, check_finite):
-    """``endpoint.fn`` with checked inputs and float32 outputs (a closure: traced functions take no extra args)."""
+def _in_range(t, spec, data_range):
+    """``t`` after an assertion that it lies in ``data_range`` (what ``model.check_inputs`` refuses in Keras)."""
+    low, high = data_range
+    message = f"{spec.name} has values outside [{low:g}, {high:g}], the range the model's likelihood takes"
+    with tf.control_dependencies([tf.debugging.assert_greater_equal(t, tf.cast(low, t.dtype), message=message),
+                                  tf.debugging.assert_less_equal(t, tf.cast(high, t.dtype), message=message)]):
+        return tf.identity(t)
+
+
+def _score_output(t):
+    """A score from finite input that overflowed float32 (``inf - inf`` = NaN) is ``+inf``: the worst score."""
+    t = _as_export_output(t)
+    return tf.where(tf.math.is_nan(t), tf.constant(np.inf, t.dtype), t)
+
+
+def _export_function(endpoint, check_finite, data_name=None, data_range=None):
+    """``endpoint.fn`` with checked inputs and float32 outputs (a closure: traced functions take no extra args).
+
+    With ``check_finite`` (SavedModel), float inputs are checked for NaN/inf, the data input
+    against ``data_range`` (Bernoulli-type models: [0, 1]), and a ``score`` output is never NaN
+    (the inputs being finite, a NaN can only be an overflow of a huge score).
+    """
     def fn(*args):
         args = [_checked(a, spec, check_finite) for a, spec in zip(args, endpoint.inputs)]
-        return {k: _as_export_output(v) for k, v in endpoint.fn(*args).items()}
+        if check_finite and data_range is not None:
+            args = [_in_range(a, spec, data_range) if spec.name == data_name and spec.dtype.is_floating else a
+                    for a, spec in zip(args, endpoint.inputs)]
+        return {k: _score_output(v) if check_finite and k == "score" else _as_export_output(v)
+                for k, v in endpoint.fn(*args).items()}
 
     return fn
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from keras_ae._checks import check_positive_int
 from keras_ae.serving.errors import ExportError
 from keras_ae.serving.parity import probe_batch, runner_parity
 from keras_ae.serving.saved_model import write_saved_model
@@ -76,6 +77,7 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
     """
     check_quantization(quantization)
     check_exportable(model)
+    num_calibration = check_positive_int(num_calibration, "num_calibration")
     if quantization == "int8":
         if representative_data is None:
             raise ExportError("int8 quantization needs representative_data (training examples)")

@@ -35,6 +35,8 @@ def parse_tf_config(text=None):
         text = os.environ.get("TF_CONFIG")
     if not text:
         raise ValueError("--strategy multiworker needs TF_CONFIG (a JSON cluster spec) in the environment")
+    if not isinstance(text, (str, bytes)):
+        raise ValueError(f"TF_CONFIG must be JSON text, got {type(text).__name__}")
     try:
         config = json.loads(text)
     except json.JSONDecodeError as e:
@@ -115,6 +117,9 @@ def check_global_batch(batch_size, strategy):
 
     Example: ``check_global_batch(64, make_strategy("auto"))``.
     """
+    from keras_ae import _checks
+
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
         raise ValueError(f"global batch size {batch_size} is not divisible by the {replicas} replicas "
