@@ -242,12 +242,31 @@ def test_nan_at_a_later_epoch_keeps_the_last_good_epoch_and_resumes(poisoned, ma
     assert json.loads(open(os.path.join(run_dir, "metrics.json")).read())["status"] == "completed"
 
 
-def test_interrupted_evaluation_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
-    train = ["train", "ae-digits", "--epochs", "2", *FAST]
+class CtrlCAtEpochEnd(keras.callbacks.Callback):
+    """Raise ``KeyboardInterrupt`` at the end of epoch ``epoch`` (0-based), before its backup is written."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
+    train = ["train", "vae-digits", "--epochs", "3", *FAST]  # dynamic binarization: a fresh sample per epoch
     assert cli.main([*train, "--out", str(tmp_path / "whole")]) == 0
     whole = runner.weights_digest(training.load_model_file(str(tmp_path / "whole" / "model.keras")))
 
     run_dir = str(tmp_path / "run")
+    build = runner.build_callbacks
+    monkeypatch.setattr(runner, "build_callbacks", lambda recipe: build(recipe) + [CtrlCAtEpochEnd(1)])
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in epoch 2
+        cli.main([*train, "--out", run_dir])
+    monkeypatch.setattr(runner, "build_callbacks", build)
+    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 1
+
     evaluate = runner.test_metrics
 
     def ctrl_c(*args, **kwargs):
@@ -255,10 +274,10 @@ def test_interrupted_evaluation_and_a_full_disk_resume_to_the_uninterrupted_run(
 
     monkeypatch.setattr(runner, "test_metrics", ctrl_c)  # Ctrl-C during the evaluation after fit
     with pytest.raises(KeyboardInterrupt):
-        cli.main([*train, "--out", run_dir])
+        cli.main([*train, "--out", run_dir, "--resume"])
     monkeypatch.setattr(runner, "test_metrics", evaluate)
     assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)
-    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 2  # the trained epochs are kept
+    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 3  # the trained epochs are kept
     one_line_error(capsys, 2, lambda: cli.main(["eval", run_dir]), "--resume")
     one_line_error(capsys, 2, lambda: cli.main([*train, "--out", run_dir]), "holds an interrupted run; pass --resume")
 
@@ -272,11 +291,12 @@ def test_interrupted_evaluation_and_a_full_disk_resume_to_the_uninterrupted_run(
     one_line_error(capsys, 2, lambda: cli.main([*train, "--out", run_dir, "--resume"]), "No space left on device")
     monkeypatch.undo()
     assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)
-    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 2
+    assert training.backup_epoch(os.path.join(run_dir, "backup")) == 3
 
     assert cli.main([*train, "--out", run_dir, "--resume"]) == 0
+    # Bit-exact: epochs 2 and 3 saw the batches (order and binarization) of the uninterrupted run.
     assert runner.weights_digest(training.load_model_file(os.path.join(run_dir, "model.keras"))) == whole
-    assert [row["epoch"] for row in training.read_history(os.path.join(run_dir, "history.csv"))] == [1, 2]
+    assert [row["epoch"] for row in training.read_history(os.path.join(run_dir, "history.csv"))] == [1, 2, 3]
     assert not os.path.exists(os.path.join(run_dir, "backup")) and not hidden_leftovers(run_dir)
 
 

@@ -8,9 +8,16 @@
     python -m zoo bench NAME [--steps N] [--batch-size B]
 
 Bad names (recipe, dataset, strategy), a malformed TF_CONFIG, a global batch the replicas cannot
-share and bad run directories end with exit status 2 and one line on stderr, never a traceback.
-A loss that stops being finite ends training with exit status 1 and ``"status": "failed"`` in
-``metrics.json``.
+share, bad or damaged data, bad run directories, a run directory another process writes (each is
+locked while `train` or `eval` runs) and a failed write (e.g. a full disk) end with exit status 2
+and one line on stderr, never a traceback. A loss (or a weight) that stops being finite ends
+training with exit status 1, ``"status": "failed"`` in ``metrics.json``, and the backup of the
+last good epoch kept for ``--resume``.
+
+A run directory is complete when ``model.keras`` is there: it is written last, after the
+metrics and the pictures. Until then the backup of the last finished epoch is kept, so a run
+interrupted at any moment (Ctrl-C, SIGKILL, a full disk) continues with ``--resume``; a resumed
+run's weights equal an uninterrupted run's.
 """
 
 import argparse

@@ -362,6 +362,15 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
             resumed_at = training.check_backup(model, backup_dir)
         except ValueError as e:
             raise CliError(f"cannot resume {run_dir}: {str(e).splitlines()[0]}") from None
+        # Each new iterator of the pipeline reshuffles (and re-binarizes) from the pipeline's seed
+        # state, so a resumed epoch sees the batches of an uninterrupted run only if as many
+        # iterators were opened before it. Keras 3's EpochIterator (checked with 3.15) opens two
+        # per epoch when the number of batches is known (one to train on, one made at the end of
+        # the epoch and discarded at the next one's start), else one. tests/test_faults.py checks
+        # that a resumed run's weights equal an uninterrupted run's.
+        per_epoch = 2 if int(train_ds.cardinality()) > 0 else 1
+        for _ in range(per_epoch * resumed_at):
+            iter(train_ds)
 
     os.makedirs(write_dir, exist_ok=True)
     if not resuming:
