@@ -413,3 +413,79 @@ def test_saved_model_score_of_huge_finite_input_is_not_nan(tmp_path):
     served = tf.saved_model.load(serving.export_saved_model(vae, str(tmp_path), "vae")).signatures["score"]
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"x has values outside \[0, 1\]"):
         served(x=tf.constant(huge))
+
+
+# -- SIGKILL at random moments, then resume ------------------------------------------------------
+def _zoo_process(run_dir, *extra):
+    cmd = [sys.executable, "-m", "zoo", "train", "ae-digits", "--epochs", "6", "--out", str(run_dir), *FAST, *extra]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, timeout=120):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _kill_when(proc, ready, delay, timeout=240):
+    """SIGKILL ``proc`` ``delay`` seconds after ``ready()`` holds; False if it finished first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            return False
+        assert time.monotonic() < deadline, "the training process made no progress"
+        time.sleep(0.01)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    return True
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_path, capsys):
+    rng = np.random.default_rng(13)
+    reference = tmp_path / "reference"
+    out, err = _zoo_process(reference).communicate(timeout=300)
+    assert (reference / "model.keras").exists(), err[-3000:]
+
+    run_dir = tmp_path / "run"
+    backup = str(run_dir / "backup")
+
+    def epochs_done():
+        try:
+            return training.backup_epoch(backup)
+        except ValueError:
+            return 0
+
+    moments = [  # (when to start the clock, random delay): mid-epoch or during a backup; the pictures and save
+        (lambda: epochs_done() >= 1, rng.uniform(0, 0.5)),
+        (lambda: epochs_done() >= 3, rng.uniform(0, 0.5)),
+        (lambda: any(p.suffix == ".png" for p in run_dir.iterdir()), rng.uniform(0, 0.05)),
+    ]
+    kills = 0
+    for attempt, (ready, delay) in enumerate(moments):
+        proc = _zoo_process(run_dir, *(["--resume"] if (run_dir / "config.json").exists() else []))
+        if attempt == 0:  # a concurrent run into the same directory is refused while this one trains
+            _wait_for(lambda: (run_dir / ".lock").exists())
+            one_line_error(capsys, 2, lambda: cli.main(["train", "ae-digits", "--out", str(run_dir), "--resume"]),
+                           f"is in use by process {proc.pid}")
+        if not _kill_when(proc, ready, delay):
+            break
+        kills += 1
+    assert kills >= 2
+    if (run_dir / "model.keras").exists():  # killed between the save and the backup's removal
+        assert cli.main(["eval", str(run_dir), "--num-samples", "5"]) == 0  # eval removes the leftover backup
+    else:
+        out, err = _zoo_process(run_dir, "--resume").communicate(timeout=300)
+        assert "run directory:" in out, err[-3000:]
+    assert [row["epoch"] for row in training.read_history(str(run_dir / "history.csv"))] == [1, 2, 3, 4, 5, 6]
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+    assert not (run_dir / "backup").exists() and not hidden_leftovers(run_dir)
+    digests = [runner.weights_digest(training.load_model_file(str(d / "model.keras"))) for d in (reference, run_dir)]
+    assert digests[0] == digests[1]

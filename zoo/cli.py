@@ -172,6 +172,8 @@ def cmd_eval(args):
         raise CliError(f"run directory {args.run_dir} does not exist")
     with runner.locked_run_dir(args.run_dir):  # not while a `train` writes it, nor two evals at once
         config, model = runner.load_run(args.run_dir)
+        # A complete run killed between saving model.keras and removing its backup: tidy up.
+        training.remove_backup(os.path.join(args.run_dir, "backup"))
         x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"),
                                       config.get("seed", 0))
         if tuple(x_test.shape[1:]) != tuple(model.data_shape):

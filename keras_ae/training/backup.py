@@ -126,10 +126,10 @@ def check_backup(model, backup_dir):
 
 def remove_backup(backup_dir):
     """Remove a backup folder: first renamed (so a half-removed backup is never taken for one), then deleted."""
+    doomed = os.path.join(os.path.dirname(os.path.abspath(backup_dir)), f".{os.path.basename(backup_dir)}.removing")
+    shutil.rmtree(doomed, ignore_errors=True)  # one whose removal was interrupted
     if not os.path.isdir(backup_dir):
         return
-    doomed = os.path.join(os.path.dirname(os.path.abspath(backup_dir)), f".{os.path.basename(backup_dir)}.removing")
-    shutil.rmtree(doomed, ignore_errors=True)
     os.rename(backup_dir, doomed)
     shutil.rmtree(doomed)
 
