@@ -210,7 +210,8 @@ class PoisonAtEpoch(keras.callbacks.Callback):
 
 def _backup_weights_finite(backup_dir):
     values = []
-    with h5py.File(os.path.join(backup_dir, "latest.weights.h5"), "r") as f:
+    assert sorted(os.listdir(backup_dir)) == ["epoch-1.weights.h5", "training_metadata.json"]
+    with h5py.File(training.backup_weights_path(backup_dir), "r") as f:
         f.visititems(lambda name, item: values.append(np.asarray(item)) if isinstance(item, h5py.Dataset) else None)
     return values and all(np.all(np.isfinite(v)) for v in values if v.dtype.kind == "f")
 

@@ -18,8 +18,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras ``BackupAndRestore`` whose backup files are replaced atomically.
 
     Upstream writes ``latest.weights.h5`` and ``training_metadata.json`` in place, so a kill
-    during the write leaves a torn file; here each goes through a temporary file and a rename,
-    weights first, so the metadata never names an epoch whose weights are not on disk.
+    during the write leaves a torn file, and a kill between the two writes leaves the weights of
+    one epoch with the epoch count of the one before. Here the weights of epoch ``k`` go to
+    ``epoch-k.weights.h5`` (a temporary file, then a rename), then ``training_metadata.json`` is
+    replaced atomically and names that file, then the older weights are removed: the metadata
+    is the one switch, and it always names an epoch and the weights of that same epoch.
 
     Two more differences from upstream: the backup is kept when ``fit`` ends (upstream deletes
     it, so a crash between the end of ``fit`` and the saving of the model lost the whole run;
@@ -48,9 +51,26 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         # Called by the base class at the end of every epoch (save_freq="epoch").
         if not self.write:
             return
-        with atomic_file(self._weights_path, prefix=".latest.", suffix=".weights.h5") as tmp:
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        with atomic_file(os.path.join(self.backup_dir, name), prefix=f".{name}.", suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp, overwrite=True)
-        atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0})
+        atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0, "weights": name})
+        for old in os.listdir(self.backup_dir):
+            if old.endswith(".weights.h5") and old != name and not old.startswith("."):
+                os.remove(os.path.join(self.backup_dir, old))
+
+    def _load_model(self):
+        # Called by the base class when fit begins: the weights the metadata names, and its epoch.
+        if not self.model.built:
+            raise ValueError("AtomicBackupAndRestore needs a built model before fit()")
+        weights = backup_weights_path(self.backup_dir)
+        if weights is not None:
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(weights)
+        epoch = backup_epoch(self.backup_dir)
+        if epoch:
+            self.model._initial_epoch = epoch
 
 
 def _all_finite(logs):
@@ -99,6 +119,23 @@ def backup_epoch(backup_dir):
     return epoch
 
 
+def backup_weights_path(backup_dir):
+    """The weights file of a backup: the one its metadata names (``latest.weights.h5`` for a
+    Keras backup), or ``None`` if there is none."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    name = "latest.weights.h5"
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                name = json.load(f).get("weights", name)
+        except (OSError, ValueError, AttributeError):
+            pass  # backup_epoch reports the unreadable metadata
+    if not isinstance(name, str) or os.path.basename(name) != name:
+        raise ValueError(f"the backup metadata {path} names the weights file {name!r}, not a file in {backup_dir}")
+    weights = os.path.join(backup_dir, name)
+    return weights if os.path.isfile(weights) else None
+
+
 def check_backup(model, backup_dir):
     """Load the backup in ``backup_dir`` into ``model`` (built and compiled); return its epoch count.
 
@@ -109,10 +146,10 @@ def check_backup(model, backup_dir):
         ValueError: the metadata or the weights cannot be read into ``model``.
     """
     epoch = backup_epoch(backup_dir)
-    weights = os.path.join(backup_dir, "latest.weights.h5")
-    if not os.path.isfile(weights):
+    weights = backup_weights_path(backup_dir)
+    if weights is None:
         if epoch:
-            raise ValueError(f"the backup {backup_dir} names epoch {epoch} but has no latest.weights.h5")
+            raise ValueError(f"the backup {backup_dir} names epoch {epoch} but holds no weights file")
         return 0
     try:
         if model.optimizer is not None and not model.optimizer.built:
