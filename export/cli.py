@@ -313,14 +313,13 @@ def run(args):
     from keras_ae import training
 
     existed = os.path.isdir(out)
-    lock = training.FolderLock(out, "export folder")
-    if not existed:
-        os.makedirs(out, mode=0o755, exist_ok=True)
-        os.chmod(out, 0o755)  # the umask does not apply: TF Serving of another user must read it
+    lock = training.FolderLock(out, "export folder")  # creates --out if needed
     try:
         lock.acquire()
-    except ValueError as e:  # another export writes there now
+    except ValueError as e:  # another export writes there now, or --out cannot be created
         raise CliError(str(e)) from None
+    if not existed:
+        os.chmod(out, 0o755)  # whatever the umask: TF Serving running as another user must read it
     try:
         return _export(args, config, model_path, quantizations, out)
     finally:
@@ -342,6 +341,8 @@ def _export(args, config, model_path, quantizations, out):
     if quantizations and os.path.exists(tflite_dir):
         raise CliError(f"{tflite_dir} already exists; an exported version is never overwritten")
     model = load_model(model_path)
+    if args.calibration_examples < 1:
+        raise CliError(f"--calibration-examples must be >= 1, got {args.calibration_examples}")
     skipped = {}
     needed = "int8" in quantizations
     if needed and not args.representative:
