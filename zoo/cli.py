@@ -133,8 +133,9 @@ def cmd_train(args):
     run_dir = os.path.abspath(args.out or os.path.join("runs", f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"))
     speed = runner.Speed.from_args(args)
     # One writer per run directory: a second `train` into it ends here with one line.
-    with runner.locked_run_dir(run_dir, lock=runner.is_chief_process(speed)):
-        previous = runner.check_run_dir(run_dir, recipe, args.resume)
+    chief = runner.is_chief_process(speed)
+    with runner.locked_run_dir(run_dir, lock=chief):
+        previous = runner.check_run_dir(run_dir, recipe, args.resume, chief=chief)
         saved = previous or {}
 
         def setting(option, key, default):

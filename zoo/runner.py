@@ -2,7 +2,8 @@
 
 ``train_run`` reads top to bottom: strategy, data, model, callbacks, ``fit``, the ``post_fit``
 hook, then the run directory (``config.json``, ``history.csv``, pictures, ``metrics.json``, and
-``model.keras`` last: a run directory is complete exactly when ``model.keras`` is there). The command line (``zoo.cli``) resolves its arguments and calls it; ``zoo.bench``
+``model.keras`` last: a run directory is complete exactly when ``model.keras`` is there). The
+command line (``zoo.cli``) resolves its arguments and calls it; ``zoo.bench``
 builds models with the same helpers. TensorFlow is imported only inside the functions, after the
 strategy is chosen: multi-worker collectives are configured when TensorFlow starts.
 
@@ -234,12 +235,17 @@ def locked_run_dir(run_dir, lock=True):
             os.rmdir(run_dir)
 
 
-def check_run_dir(run_dir, recipe, resume):
+def check_run_dir(run_dir, recipe, resume, chief=True):
     """The saved ``config.json`` of an interrupted run to resume (or ``None``), or ``CliError``.
 
     A run directory is complete once ``model.keras`` is there (it is written last). Without it,
     a folder holding ``config.json`` is an interrupted run, which only ``--resume`` continues.
+    A non-chief multi-worker task (``chief=False``) leaves the run directory to the chief, which
+    may be writing it already: it only reads the configuration of a run it resumes.
     """
+    if not chief:
+        resumable = resume and os.path.isfile(os.path.join(run_dir, "config.json"))
+        return read_run_config(run_dir, need_dataset=False) if resumable else None
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise CliError(f"--out {run_dir} is a file, not a run directory")
     if os.path.exists(os.path.join(run_dir, "model.keras")):
