@@ -42,10 +42,10 @@ class ParamProjection(keras.layers.Layer):
             and tuple(input_shape[1:3]) == self.event_shape[:2]
         )
         if spatial_match:
-            self.proj = keras.layers.Conv2D(self.event_shape[-1] * self.k, 3, padding="same",
+            self.proj = keras.layers.Conv2D(self.event_shape[-1] * self.k, 3, padding="same", dtype=self.dtype_policy,
                                             kernel_initializer=new_kernel_initializer(self.kernel_initializer))
         else:
-            self.proj = keras.layers.Dense(math.prod(self.event_shape) * self.k,
+            self.proj = keras.layers.Dense(math.prod(self.event_shape) * self.k, dtype=self.dtype_policy,
                                            kernel_initializer=new_kernel_initializer(self.kernel_initializer))
         self.flatten_first = len(input_shape) > 2 and not spatial_match
         if self.flatten_first:

@@ -30,6 +30,7 @@ averages them over the *global* batch (``tf.nn.compute_average_loss``, which Ker
 for a hand-written loss under ``tf.distribute``) and reports every term as a metric.
 """
 
+import os
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -62,6 +63,18 @@ class Endpoint(NamedTuple):
     probe: Callable = None
 
 
+def _network(layer, name):
+    """A user's network argument: None or a Keras layer (or model), else ``ValueError``."""
+    if layer is None or isinstance(layer, keras.layers.Layer):
+        return layer
+    raise ValueError(f"{name} must be a Keras layer or model (or None for the built-in network), "
+                     f"got {type(layer).__name__}")
+
+
+def _serialized(layer):
+    return None if layer is None else keras.saving.serialize_keras_object(layer)
+
+
 class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     """Base class: the model contract and the shared training step.
 
@@ -80,8 +93,16 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             initializer, its name or config. Default: PyTorch's default,
             ``VarianceScaling(1/3, "fan_in", "uniform")``, chosen by measurement
             (``keras_ae.layers.bodies.DEFAULT_KERNEL_INITIALIZER`` says how).
+        encoder: your own encoder network instead of the built-in body: any Keras layer or model
+            mapping data ``[B, *input_shape]`` to features ``[B, F]`` (the family's head turns
+            them into the code or posterior). ``architecture``, ``hidden_units`` and ``filters``
+            then do not apply to it. Saved in the config (it must be serializable).
+        decoder: your own decoder network: any Keras layer or model mapping codes
+            ``[B, latent_dim]`` to features, flat ``[B, F]`` or an image ``[B, H, W, C]`` of the
+            data's height and width, that the family's output head turns into data parameters.
         seed: integer seed of all training noise (corruption, reparameterized samples); the same
-            seed gives the same noise. Default: drawn at construction and stored in the config.
+            seed gives the same noise. Default: drawn at construction from NumPy's global
+            generator (so ``keras.utils.set_random_seed`` fixes it) and stored in the config.
     """
 
     #: names of the per-example terms ``_loss_terms`` returns, each logged as a metric.
@@ -106,7 +127,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     supports_xla = True
 
     def __init__(self, input_shape, latent_dim, architecture="mlp", hidden_units=(256,), filters=(32, 64),
-                 activation="relu", kernel_initializer=None, seed=None, **kwargs):
+                 activation="relu", kernel_initializer=None, encoder=None, decoder=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(input_shape, int):
             input_shape = (input_shape,)
@@ -117,8 +138,11 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         self.filters = tuple(int(v) for v in filters)
         self.activation = activation
         self.kernel_initializer = kernel_initializer_config(kernel_initializer)
+        # The user's networks, held untracked until make_*_body hands them over (Keras tracks them there).
+        object.__setattr__(self, "_given_networks", {"encoder": _network(encoder, "encoder"),
+                                                     "decoder": _network(decoder, "decoder")})
         if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+            seed = samplers.fresh_seed()
         self.seed = _checks.check_seed(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         group_terms = [t for terms in self.PARAMETER_GROUPS.values() for t in terms]
@@ -128,11 +152,17 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
 
     # -- construction helpers ---------------------------------------------------------------
     def make_encoder_body(self, activation=None):
+        """The encoder network: the user's ``encoder`` if given, else the built-in body."""
+        if self._given_networks["encoder"] is not None:
+            return self._given_networks["encoder"]
         return EncoderBody(self.data_shape, self.architecture, self.hidden_units, self.filters,
                            activation=self.activation if activation is None else activation,
                            kernel_initializer=self.kernel_initializer, name="encoder_body")
 
     def make_decoder_body(self, activation=None):
+        """The decoder network: the user's ``decoder`` if given, else the built-in body."""
+        if self._given_networks["decoder"] is not None:
+            return self._given_networks["decoder"]
         return DecoderBody(self.data_shape, self.architecture, self.hidden_units, self.filters,
                            activation=self.activation if activation is None else activation,
                            kernel_initializer=self.kernel_initializer, name="decoder_body")
@@ -147,6 +177,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             filters=list(self.filters),
             activation=self.activation,
             kernel_initializer=self.kernel_initializer,
+            encoder=_serialized(self._given_networks["encoder"]),
+            decoder=_serialized(self._given_networks["decoder"]),
             seed=self.seed,
         )
         return config
@@ -155,7 +187,9 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config.pop("trainable", None)
-        config.pop("dtype", None)
+        for key in ("encoder", "decoder"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
     # -- specs ------------------------------------------------------------------------------
@@ -186,12 +220,45 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         extras = {k: tf.zeros((2,) + tuple(s.shape), s.dtype) for k, s in self.batch_extras_spec().items()}
         # Weights must live in the strategy the model was created under, even when fit() or
         # load_model() triggers the build outside its scope.
+        self._propagate_dtype_policy()
         with self.distribute_strategy.scope():
             self._loss_terms(x, training=False, **extras)
             for group in self.PARAMETER_GROUPS:
                 self._group_loss_terms(group, x, training=False, **extras)
             self._reconstruct(x)
+        self._forget_build_batch_size()
         self.built = True
+
+    def _propagate_dtype_policy(self):
+        """Give the model's dtype policy (``dtype=``, e.g. ``"mixed_float16"``) to every inner layer.
+
+        Keras gives a layer the global policy unless it is told otherwise, so without this a
+        ``VAE(..., dtype="mixed_float16")`` would compute in float32 inside. Layers whose policy
+        was set to something other than the global one (a user's own network) keep theirs.
+        """
+        policy = self.dtype_policy
+        default = keras.config.dtype_policy()
+        if policy.name == default.name:
+            return
+        for layer in self._flatten_layers(include_self=False):
+            if layer.dtype_policy.name == default.name and not layer.built:
+                layer.dtype_policy = policy
+
+    def _forget_build_batch_size(self):
+        """Record an unknown batch size in the layers' build shapes (``summary()`` shows ``None``).
+
+        ``build`` runs a zero batch of 2 examples, and each layer records the shape it was built
+        with; the batch axis of a model is not fixed, so it is recorded as ``None``, as a
+        functional model does.
+        """
+        for layer in self._flatten_layers(include_self=False):
+            shapes = getattr(layer, "_build_shapes_dict", None)
+            if not shapes:
+                continue
+            layer._build_shapes_dict = {
+                key: (None,) + tuple(shape[1:]) if isinstance(shape, (tuple, list)) and len(shape) > 0
+                and shape[0] == 2 else shape
+                for key, shape in shapes.items()}
 
     # -- public methods: validate, then call the hook ------------------------------------------
     def check_inputs(self, x, name="x"):
@@ -401,6 +468,47 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         return {term: 1.0 for term in self.TERMS}
 
     # -- export ------------------------------------------------------------------------------
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras's ``model.export``, with this model's own serving signatures.
+
+        ``format="tf_saved_model"`` (default): a SavedModel at ``filepath`` with every signature
+        of ``export_endpoints()`` (``encode``, ``decode``, ``reconstruct`` = ``serving_default``,
+        ``score``, and ``sample`` for generative models), loadable by TF Serving and by
+        ``tf.saved_model.load`` in a process without keras_ae. ``format="litert"``: a
+        builtin-ops ``.tflite`` file with every signature and its JSON sidecar; ``kwargs`` take
+        ``quantization`` and ``representative_data`` (see ``keras_ae.serving.export_tflite``).
+        The file or folder is written under a temporary name and renamed when complete; an
+        existing ``filepath`` is refused (nothing is overwritten). ``input_signature`` is fixed
+        by the model (``data_spec``/``code_spec``) and must be left out.
+        """
+        from keras_ae import serving
+        from keras_ae.training.atomic import atomic_directory
+
+        if input_signature is not None:
+            raise ValueError(f"{type(self).__name__}.export takes no input_signature: the signatures are "
+                             f"the model's own ({', '.join(serving.signature_names(self))})")
+        if os.path.exists(filepath):
+            raise FileExistsError(f"{filepath} exists; export to a new path (nothing is overwritten)")
+        self.build()
+        if format == "tf_saved_model":
+            if kwargs:
+                raise ValueError(f"export(format='tf_saved_model') takes no options {sorted(kwargs)}")
+            serving.check_exportable(self)
+            with atomic_directory(filepath) as tmp:
+                serving.write_saved_model(self, tmp)
+            if verbose:
+                print(f"Saved {', '.join(serving.signature_names(self))} to {filepath}")
+            return filepath
+        if format == "litert":
+            unknown = sorted(set(kwargs) - {"quantization", "representative_data"})
+            if unknown:
+                raise ValueError(f"export(format='litert') takes quantization and representative_data, got {unknown}")
+            info = serving.export_tflite(self, filepath, measure_parity=False, **kwargs)
+            if verbose:
+                print(f"Saved {', '.join(info['signatures'])} to {filepath}")
+            return filepath
+        raise ValueError(f"format must be 'tf_saved_model' or 'litert', got {format!r}")
+
     def export_endpoints(self):
         """The export signatures this model declares: ``{name: Endpoint}``, ``reconstruct`` first.
 
