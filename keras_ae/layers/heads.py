@@ -288,7 +288,7 @@ class LogitBernoulli(tfd.Bernoulli):
     """
 
     def _log_prob(self, event):
-        logits = self._logits_parameter_no_checks()
+        logits = self.logits_parameter()
         return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(event, logits.dtype), logits=logits)
 
 
