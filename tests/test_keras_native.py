@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae.layers.bodies import DEFAULT_KERNEL_INITIALIZER
+from keras_ae.layers.bodies import DEFAULT_KERNEL_INITIALIZER, DecoderBody, EncoderBody
+from keras_ae.layers.heads import (BernoulliHead, ContinuousBernoulliHead, GaussianHead, ParamProjection,
+                                   RelaxedCategoricalHead)
 from keras_ae.models import VAE, Autoencoder
 
 
@@ -136,3 +138,22 @@ def test_kernel_initializer_argument_is_used_and_saved():
     assert Autoencoder.from_config(model.get_config()).kernel_initializer["class_name"] == "Zeros"
     with pytest.raises(ValueError, match="kernel_initializer must be a Keras initializer, got 'no-such'"):
         Autoencoder(input_shape=(64,), latent_dim=4, kernel_initializer="no-such")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: EncoderBody((8, 8, 1), "conv", (16,), (4, 8)),
+    lambda: DecoderBody((8, 8, 1), "conv", (16,), (4, 8)),
+    lambda: GaussianHead((3,), scale="global", min_scale=0.01),
+    lambda: BernoulliHead((8, 8, 1)),
+    lambda: ContinuousBernoulliHead((5,)),
+    lambda: RelaxedCategoricalHead(3, 4, temperature=0.5),
+    lambda: ParamProjection((5,), 2),
+])
+def test_public_layers_are_registered_and_round_trip_through_their_config(make):
+    layer = make()
+    name = keras.saving.get_registered_name(type(layer))
+    assert name.startswith("keras_ae>")
+    assert keras.saving.get_registered_object(name) is type(layer)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(clone) is type(layer)
+    assert clone.get_config() == layer.get_config()

@@ -73,6 +73,11 @@ class LayerStack(keras.layers.Layer):
         self.activation = activation
         self.stack = []
 
+    def get_config(self):
+        return {**super().get_config(), "data_shape": list(self.data_shape), "architecture": self.architecture,
+                "hidden_units": list(self.hidden_units), "filters": list(self.filters),
+                "activation": self.activation, "kernel_initializer": self.kernel_initializer}
+
     def layer_arguments(self):
         """Arguments of every dense and convolutional layer of the stack."""
         return dict(activation=self.activation, kernel_initializer=new_kernel_initializer(self.kernel_initializer))
@@ -95,6 +100,7 @@ class LayerStack(keras.layers.Layer):
         return shape
 
 
+@keras.saving.register_keras_serializable(package="keras_ae")
 class EncoderBody(LayerStack):
     """Data ``[B, *data_shape]`` -> flat features ``[B, F]``.
 
@@ -120,6 +126,7 @@ class EncoderBody(LayerStack):
 
 
 
+@keras.saving.register_keras_serializable(package="keras_ae")
 class DecoderBody(LayerStack):
     """Code ``[B, latent_dim]`` -> features for a head.
 
