@@ -541,4 +541,4 @@ def test_a_dataset_that_cannot_be_downloaded_is_a_clear_error(monkeypatch, tmp_p
 
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(D.DatasetUnavailableError, match="'mnist' is not prepared .* could not be downloaded"):
-        D.load_arrays("mnist", "test", data_dir=str(tmp_path))
+        D.load_arrays("mnist", "test", data_dir=str(tmp_path), download=True)
