@@ -157,3 +157,26 @@ def test_public_layers_are_registered_and_round_trip_through_their_config(make):
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert type(clone) is type(layer)
     assert clone.get_config() == layer.get_config()
+
+
+def test_from_preset_builds_a_recipe_and_loads_a_trained_model(tmp_path):
+    from keras_ae.models import IWAE, BaseAutoencoder
+
+    model = VAE.from_preset("vae-mnist")
+    assert (model.data_shape, model.hidden_units, model.latent_dim) == ((28, 28, 1), (512,), 16)
+    assert isinstance(model.optimizer, keras.optimizers.Adam) and model.jit_compile and model.steps_per_execution == 10
+    small = BaseAutoencoder.from_preset("ae-digits", latent_dim=3, seed=1)
+    assert type(small).__name__ == "Autoencoder" and small.latent_dim == 3 and small.seed == 1
+    path = str(tmp_path / "ae.keras")
+    small.save(path)
+    loaded = BaseAutoencoder.from_preset(path)
+    np.testing.assert_array_equal(np.asarray(loaded.encode(np.zeros((1, 8, 8, 1)))),
+                                  np.asarray(small.encode(np.zeros((1, 8, 8, 1)))))
+    with pytest.raises(ValueError, match="unknown preset 'nope'.*presets: .*vae-digits"):
+        VAE.from_preset("nope")
+    with pytest.raises(ValueError, match="preset 'vae-digits' is a VAE, not a IWAE"):
+        IWAE.from_preset("vae-digits")
+    with pytest.raises(ValueError, match="holds a Autoencoder, not a VAE"):
+        VAE.from_preset(path)
+    with pytest.raises(ValueError, match="does not exist"):
+        VAE.from_preset(str(tmp_path))  # a directory without model.keras

@@ -192,6 +192,18 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """A model from a zoo recipe name (built and compiled), a run directory or a ``.keras`` file.
+
+        ``VAE.from_preset("vae-mnist")`` is the recipe's architecture, compiled with its learning
+        rate; ``VAE.from_preset("runs/vae-mnist")`` is the model that run trained. See
+        :func:`keras_ae.presets.from_preset`; ``python -m zoo list`` lists the recipe names.
+        """
+        from keras_ae import presets
+
+        return presets.from_preset(cls, preset, **overrides)
+
     # -- specs ------------------------------------------------------------------------------
     @property
     def data_spec(self):
