@@ -31,15 +31,23 @@ for a hand-written loss under ``tf.distribute``) and reports every term as a met
 """
 
 import os
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Union
 
 import numpy as np
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from keras_ae import _checks, samplers
 from keras_ae.layers.bodies import DecoderBody, EncoderBody, kernel_initializer_config
 from keras_ae.models import steps as _steps
+
+if TYPE_CHECKING:
+    from keras_ae.objectives import ImportanceSamples
+
+tfd = tfp.distributions
+#: what the public methods take as data or codes: a NumPy array, a tensor or nested lists.
+ArrayLike = Union[np.ndarray, tf.Tensor, list]
 
 #: decoded examples per importance-sampling chunk: bounds the memory of ``log_likelihood``.
 DECODED_PER_CHUNK = 2**14
@@ -193,7 +201,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, **overrides):
+    def from_preset(cls, preset: Union[str, os.PathLike], **overrides) -> "BaseAutoencoder":
         """A model from a zoo recipe name (built and compiled), a run directory or a ``.keras`` file.
 
         ``VAE.from_preset("vae-mnist")`` is the recipe's architecture, compiled with its learning
@@ -293,11 +301,11 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             raise ValueError(f"{type(self).__name__} needs the batch entries {missing} (a tuple (x, y) or a dict)")
         return {k: _checks.check_batch(v, specs[k], k) for k, v in extras.items()}
 
-    def encode(self, x):
+    def encode(self, x: ArrayLike) -> tf.Tensor:
         """Data ``[B, *input_shape]`` -> code ``[B, *code_spec.shape]`` (the posterior mean if probabilistic)."""
         return self._encode(self.check_inputs(x))
 
-    def decode(self, z, seed=None):
+    def decode(self, z: ArrayLike, seed: Optional[int] = None) -> tf.Tensor:
         """Code -> reconstruction in data space: the mean of p(x|z), or a draw for a stochastic decoder.
 
         Args:
@@ -309,45 +317,45 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         _checks.check_seed(seed)
         return self._decode(z, seed=None if seed is None else samplers.stateless_seed(seed))
 
-    def reconstruct(self, x):
+    def reconstruct(self, x: ArrayLike) -> tf.Tensor:
         """``decode(encode(x))``: the reconstruction of a checked batch."""
         return self._reconstruct(self.check_inputs(x))
 
-    def score(self, x):
+    def score(self, x: ArrayLike) -> tf.Tensor:
         """Per-example anomaly score ``[B]`` (larger is more anomalous)."""
         return self._score(self.check_inputs(x))
 
-    def encode_outputs(self, x):
+    def encode_outputs(self, x: ArrayLike) -> Dict[str, tf.Tensor]:
         """Named outputs of the ``encode`` signature: ``{"code": ...}`` plus a family's posterior parameters."""
         return self._encode_outputs(self.check_inputs(x))
 
-    def loss_terms(self, x, training=False, **extras):
+    def loss_terms(self, x: ArrayLike, training: bool = False, **extras: ArrayLike) -> Dict[str, tf.Tensor]:
         """Per-example loss terms ``{name: [B]}`` of a checked batch (and its extras, e.g. ``y``)."""
         return self._loss_terms(self.check_inputs(x), training=training, **self.check_extras(extras))
 
-    def posterior(self, x):
+    def posterior(self, x: ArrayLike) -> tfd.Distribution:
         """``q(z|x)``: a ``tfd`` distribution with batch ``[B]`` and event ``code_spec.shape``."""
         self._require(self.is_probabilistic, "has no posterior")
         return self._posterior(self.check_inputs(x))
 
-    def likelihood(self, z):
+    def likelihood(self, z: ArrayLike) -> tfd.Distribution:
         """``p(x|z)``: a ``tfd`` distribution with batch ``[B]`` and event ``input_shape``."""
         self._require(self.is_probabilistic, "has no likelihood p(x|z)")
         return self._likelihood(self.check_codes(z))
 
-    def prior(self):
+    def prior(self) -> tfd.Distribution:
         """``p(z)``: the model's prior, a ``tfd`` distribution over codes (with trainable weights if learned)."""
         self._require(self.is_generative, "is not generative: it has no prior")
         return self._prior()
 
-    def sample(self, n, seed=None):
+    def sample(self, n: int, seed: Optional[int] = None) -> tf.Tensor:
         """``n`` generated examples ``[n, *input_shape]``; the same ``seed``, the same samples."""
         self._require(self.is_generative, "is not generative: it has no prior to sample")
         n = _checks.check_integer(n, "n", minimum=0)
         _checks.check_seed(seed)
         return self._sample(n, samplers.stateless_seed(seed))
 
-    def importance_samples(self, x, num_samples=1, seed=None):
+    def importance_samples(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None) -> "ImportanceSamples":
         """The importance-weight record of ``num_samples`` draws ``z_s ~ q(z|x)`` for a batch.
 
         Returns a :class:`keras_ae.objectives.ImportanceSamples`: ``log p(x|z_s)``, ``log p(z_s)``,
@@ -365,11 +373,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         _checks.check_seed(seed)
         return self._importance_samples(x, k, samplers.stateless_seed(self.seed if seed is None else seed))
 
-    def log_importance_weights(self, x, num_samples=1, seed=None):
+    def log_importance_weights(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None) -> tf.Tensor:
         """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q(z|x)``: ``[k, B]``."""
         return self.importance_samples(x, num_samples, seed).log_weights()
 
-    def log_likelihood(self, x, num_samples=1000, seed=None, chunk_size=None):
+    def log_likelihood(self, x: ArrayLike, num_samples: int = 1000, seed: Optional[int] = None,
+                       chunk_size: Optional[int] = None) -> tf.Tensor:
         """Importance-sampled ``log p(x)`` per example ``[B]`` (Burda et al. 2015, eq. 12).
 
         ``log p(x) ~ log (1/k) sum_s p(x|z_s) p(z_s) / q(z_s|x)``, ``z_s ~ q(z|x)``: a stochastic
@@ -463,7 +472,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """The importance-weight record (:class:`keras_ae.objectives.ImportanceSamples`) of ``k`` draws."""
         raise NotImplementedError
 
-    def post_fit(self, x_train, seed=0):
+    def post_fit(self, x_train: ArrayLike, seed: int = 0) -> None:
         """Hook run once after ``fit`` on the training data (e.g. an ex-post code density); default: nothing.
 
         Args:
@@ -480,7 +489,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         return {term: 1.0 for term in self.TERMS}
 
     # -- export ------------------------------------------------------------------------------
-    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+    def export(self, filepath: str, format: str = "tf_saved_model", verbose: Optional[bool] = None,
+               input_signature=None, **kwargs) -> str:
         """Keras's ``model.export``, with this model's own serving signatures.
 
         ``format="tf_saved_model"`` (default): a SavedModel at ``filepath`` with every signature
