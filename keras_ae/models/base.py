@@ -39,7 +39,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae import _checks, samplers
-from keras_ae.layers.bodies import DecoderBody, EncoderBody, kernel_initializer_config
+from keras_ae.layers.bodies import DEFAULT_KERNEL_INITIALIZER, DecoderBody, EncoderBody, kernel_initializer_config
 from keras_ae.models import steps as _steps
 
 if TYPE_CHECKING:
@@ -129,6 +129,10 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     #: whether ``decode`` draws (an autoregressive or sampled decoder): then the exported
     #: ``decode`` and ``reconstruct`` are stochastic.
     stochastic_decoder = False
+    #: the kernel initializer when none is given: PyTorch's, chosen by measurement
+    #: (``keras_ae.layers.bodies.DEFAULT_KERNEL_INITIALIZER`` has the figures); a family whose
+    #: own measurement favours another sets it, with the figures in its docstring.
+    default_kernel_initializer = DEFAULT_KERNEL_INITIALIZER
     #: whether ``jit_compile`` may be chosen for this model's train step. False for models whose
     #: loss differentiates inside the step (Jacobian, gradient penalty): XLA compilation of their
     #: train step did not finish in 200 s on this project's 2-core CPU.
@@ -145,7 +149,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         self.hidden_units = tuple(int(v) for v in hidden_units)
         self.filters = tuple(int(v) for v in filters)
         self.activation = activation
-        self.kernel_initializer = kernel_initializer_config(kernel_initializer)
+        self.kernel_initializer = kernel_initializer_config(
+            self.default_kernel_initializer if kernel_initializer is None else kernel_initializer)
         # The user's networks, held untracked until make_*_body hands them over (Keras tracks them there).
         object.__setattr__(self, "_given_networks", {"encoder": _network(encoder, "encoder"),
                                                      "decoder": _network(decoder, "decoder")})
