@@ -180,3 +180,14 @@ def test_from_preset_builds_a_recipe_and_loads_a_trained_model(tmp_path):
         VAE.from_preset(path)
     with pytest.raises(ValueError, match="does not exist"):
         VAE.from_preset(str(tmp_path))  # a directory without model.keras
+
+
+def test_a_family_keeps_its_own_measured_default_initializer():
+    from keras_ae.models import SparseAutoencoder
+
+    sparse = SparseAutoencoder(input_shape=(64,), latent_dim=8, hidden_units=(16,), seed=0)
+    assert sparse.kernel_initializer["class_name"] == "GlorotUniform"
+    plain = Autoencoder(input_shape=(64,), latent_dim=8, hidden_units=(16,), seed=0)
+    assert plain.kernel_initializer["class_name"] == DEFAULT_KERNEL_INITIALIZER["class_name"]
+    chosen = SparseAutoencoder(input_shape=(64,), latent_dim=8, seed=0, kernel_initializer="he_normal")
+    assert chosen.kernel_initializer["class_name"] == "HeNormal"

@@ -110,6 +110,12 @@ class SparseAutoencoder(Autoencoder):
     """
 
     TERMS = ("reconstruction", "sparsity")
+    #: Keras's Glorot uniform, not the library default (PyTorch's): on the digits recipes (60
+    #: epochs, test objective, seeds 0, 1, 2) PyTorch's initializer gave 0.139 / 0.139 / 0.138
+    #: against Glorot's 0.110 / 0.104 / 0.124 for the L1 penalty (``sparse-l1-digits``), and
+    #: 0.771 / 0.753 / 0.796 against 0.591 / 0.546 / 0.602 for the KL penalty (``sparse-kl-digits``):
+    #: the smaller initial codes settle into a sparser but worse reconstruction.
+    default_kernel_initializer = "glorot_uniform"
 
     def __init__(self, input_shape, latent_dim, penalty="l1", sparsity_weight=1e-3, target_activation=0.05,
                  **kwargs):
