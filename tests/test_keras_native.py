@@ -191,3 +191,11 @@ def test_a_family_keeps_its_own_measured_default_initializer():
     assert plain.kernel_initializer["class_name"] == DEFAULT_KERNEL_INITIALIZER["class_name"]
     chosen = SparseAutoencoder(input_shape=(64,), latent_dim=8, seed=0, kernel_initializer="he_normal")
     assert chosen.kernel_initializer["class_name"] == "HeNormal"
+
+
+def test_a_bernoulli_autoencoder_keeps_glorot_unless_told():
+    bce = Autoencoder(input_shape=(64,), latent_dim=8, hidden_units=(16,), reconstruction="bernoulli", seed=0)
+    assert bce.kernel_initializer["class_name"] == "GlorotUniform"
+    assert Autoencoder.from_config(bce.get_config()).kernel_initializer["class_name"] == "GlorotUniform"
+    told = Autoencoder(input_shape=(64,), latent_dim=8, reconstruction="bernoulli", kernel_initializer="ones")
+    assert told.kernel_initializer["class_name"] == "Ones"

@@ -45,7 +45,15 @@ class Autoencoder(BaseAutoencoder):
         z = model.encode(x_test)
     """
 
+    #: the kernel initializer of ``reconstruction="bernoulli"`` when none is given: Keras's Glorot
+    #: uniform. On ``ae-bce-digits`` (60 epochs, seeds 0, 1, 2) its test cross-entropy was 15.69 /
+    #: 15.73 / 15.80 nats, against 15.94 / 15.96 / 15.97 with the library default (PyTorch's),
+    #: which is better for the squared error (``ae-digits`` 0.00848 against 0.00874 MSE).
+    BERNOULLI_KERNEL_INITIALIZER = "glorot_uniform"
+
     def __init__(self, input_shape, latent_dim, reconstruction="mse", code_activation="linear", **kwargs):
+        if kwargs.get("kernel_initializer") is None and reconstruction == "bernoulli":
+            kwargs["kernel_initializer"] = self.BERNOULLI_KERNEL_INITIALIZER
         super().__init__(input_shape, latent_dim, **kwargs)
         _checks.check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
         self.reconstruction = reconstruction
