@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+tfd = tfp.distributions
+
 
 def _sum_over_event(values):
     """Sum ``[B, ...]`` over every axis but the batch axis -> ``[B]``."""
@@ -36,9 +38,14 @@ def l1_penalty(code):
 
 
 def bernoulli_kl(rho, rho_hat, eps=1e-6):
-    """``KL(Bernoulli(rho) || Bernoulli(rho_hat))`` elementwise, for target activations."""
+    """``KL(Bernoulli(rho) || Bernoulli(rho_hat))`` elementwise (TFP's closed form), for target activations.
+
+    ``rho_hat`` is clipped to ``[eps, 1 - eps]`` so that a dead or saturated unit gives a large
+    finite penalty rather than an infinite one.
+    """
     rho_hat = tf.clip_by_value(tf.cast(rho_hat, tf.float32), eps, 1.0 - eps)
-    return rho * tf.math.log(rho / rho_hat) + (1.0 - rho) * tf.math.log((1.0 - rho) / (1.0 - rho_hat))
+    rho = tf.cast(rho, tf.float32) * tf.ones_like(rho_hat)
+    return tfd.kl_divergence(tfd.Bernoulli(probs=rho), tfd.Bernoulli(probs=rho_hat))
 
 
 def target_activation_penalty(code, rho):
@@ -176,13 +183,6 @@ def free_bits_kl(kl_dims, free_bits):
     return tf.reduce_sum(tf.where(above, kl_dims, floor * tf.ones_like(kl_dims)), axis=1)
 
 
-def log_mean_exp(values, axis=0):
-    """``log mean_axis exp(values)``, stable (``reduce_logsumexp - log n``)."""
-    values = tf.cast(values, tf.float32)
-    n = tf.cast(tf.shape(values)[axis], tf.float32)
-    return tf.reduce_logsumexp(values, axis=axis) - tf.math.log(n)
-
-
 def importance_log_weights(log_px_given_z, log_pz, log_qz, kl_weight=1.0):
     """``log w = log p(x|z) + kl_weight * (log p(z) - log q(z|x))``, each ``[n, B]``.
 
@@ -223,4 +223,4 @@ def importance_weighted_bound(log_weights):
     ``log_weights`` is ``[k, B]``; ``L_1`` is the ELBO, ``L_k`` does not decrease in expectation as
     ``k`` grows, and tends to ``log p(x)``.
     """
-    return log_mean_exp(log_weights, axis=0)
+    return tfp.math.reduce_logmeanexp(tf.cast(log_weights, tf.float32), axis=0)

@@ -13,10 +13,20 @@ import numpy as np
 import tensorflow as tf
 
 
+def fresh_seed():
+    """A new integer seed in [0, 2^31 - 1) from NumPy's global generator.
+
+    ``keras.utils.set_random_seed(s)`` seeds that generator, so after it a model's default seed and
+    every unseeded ``sample``/``decode`` draw repeat from run to run, as Keras users expect;
+    without it NumPy starts from OS entropy and every process differs.
+    """
+    return int(np.random.randint(0, 2**31 - 1))
+
+
 def stateless_seed(seed):
-    """An integer seed (or None: a fresh one) -> a stateless ``[2]`` int32 seed tensor; a tensor passes through."""
+    """An integer seed (or None: :func:`fresh_seed`) -> a stateless ``[2]`` int32 seed tensor; a tensor passes through."""
     if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+        seed = fresh_seed()
     if isinstance(seed, (int, np.integer)):
         return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
     return tf.cast(seed, tf.int32)

@@ -19,16 +19,22 @@ TFDS_NAMES = [n for n in D.DATASET_NAMES if n != "digits"]
 
 @pytest.fixture
 def mock_tfds(tmp_path):
-    """Mock TFDS offline; data_dir is an empty folder so no real metadata or data is picked up."""
+    """Mock TFDS offline; data_dir is an empty folder so no real metadata or data is picked up.
+
+    ``mock_data`` stands for a prepared dataset, so the builder also says it is prepared (the
+    loader checks that before reading, to fail fast on an unprepared one).
+    """
+    import contextlib
+    from unittest import mock
+
     import tensorflow_datasets as tfds
 
+    @contextlib.contextmanager
     def _mock(num_examples, **kwargs):
-        return tfds.testing.mock_data(
-            num_examples=num_examples,
-            policy=tfds.testing.MockPolicy.USE_CODE,
-            data_dir=str(tmp_path / "tfds"),
-            **kwargs,
-        )
+        with tfds.testing.mock_data(num_examples=num_examples, policy=tfds.testing.MockPolicy.USE_CODE,
+                                    data_dir=str(tmp_path / "tfds"), **kwargs), \
+                mock.patch.object(tfds.core.DatasetBuilder, "is_prepared", return_value=True):
+            yield
 
     return _mock
 
@@ -257,6 +263,38 @@ def test_dsprites_held_out_split(mock_tfds):
     assert len(test) == 3 and len(train) == 12
     assert (test_size, train_size) == (3, 12)
     assert all(lbl in (0, 1, 2) for _, lbl in train + test)
+
+
+def test_an_unprepared_tfds_dataset_fails_at_once_naming_it_and_the_data_dir(tmp_path):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(D.DatasetUnavailableError, match=r"dataset 'mnist' is not prepared in .*nothing.*--data-dir"):
+        D.load_arrays("mnist", "test", data_dir=str(tmp_path / "nothing"))
+    # without the check, TFDS retries the download for minutes; the check itself is well under 5 s
+    assert time.perf_counter() - start < 30
+
+
+def test_tfds_split_slicing(mock_tfds):
+    from unittest import mock
+
+    import tensorflow_datasets as tfds
+
+    # mock_data ignores the slice (it makes num_examples whatever the split), so check that the
+    # expression reaches tfds.load unchanged
+    with mock_tfds(num_examples=4), mock.patch.object(tfds, "load", wraps=tfds.load) as load:
+        x, _ = D.load_arrays("mnist", "train[:50%]")
+        D.load_arrays("mnist", "train[:2]+test[:3]")
+    assert [c.kwargs["split"] for c in load.call_args_list] == ["train[:50%]", "train[:2]+test[:3]"]
+    _check_images(x, (28, 28, 1))
+    with pytest.raises(ValueError, match=r"names \['valid'\], not splits of dataset 'mnist'"):
+        D.check_split("mnist", "valid[:10%]")
+    with pytest.raises(ValueError, match="is not a TFDS split expression"):
+        D.check_split("mnist", "train[::x]")
+    with pytest.raises(ValueError, match="dsprites takes only 'train' or 'test'"):
+        D.check_split("dsprites", "train[:10%]")
+    with pytest.raises(ValueError, match="split 'train' is not available for dataset 'digits'|choose one of"):
+        D.check_split("digits", "train[:10%]")
 
 
 def test_tfds_pipeline_end_to_end(mock_tfds):
@@ -503,4 +541,4 @@ def test_a_dataset_that_cannot_be_downloaded_is_a_clear_error(monkeypatch, tmp_p
 
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(D.DatasetUnavailableError, match="'mnist' is not prepared .* could not be downloaded"):
-        D.load_arrays("mnist", "test", data_dir=str(tmp_path))
+        D.load_arrays("mnist", "test", data_dir=str(tmp_path), download=True)

@@ -101,3 +101,20 @@ def test_generative_run_pictures_with_a_fitted_density(tmp_path, latent_dim):
     again = pictures.sample_grid(model, str(tmp_path / "again.png"), seed=1)
     with open(again, "rb") as a, open(tmp_path / "samples.png", "rb") as b:
         assert a.read() == b.read()
+
+
+def test_loss_curves_draw_every_term_from_history_rows_or_a_keras_history(tmp_path):
+    from PIL import Image
+
+    from keras_ae import pictures
+
+    rows = [{"epoch": e, "loss": 10.0 / e, "kl": 1.0 + e, "val_loss": 11.0 / e} for e in range(1, 6)]
+    path = pictures.loss_curves(rows, str(tmp_path / "curves.png"))
+    with Image.open(path) as image:
+        wide, _ = image.size
+    history = {"loss": [3.0, 2.0], "reconstruction": [2.5, 1.5], "kl": [0.5, 0.5]}
+    path3 = pictures.loss_curves(history, str(tmp_path / "three.png"))
+    with Image.open(path3) as image:
+        assert abs(image.size[0] / wide - 1.5) < 0.05  # one panel per term: three side by side, two before
+    with pytest.raises(ValueError, match="at least one epoch"):
+        pictures.loss_curves([], str(tmp_path / "none.png"))

@@ -16,7 +16,7 @@ from keras_ae.data.registry import check_image_size, check_split, dataset_shape,
 __all__ = ["load_dataset", "load_arrays"]
 
 
-def load_dataset(name, split="train", data_dir=None, image_size=None):
+def load_dataset(name, split="train", data_dir=None, image_size=None, download=False):
     """Load a named dataset as unbatched ``(x, y)`` elements.
 
     Args:
@@ -25,6 +25,8 @@ def load_dataset(name, split="train", data_dir=None, image_size=None):
             :func:`~keras_ae.data.dataset_splits`).
         data_dir: TFDS data directory (default: TFDS's own, ``~/tensorflow_datasets``).
         image_size: resize images to ``image_size x image_size`` (centre crop if not square).
+        download: TFDS only: download and prepare a dataset that is not in ``data_dir``
+            (default False: an unprepared dataset is a ``DatasetUnavailableError`` at once).
 
     Returns:
         a ``tf.data.Dataset`` of ``(x, y)``: ``x`` float32 of
@@ -43,7 +45,7 @@ def load_dataset(name, split="train", data_dir=None, image_size=None):
     if spec.load_arrays is not None:
         x, y = _in_memory_arrays(spec, name, split, image_size)
         return tf.data.Dataset.from_tensor_slices((x, y))
-    return spec.load_dataset(name, split, data_dir, image_size)
+    return spec.load_dataset(name, split, data_dir, image_size, download=download)
 
 
 def _in_memory_arrays(spec, name, split, image_size, max_examples=None):
@@ -59,9 +61,9 @@ def _in_memory_arrays(spec, name, split, image_size, max_examples=None):
     return x.astype(np.float32, copy=False), y
 
 
-def _streamed_arrays(spec, name, split, data_dir, image_size, max_examples=None):
+def _streamed_arrays(spec, name, split, data_dir, image_size, max_examples=None, download=False):
     """``(x, y)`` of a streamed source, read through its dataset in batches of 1024."""
-    ds = spec.load_dataset(name, split, data_dir, image_size)
+    ds = spec.load_dataset(name, split, data_dir, image_size, download=download)
     if max_examples is not None:
         ds = ds.take(max_examples)
     xs, ys = [], []
@@ -75,7 +77,7 @@ def _streamed_arrays(spec, name, split, data_dir, image_size, max_examples=None)
 
 
 def load_arrays(name, split="train", max_examples=None, binarize=None, seed=0, data_dir=None,
-                image_size=None):
+                image_size=None, download=False):
     """Load a named dataset into numpy arrays.
 
     Args:
@@ -89,6 +91,7 @@ def load_arrays(name, split="train", max_examples=None, binarize=None, seed=0, d
         seed: seed of the static binarization.
         data_dir: TFDS data directory.
         image_size: resize images to ``image_size x image_size``.
+        download: TFDS only: download a dataset that is not prepared (see :func:`load_dataset`).
 
     Returns:
         ``(x, y)``: ``x`` float32 ``[N, *dataset_shape(name)]`` in [0, 1], ``y`` int64 ``[N]``.
@@ -113,7 +116,7 @@ def load_arrays(name, split="train", max_examples=None, binarize=None, seed=0, d
     if spec.load_arrays is not None:
         x, y = _in_memory_arrays(spec, name, split, image_size, max_examples)
     else:
-        x, y = _streamed_arrays(spec, name, split, data_dir, image_size, max_examples)
+        x, y = _streamed_arrays(spec, name, split, data_dir, image_size, max_examples, download)
 
     if binarize == "static":
         x = binarize_static(x, seed=seed)

@@ -52,7 +52,7 @@ class DatasetSpec:
         load_arrays: ``load_arrays(name, split) -> (x, y)`` for a source read into memory
             (float32 ``[N, *shape]`` in [0, 1], int64 ``[N]``); resizing and ``max_examples``
             are applied by the caller.
-        load_dataset: ``load_dataset(name, split, data_dir, image_size) -> tf.data.Dataset`` of
+        load_dataset: ``load_dataset(name, split, data_dir, image_size, download=False) -> tf.data.Dataset`` of
             unbatched ``(x, y)`` for a streamed source; exactly one of the two loaders is set.
         check_name: for a family, ``check_name(name)`` raises if the rest of the name is unusable
             (:class:`UnknownDatasetError` for a malformed name, ``ValueError`` for a missing file).
@@ -197,11 +197,30 @@ def check_split(name, split):
         'test'
     """
     allowed = dataset_splits(name)
-    if split not in allowed:
-        raise ValueError(
-            f"split {split!r} is not available for dataset {name!r}; choose one of: {', '.join(allowed)}"
-        )
-    return split
+    if split in allowed:
+        return split
+    spec = dataset_spec(name)
+    if spec.source == "tfds" and isinstance(split, str) and ("[" in split or "+" in split):
+        if spec.name == "dsprites":
+            raise ValueError(f"split {split!r}: dsprites takes only 'train' or 'test' (its test split is held out "
+                             "by position, so TFDS slicing does not apply)")
+        import tensorflow_datasets as tfds
+
+        try:
+            tfds.core.ReadInstruction.from_spec(split)  # validates the slicing syntax
+        except (ValueError, AssertionError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"split {split!r} is not a TFDS split expression ({reason})") from None
+        names = sorted({part.split("[")[0].strip() for part in split.split("+")})
+        unknown = [n for n in names if n not in allowed]
+        if not unknown:
+            return split
+        raise ValueError(f"split {split!r} names {unknown}, not splits of dataset {name!r}; "
+                         f"choose from: {', '.join(allowed)}")
+    raise ValueError(
+        f"split {split!r} is not available for dataset {name!r}; choose one of: {', '.join(allowed)}"
+        + ("; TFDS slicing such as 'train[:10%]' works too" if spec.source == "tfds" else "")
+    )
 
 
 def check_image_size(image_size):

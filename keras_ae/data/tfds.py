@@ -2,9 +2,11 @@
 
 Each dataset is one :class:`~keras_ae.data.registry.DatasetSpec` registered below: its TFDS
 name, splits, delivered shape, native image size, how pixels become [0, 1] and which feature is
-the label. ``tfds.load`` downloads on first use into ``data_dir`` (default
-``~/tensorflow_datasets``); without a network an unprepared dataset raises
-:class:`~keras_ae.data.registry.DatasetUnavailableError`. Tests use ``tfds.testing.mock_data``.
+the label. ``tfds.load`` reads from ``data_dir`` (default ``~/tensorflow_datasets``); an unprepared dataset
+is downloaded there only with ``download=True`` and otherwise raises
+:class:`~keras_ae.data.registry.DatasetUnavailableError` at once. Splits take TFDS's slicing
+syntax (``"train[:10%]"``, ``"train[1000:2000]"``, ``"train+test"``), except dsprites, whose
+test split is held out by position. Tests use ``tfds.testing.mock_data``.
 
 Images whose native size is not the delivered size (omniglot 105x105 -> 28x28, celeb_a 218x178
 -> 64x64, or any ``image_size``) are centre-cropped to a square and resized with
@@ -23,15 +25,31 @@ from keras_ae.data.registry import DatasetSpec, DatasetUnavailableError, registe
 DSPRITES_TEST_PERIOD = 7
 
 
-def _tfds_load(tfds_name, split, data_dir, skip_image_decoding=False):
-    """``tfds.load`` of one split in file order, with ``info``; a clear error when unavailable."""
+def _tfds_load(tfds_name, split, data_dir, skip_image_decoding=False, download=False):
+    """``tfds.load`` of one split in file order, with ``info``; a clear error when unavailable.
+
+    An unprepared dataset is downloaded only with ``download=True``; otherwise it fails at once
+    (``builder.is_prepared()`` answers in under a second, while a download attempt without a
+    network retries for minutes) with a :class:`DatasetUnavailableError` naming the dataset and
+    the data directory.
+    """
     import tensorflow_datasets as tfds
 
+    if not download:
+        try:
+            builder = tfds.builder(tfds_name, data_dir=data_dir)
+            prepared, where = builder.is_prepared(), builder.data_dir_root
+        except Exception as e:  # noqa: BLE001 - a missing or unreadable data_dir fails in several ways
+            prepared, where = False, f"{data_dir or 'the TFDS data directory'} ({type(e).__name__})"
+        if not prepared:
+            raise DatasetUnavailableError(
+                f"dataset {tfds_name!r} is not prepared in {where}; point data_dir (zoo: --data-dir) at a folder "
+                f"where it is, or allow the download with download=True (zoo: --download)")
     decoders = {"image": tfds.decode.SkipDecoding()} if skip_image_decoding else None
     # shuffle_files=False: the order is part of the dsprites held-out split and of reproducibility.
     try:
         return tfds.load(tfds_name, split=split, data_dir=data_dir, shuffle_files=False, decoders=decoders,
-                         with_info=True)
+                         with_info=True, download=download)
     except Exception as e:  # noqa: BLE001 - download and preparation fail with many exception types
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DatasetUnavailableError(
@@ -61,11 +79,12 @@ def _hold_out(ds, info, split, period):
     return ds
 
 
-def _load_tfds(name, split, data_dir, image_size, *, shape, native_hw, pixels, label_key, holdout_period):
+def _load_tfds(name, split, data_dir, image_size, *, shape, native_hw, pixels, label_key, holdout_period,
+               download=False):
     """Unbatched ``(x, y)`` of one TFDS dataset: x float32 in [0, 1], y int64 (-1 if no label).
 
     Args:
-        name, split, data_dir, image_size: as in :func:`keras_ae.data.load_dataset`.
+        name, split, data_dir, image_size, download: as in :func:`keras_ae.data.load_dataset`.
         shape: the delivered example shape when ``image_size`` is None.
         native_hw: height and width of the stored images.
         pixels: stored image tensor -> float32 in [0, 1] with the delivered channels.
@@ -73,10 +92,10 @@ def _load_tfds(name, split, data_dir, image_size, *, shape, native_hw, pixels, l
         holdout_period: if set, TFDS has only ``train``; split it with :func:`_hold_out`.
     """
     if holdout_period:
-        ds, info = _tfds_load(name, "train", data_dir, skip_image_decoding=True)
+        ds, info = _tfds_load(name, "train", data_dir, skip_image_decoding=True, download=download)
         ds = _hold_out(ds, info, split, holdout_period)
     else:
-        ds, _ = _tfds_load(name, split, data_dir)
+        ds, _ = _tfds_load(name, split, data_dir, download=download)
     size = image_size or shape[0]
     out_shape = (size, size, shape[-1])
 

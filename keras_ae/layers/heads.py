@@ -21,6 +21,7 @@ tfd = tfp.distributions
 GAUSSIAN_SCALES = ("learned", "global", "fixed")
 
 
+@keras.saving.register_keras_serializable(package="keras_ae")
 class ParamProjection(keras.layers.Layer):
     """Features -> ``[B, *event_shape, num_params]`` (or ``[B, *event_shape]`` if ``num_params`` is None).
 
@@ -42,10 +43,10 @@ class ParamProjection(keras.layers.Layer):
             and tuple(input_shape[1:3]) == self.event_shape[:2]
         )
         if spatial_match:
-            self.proj = keras.layers.Conv2D(self.event_shape[-1] * self.k, 3, padding="same",
+            self.proj = keras.layers.Conv2D(self.event_shape[-1] * self.k, 3, padding="same", dtype=self.dtype_policy,
                                             kernel_initializer=new_kernel_initializer(self.kernel_initializer))
         else:
-            self.proj = keras.layers.Dense(math.prod(self.event_shape) * self.k,
+            self.proj = keras.layers.Dense(math.prod(self.event_shape) * self.k, dtype=self.dtype_policy,
                                            kernel_initializer=new_kernel_initializer(self.kernel_initializer))
         self.flatten_first = len(input_shape) > 2 and not spatial_match
         if self.flatten_first:
@@ -61,6 +62,10 @@ class ParamProjection(keras.layers.Layer):
         # [B, prod(event) * k] or [B, H, W, C * k] -> [B, *event, k]
         return keras.ops.reshape(p, (-1,) + self.event_shape + (self.k,))
 
+    def get_config(self):
+        return {**super().get_config(), "event_shape": list(self.event_shape), "num_params": self.num_params,
+                "kernel_initializer": self.kernel_initializer}
+
     def compute_output_shape(self, input_shape):
         tail = () if self.num_params is None else (self.k,)
         return (input_shape[0],) + self.event_shape + tail
@@ -75,6 +80,7 @@ class _Head(keras.layers.Layer):
             self.built = True
 
 
+@keras.saving.register_keras_serializable(package="keras_ae")
 class GaussianHead(_Head):
     """Features -> diagonal Gaussian ``N(loc, diag(scale^2))`` over ``event_shape``.
 
@@ -103,6 +109,11 @@ class GaussianHead(_Head):
         self.min_scale = float(min_scale)
         self.projection = ParamProjection(self.event_shape, 2 if scale == "learned" else None,
                                           kernel_initializer=kernel_initializer)
+
+    def get_config(self):
+        return {**super().get_config(), "event_shape": list(self.event_shape), "scale": self.scale_mode,
+                "fixed_scale": self.fixed_scale, "min_scale": self.min_scale,
+                "kernel_initializer": self.projection.kernel_initializer}
         if scale == "global":
             self.raw_scale = self.add_weight(
                 name="raw_scale", shape=self.event_shape, initializer="zeros", trainable=True
@@ -132,6 +143,7 @@ class GaussianHead(_Head):
         return gaussian(loc, scale)
 
 
+@keras.saving.register_keras_serializable(package="keras_ae")
 class BernoulliHead(_Head):
     """Features -> independent Bernoulli over ``event_shape``, parameterized by logits.
 
@@ -145,6 +157,10 @@ class BernoulliHead(_Head):
         self.event_shape = tuple(int(d) for d in event_shape)
         self.projection = ParamProjection(self.event_shape, kernel_initializer=kernel_initializer)
 
+    def get_config(self):
+        return {**super().get_config(), "event_shape": list(self.event_shape),
+                "kernel_initializer": self.projection.kernel_initializer}
+
     def build(self, input_shape):
         self.projection.build(input_shape)
 
@@ -156,6 +172,7 @@ class BernoulliHead(_Head):
         return bernoulli(self.logits(h))
 
 
+@keras.saving.register_keras_serializable(package="keras_ae")
 class ContinuousBernoulliHead(BernoulliHead):
     """Features -> independent continuous Bernoulli over ``event_shape``, parameterized by logits.
 
@@ -171,6 +188,7 @@ class ContinuousBernoulliHead(BernoulliHead):
         return continuous_bernoulli(self.logits(h))
 
 
+@keras.saving.register_keras_serializable(package="keras_ae")
 class RelaxedCategoricalHead(keras.layers.Layer):
     """Features -> ``num_variables`` independent relaxed one-hot categoricals with ``num_classes`` classes.
 
@@ -197,6 +215,10 @@ class RelaxedCategoricalHead(keras.layers.Layer):
         self.num_classes = int(num_classes)
         self.temperature = float(temperature)
         self.projection = ParamProjection((self.num_variables, self.num_classes), kernel_initializer=kernel_initializer)
+
+    def get_config(self):
+        return {**super().get_config(), "num_variables": self.num_variables, "num_classes": self.num_classes,
+                "temperature": self.temperature, "kernel_initializer": self.projection.kernel_initializer}
 
     def build(self, input_shape):
         self.projection.build(input_shape)
@@ -288,7 +310,7 @@ class LogitBernoulli(tfd.Bernoulli):
     """
 
     def _log_prob(self, event):
-        logits = self._logits_parameter_no_checks()
+        logits = self.logits_parameter()
         return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(event, logits.dtype), logits=logits)
 
 

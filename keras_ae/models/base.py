@@ -30,15 +30,24 @@ averages them over the *global* batch (``tf.nn.compute_average_loss``, which Ker
 for a hand-written loss under ``tf.distribute``) and reports every term as a metric.
 """
 
-from typing import Callable, NamedTuple
+import os
+from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Union
 
 import numpy as np
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from keras_ae import _checks, samplers
-from keras_ae.layers.bodies import DecoderBody, EncoderBody, kernel_initializer_config
+from keras_ae.layers.bodies import DEFAULT_KERNEL_INITIALIZER, DecoderBody, EncoderBody, kernel_initializer_config
 from keras_ae.models import steps as _steps
+
+if TYPE_CHECKING:
+    from keras_ae.objectives import ImportanceSamples
+
+tfd = tfp.distributions
+#: what the public methods take as data or codes: a NumPy array, a tensor or nested lists.
+ArrayLike = Union[np.ndarray, tf.Tensor, list]
 
 #: decoded examples per importance-sampling chunk: bounds the memory of ``log_likelihood``.
 DECODED_PER_CHUNK = 2**14
@@ -62,6 +71,18 @@ class Endpoint(NamedTuple):
     probe: Callable = None
 
 
+def _network(layer, name):
+    """A user's network argument: None or a Keras layer (or model), else ``ValueError``."""
+    if layer is None or isinstance(layer, keras.layers.Layer):
+        return layer
+    raise ValueError(f"{name} must be a Keras layer or model (or None for the built-in network), "
+                     f"got {type(layer).__name__}")
+
+
+def _serialized(layer):
+    return None if layer is None else keras.saving.serialize_keras_object(layer)
+
+
 class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     """Base class: the model contract and the shared training step.
 
@@ -80,8 +101,16 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             initializer, its name or config. Default: PyTorch's default,
             ``VarianceScaling(1/3, "fan_in", "uniform")``, chosen by measurement
             (``keras_ae.layers.bodies.DEFAULT_KERNEL_INITIALIZER`` says how).
+        encoder: your own encoder network instead of the built-in body: any Keras layer or model
+            mapping data ``[B, *input_shape]`` to features ``[B, F]`` (the family's head turns
+            them into the code or posterior). ``architecture``, ``hidden_units`` and ``filters``
+            then do not apply to it. Saved in the config (it must be serializable).
+        decoder: your own decoder network: any Keras layer or model mapping codes
+            ``[B, latent_dim]`` to features, flat ``[B, F]`` or an image ``[B, H, W, C]`` of the
+            data's height and width, that the family's output head turns into data parameters.
         seed: integer seed of all training noise (corruption, reparameterized samples); the same
-            seed gives the same noise. Default: drawn at construction and stored in the config.
+            seed gives the same noise. Default: drawn at construction from NumPy's global
+            generator (so ``keras.utils.set_random_seed`` fixes it) and stored in the config.
     """
 
     #: names of the per-example terms ``_loss_terms`` returns, each logged as a metric.
@@ -100,13 +129,17 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     #: whether ``decode`` draws (an autoregressive or sampled decoder): then the exported
     #: ``decode`` and ``reconstruct`` are stochastic.
     stochastic_decoder = False
+    #: the kernel initializer when none is given: PyTorch's, chosen by measurement
+    #: (``keras_ae.layers.bodies.DEFAULT_KERNEL_INITIALIZER`` has the figures); a family whose
+    #: own measurement favours another sets it, with the figures in its docstring.
+    default_kernel_initializer = DEFAULT_KERNEL_INITIALIZER
     #: whether ``jit_compile`` may be chosen for this model's train step. False for models whose
     #: loss differentiates inside the step (Jacobian, gradient penalty): XLA compilation of their
     #: train step did not finish in 200 s on this project's 2-core CPU.
     supports_xla = True
 
     def __init__(self, input_shape, latent_dim, architecture="mlp", hidden_units=(256,), filters=(32, 64),
-                 activation="relu", kernel_initializer=None, seed=None, **kwargs):
+                 activation="relu", kernel_initializer=None, encoder=None, decoder=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(input_shape, int):
             input_shape = (input_shape,)
@@ -116,9 +149,13 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         self.hidden_units = _checks.check_int_sequence(hidden_units, "hidden_units")
         self.filters = _checks.check_int_sequence(filters, "filters")
         self.activation = activation
-        self.kernel_initializer = kernel_initializer_config(kernel_initializer)
+        self.kernel_initializer = kernel_initializer_config(
+            self.default_kernel_initializer if kernel_initializer is None else kernel_initializer)
+        # The user's networks, held untracked until make_*_body hands them over (Keras tracks them there).
+        object.__setattr__(self, "_given_networks", {"encoder": _network(encoder, "encoder"),
+                                                     "decoder": _network(decoder, "decoder")})
         if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+            seed = samplers.fresh_seed()
         self.seed = _checks.check_seed(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         group_terms = [t for terms in self.PARAMETER_GROUPS.values() for t in terms]
@@ -128,11 +165,17 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
 
     # -- construction helpers ---------------------------------------------------------------
     def make_encoder_body(self, activation=None):
+        """The encoder network: the user's ``encoder`` if given, else the built-in body."""
+        if self._given_networks["encoder"] is not None:
+            return self._given_networks["encoder"]
         return EncoderBody(self.data_shape, self.architecture, self.hidden_units, self.filters,
                            activation=self.activation if activation is None else activation,
                            kernel_initializer=self.kernel_initializer, name="encoder_body")
 
     def make_decoder_body(self, activation=None):
+        """The decoder network: the user's ``decoder`` if given, else the built-in body."""
+        if self._given_networks["decoder"] is not None:
+            return self._given_networks["decoder"]
         return DecoderBody(self.data_shape, self.architecture, self.hidden_units, self.filters,
                            activation=self.activation if activation is None else activation,
                            kernel_initializer=self.kernel_initializer, name="decoder_body")
@@ -147,6 +190,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             filters=list(self.filters),
             activation=self.activation,
             kernel_initializer=self.kernel_initializer,
+            encoder=_serialized(self._given_networks["encoder"]),
+            decoder=_serialized(self._given_networks["decoder"]),
             seed=self.seed,
         )
         return config
@@ -155,8 +200,22 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config.pop("trainable", None)
-        config.pop("dtype", None)
+        for key in ("encoder", "decoder"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset: Union[str, os.PathLike], **overrides) -> "BaseAutoencoder":
+        """A model from a zoo recipe name (built and compiled), a run directory or a ``.keras`` file.
+
+        ``VAE.from_preset("vae-mnist")`` is the recipe's architecture, compiled with its learning
+        rate; ``VAE.from_preset("runs/vae-mnist")`` is the model that run trained. See
+        :func:`keras_ae.presets.from_preset`; ``python -m zoo list`` lists the recipe names.
+        """
+        from keras_ae import presets
+
+        return presets.from_preset(cls, preset, **overrides)
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -186,12 +245,45 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         extras = {k: tf.zeros((2,) + tuple(s.shape), s.dtype) for k, s in self.batch_extras_spec().items()}
         # Weights must live in the strategy the model was created under, even when fit() or
         # load_model() triggers the build outside its scope.
+        self._propagate_dtype_policy()
         with self.distribute_strategy.scope():
             self._loss_terms(x, training=False, **extras)
             for group in self.PARAMETER_GROUPS:
                 self._group_loss_terms(group, x, training=False, **extras)
             self._reconstruct(x)
+        self._forget_build_batch_size()
         self.built = True
+
+    def _propagate_dtype_policy(self):
+        """Give the model's dtype policy (``dtype=``, e.g. ``"mixed_float16"``) to every inner layer.
+
+        Keras gives a layer the global policy unless it is told otherwise, so without this a
+        ``VAE(..., dtype="mixed_float16")`` would compute in float32 inside. Layers whose policy
+        was set to something other than the global one (a user's own network) keep theirs.
+        """
+        policy = self.dtype_policy
+        default = keras.config.dtype_policy()
+        if policy.name == default.name:
+            return
+        for layer in self._flatten_layers(include_self=False):
+            if layer.dtype_policy.name == default.name and not layer.built:
+                layer.dtype_policy = policy
+
+    def _forget_build_batch_size(self):
+        """Record an unknown batch size in the layers' build shapes (``summary()`` shows ``None``).
+
+        ``build`` runs a zero batch of 2 examples, and each layer records the shape it was built
+        with; the batch axis of a model is not fixed, so it is recorded as ``None``, as a
+        functional model does.
+        """
+        for layer in self._flatten_layers(include_self=False):
+            shapes = getattr(layer, "_build_shapes_dict", None)
+            if not shapes:
+                continue
+            layer._build_shapes_dict = {
+                key: (None,) + tuple(shape[1:]) if isinstance(shape, (tuple, list)) and len(shape) > 0
+                and shape[0] == 2 else shape
+                for key, shape in shapes.items()}
 
     # -- public methods: validate, then call the hook ------------------------------------------
     def check_inputs(self, x, name="x"):
@@ -214,11 +306,11 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             raise ValueError(f"{type(self).__name__} needs the batch entries {missing} (a tuple (x, y) or a dict)")
         return {k: _checks.check_batch(v, specs[k], k) for k, v in extras.items()}
 
-    def encode(self, x):
+    def encode(self, x: ArrayLike) -> tf.Tensor:
         """Data ``[B, *input_shape]`` -> code ``[B, *code_spec.shape]`` (the posterior mean if probabilistic)."""
         return self._encode(self.check_inputs(x))
 
-    def decode(self, z, seed=None):
+    def decode(self, z: ArrayLike, seed: Optional[int] = None) -> tf.Tensor:
         """Code -> reconstruction in data space: the mean of p(x|z), or a draw for a stochastic decoder.
 
         Args:
@@ -230,45 +322,45 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         _checks.check_seed(seed)
         return self._decode(z, seed=None if seed is None else samplers.stateless_seed(seed))
 
-    def reconstruct(self, x):
+    def reconstruct(self, x: ArrayLike) -> tf.Tensor:
         """``decode(encode(x))``: the reconstruction of a checked batch."""
         return self._reconstruct(self.check_inputs(x))
 
-    def score(self, x):
+    def score(self, x: ArrayLike) -> tf.Tensor:
         """Per-example anomaly score ``[B]`` (larger is more anomalous)."""
         return self._score(self.check_inputs(x))
 
-    def encode_outputs(self, x):
+    def encode_outputs(self, x: ArrayLike) -> Dict[str, tf.Tensor]:
         """Named outputs of the ``encode`` signature: ``{"code": ...}`` plus a family's posterior parameters."""
         return self._encode_outputs(self.check_inputs(x))
 
-    def loss_terms(self, x, training=False, **extras):
+    def loss_terms(self, x: ArrayLike, training: bool = False, **extras: ArrayLike) -> Dict[str, tf.Tensor]:
         """Per-example loss terms ``{name: [B]}`` of a checked batch (and its extras, e.g. ``y``)."""
         return self._loss_terms(self.check_inputs(x), training=training, **self.check_extras(extras))
 
-    def posterior(self, x):
+    def posterior(self, x: ArrayLike) -> tfd.Distribution:
         """``q(z|x)``: a ``tfd`` distribution with batch ``[B]`` and event ``code_spec.shape``."""
         self._require(self.is_probabilistic, "has no posterior")
         return self._posterior(self.check_inputs(x))
 
-    def likelihood(self, z):
+    def likelihood(self, z: ArrayLike) -> tfd.Distribution:
         """``p(x|z)``: a ``tfd`` distribution with batch ``[B]`` and event ``input_shape``."""
         self._require(self.is_probabilistic, "has no likelihood p(x|z)")
         return self._likelihood(self.check_codes(z))
 
-    def prior(self):
+    def prior(self) -> tfd.Distribution:
         """``p(z)``: the model's prior, a ``tfd`` distribution over codes (with trainable weights if learned)."""
         self._require(self.is_generative, "is not generative: it has no prior")
         return self._prior()
 
-    def sample(self, n, seed=None):
+    def sample(self, n: int, seed: Optional[int] = None) -> tf.Tensor:
         """``n`` generated examples ``[n, *input_shape]``; the same ``seed``, the same samples."""
         self._require(self.is_generative, "is not generative: it has no prior to sample")
         n = _checks.check_integer(n, "n", minimum=0)
         _checks.check_seed(seed)
         return self._sample(n, samplers.stateless_seed(seed))
 
-    def importance_samples(self, x, num_samples=1, seed=None):
+    def importance_samples(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None) -> "ImportanceSamples":
         """The importance-weight record of ``num_samples`` draws ``z_s ~ q(z|x)`` for a batch.
 
         Returns a :class:`keras_ae.objectives.ImportanceSamples`: ``log p(x|z_s)``, ``log p(z_s)``,
@@ -286,11 +378,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         _checks.check_seed(seed)
         return self._importance_samples(x, k, samplers.stateless_seed(self.seed if seed is None else seed))
 
-    def log_importance_weights(self, x, num_samples=1, seed=None):
+    def log_importance_weights(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None) -> tf.Tensor:
         """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q(z|x)``: ``[k, B]``."""
         return self.importance_samples(x, num_samples, seed).log_weights()
 
-    def log_likelihood(self, x, num_samples=1000, seed=None, chunk_size=None):
+    def log_likelihood(self, x: ArrayLike, num_samples: int = 1000, seed: Optional[int] = None,
+                       chunk_size: Optional[int] = None) -> tf.Tensor:
         """Importance-sampled ``log p(x)`` per example ``[B]`` (Burda et al. 2015, eq. 12).
 
         ``log p(x) ~ log (1/k) sum_s p(x|z_s) p(z_s) / q(z_s|x)``, ``z_s ~ q(z|x)``: a stochastic
@@ -384,7 +477,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """The importance-weight record (:class:`keras_ae.objectives.ImportanceSamples`) of ``k`` draws."""
         raise NotImplementedError
 
-    def post_fit(self, x_train, seed=0):
+    def post_fit(self, x_train: ArrayLike, seed: int = 0) -> None:
         """Hook run once after ``fit`` on the training data (e.g. an ex-post code density); default: nothing.
 
         Args:
@@ -401,6 +494,48 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         return {term: 1.0 for term in self.TERMS}
 
     # -- export ------------------------------------------------------------------------------
+    def export(self, filepath: str, format: str = "tf_saved_model", verbose: Optional[bool] = None,
+               input_signature=None, **kwargs) -> str:
+        """Keras's ``model.export``, with this model's own serving signatures.
+
+        ``format="tf_saved_model"`` (default): a SavedModel at ``filepath`` with every signature
+        of ``export_endpoints()`` (``encode``, ``decode``, ``reconstruct`` = ``serving_default``,
+        ``score``, and ``sample`` for generative models), loadable by TF Serving and by
+        ``tf.saved_model.load`` in a process without keras_ae. ``format="litert"``: a
+        builtin-ops ``.tflite`` file with every signature and its JSON sidecar; ``kwargs`` take
+        ``quantization`` and ``representative_data`` (see ``keras_ae.serving.export_tflite``).
+        The file or folder is written under a temporary name and renamed when complete; an
+        existing ``filepath`` is refused (nothing is overwritten). ``input_signature`` is fixed
+        by the model (``data_spec``/``code_spec``) and must be left out.
+        """
+        from keras_ae import serving
+        from keras_ae.training.atomic import atomic_directory
+
+        if input_signature is not None:
+            raise ValueError(f"{type(self).__name__}.export takes no input_signature: the signatures are "
+                             f"the model's own ({', '.join(serving.signature_names(self))})")
+        if os.path.exists(filepath):
+            raise FileExistsError(f"{filepath} exists; export to a new path (nothing is overwritten)")
+        self.build()
+        if format == "tf_saved_model":
+            if kwargs:
+                raise ValueError(f"export(format='tf_saved_model') takes no options {sorted(kwargs)}")
+            serving.check_exportable(self)
+            with atomic_directory(filepath) as tmp:
+                serving.write_saved_model(self, tmp)
+            if verbose:
+                print(f"Saved {', '.join(serving.signature_names(self))} to {filepath}")
+            return filepath
+        if format == "litert":
+            unknown = sorted(set(kwargs) - {"quantization", "representative_data"})
+            if unknown:
+                raise ValueError(f"export(format='litert') takes quantization and representative_data, got {unknown}")
+            info = serving.export_tflite(self, filepath, measure_parity=False, **kwargs)
+            if verbose:
+                print(f"Saved {', '.join(info['signatures'])} to {filepath}")
+            return filepath
+        raise ValueError(f"format must be 'tf_saved_model' or 'litert', got {format!r}")
+
     def export_endpoints(self):
         """The export signatures this model declares: ``{name: Endpoint}``, ``reconstruct`` first.
 

@@ -45,7 +45,15 @@ class Autoencoder(BaseAutoencoder):
         z = model.encode(x_test)
     """
 
+    #: the kernel initializer of ``reconstruction="bernoulli"`` when none is given: Keras's Glorot
+    #: uniform. On ``ae-bce-digits`` (60 epochs, seeds 0, 1, 2) its test cross-entropy was 15.69 /
+    #: 15.73 / 15.80 nats, against 15.94 / 15.96 / 15.97 with the library default (PyTorch's),
+    #: which is better for the squared error (``ae-digits`` 0.00848 against 0.00874 MSE).
+    BERNOULLI_KERNEL_INITIALIZER = "glorot_uniform"
+
     def __init__(self, input_shape, latent_dim, reconstruction="mse", code_activation="linear", **kwargs):
+        if kwargs.get("kernel_initializer") is None and reconstruction == "bernoulli":
+            kwargs["kernel_initializer"] = self.BERNOULLI_KERNEL_INITIALIZER
         super().__init__(input_shape, latent_dim, **kwargs)
         _checks.check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
         self.reconstruction = reconstruction
@@ -110,6 +118,12 @@ class SparseAutoencoder(Autoencoder):
     """
 
     TERMS = ("reconstruction", "sparsity")
+    #: Keras's Glorot uniform, not the library default (PyTorch's): on the digits recipes (60
+    #: epochs, test objective, seeds 0, 1, 2) PyTorch's initializer gave 0.139 / 0.139 / 0.138
+    #: against Glorot's 0.110 / 0.104 / 0.124 for the L1 penalty (``sparse-l1-digits``), and
+    #: 0.771 / 0.753 / 0.796 against 0.591 / 0.546 / 0.602 for the KL penalty (``sparse-kl-digits``):
+    #: the smaller initial codes settle into a sparser but worse reconstruction.
+    default_kernel_initializer = "glorot_uniform"
 
     def __init__(self, input_shape, latent_dim, penalty="l1", sparsity_weight=1e-3, target_activation=0.05,
                  **kwargs):

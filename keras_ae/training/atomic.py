@@ -154,14 +154,15 @@ def atomic_directory(final_path):
 
 
 def load_model_file(path):
-    """``keras.models.load_model(path)`` with every keras-ae class registered.
+    """``keras.models.load_model(path)``, the keras-ae classes being registered.
+
+    Importing any part of keras_ae runs ``keras_ae/__init__``, which imports (and so registers)
+    every model and layer class; a plain ``keras.saving.load_model`` needs ``import keras_ae``.
 
     Raises:
         ValueError: one line naming the file and what is wrong with it (Keras raises many
             exception types for a missing, truncated or foreign file).
     """
-    import keras_ae.models  # noqa: F401  registers the model classes
-
     try:
         return keras.models.load_model(path)
     except Exception as e:  # noqa: BLE001

@@ -59,3 +59,16 @@ def get_recipe(name):
     if name not in RECIPES:
         raise UnknownRecipeError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(RECIPES))}")
     return RECIPES[name]
+
+
+def representative_recipes():
+    """Names of one recipe per (model class, architecture), sorted: the digits recipe where there is one.
+
+    The MNIST recipes are the digits ones with larger bodies; the tests put these representatives
+    through the contract harness and the export checks.
+    """
+    def kind(recipe):
+        return recipe.model, recipe.model_args.get("architecture", "mlp")
+
+    on_digits = {kind(r) for r in RECIPES.values() if r.dataset == "digits"}
+    return sorted(n for n, r in RECIPES.items() if r.dataset == "digits" or kind(r) not in on_digits)

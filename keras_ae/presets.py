@@ -1,0 +1,83 @@
+"""Presets in keras-hub's style: ``VAE.from_preset("vae-mnist")`` or ``VAE.from_preset(RUN_DIR)``.
+
+A preset is a recipe (``python -m zoo list`` lists the zoo's): its architecture, built for its
+dataset's example shape and compiled with its learning rate and the model's measured compile
+defaults; or a trained model: a run directory (its ``model.keras``) or a ``.keras`` file.
+
+Recipes come from the ``keras_ae.presets`` entry-point group, each entry a ``{name: recipe}``
+mapping whose recipes have ``model`` (a registered class name), ``model_args``, ``dataset`` and
+``learning_rate``; the zoo declares ``zoo = "zoo.recipes:RECIPES"``. So the library never imports
+the zoo, and another package can add presets the same way.
+"""
+
+import os
+from importlib.metadata import entry_points
+
+ENTRY_POINT_GROUP = "keras_ae.presets"
+
+
+def preset_recipes():
+    """``{name: recipe}`` of every installed preset provider (the zoo's recipes)."""
+    found = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.update(entry.load())
+    return found
+
+
+def preset_names():
+    """The names of every recipe preset, sorted."""
+    return sorted(preset_recipes())
+
+
+def from_preset(cls, preset, **overrides):
+    """A model of class ``cls`` (or a subclass) from a recipe name, a run directory or a ``.keras`` file.
+
+    Args:
+        cls: the class asked for; ``BaseAutoencoder`` accepts any family.
+        preset: a recipe name (untrained model, compiled), a run directory written by
+            ``python -m zoo train`` or a ``.keras`` path (trained model, as saved).
+        overrides: constructor arguments replacing the recipe's (recipe names only), e.g.
+            ``latent_dim=32`` or ``seed=1``.
+
+    Raises:
+        ValueError: an unknown preset (the message lists the recipe names), a file that does not
+            load, a preset of another family, or overrides given with a trained model.
+    """
+    import keras
+
+    from keras_ae import data
+    from keras_ae.training.atomic import load_model_file
+
+    if not isinstance(preset, (str, os.PathLike)):
+        raise ValueError(f"preset must be a recipe name, a run directory or a .keras path, got {type(preset).__name__}")
+    preset = os.fspath(preset)
+    path = os.path.join(preset, "model.keras") if os.path.isdir(preset) else preset
+    if os.path.isdir(preset) or preset.endswith(".keras"):
+        if overrides:
+            raise ValueError(f"{cls.__name__}.from_preset({preset!r}) loads a trained model; it takes no "
+                             f"arguments to change ({sorted(overrides)})")
+        if not os.path.isfile(path):
+            raise ValueError(f"preset {preset!r}: {path} does not exist (a run directory holds model.keras "
+                             "only when training finished)")
+        model = load_model_file(path)
+    else:
+        recipes = preset_recipes()
+        if preset not in recipes:
+            raise ValueError(f"unknown preset {preset!r}: not a recipe, a run directory or a .keras file; "
+                             f"presets: {', '.join(sorted(recipes)) or 'none installed'}")
+        recipe = recipes[preset]
+        family = keras.saving.get_registered_object(f"keras_ae>{recipe.model}")
+        if family is None:
+            raise ValueError(f"preset {preset!r} names the model {recipe.model!r}, which is not a registered "
+                             "keras_ae class")
+        if not issubclass(family, cls):
+            raise ValueError(f"preset {preset!r} is a {recipe.model}, not a {cls.__name__}; "
+                             f"use {recipe.model}.from_preset or BaseAutoencoder.from_preset")
+        arguments = {**recipe.model_args, **overrides}
+        model = family(input_shape=data.dataset_shape(recipe.dataset), **arguments)
+        model.build()
+        model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
+        return model
+    if not isinstance(model, cls):
+        raise ValueError(f"preset {preset!r} holds a {type(model).__name__}, not a {cls.__name__}")
+    return model
