@@ -36,9 +36,9 @@ SERVING_MOUNT = "/models"
 DEFAULT_CALIBRATION = 500
 
 
-def _parser():
+def _parser(prog="python -m export"):
     parser = argparse.ArgumentParser(
-        prog="python -m export",
+        prog=prog,
         description="Export a zoo run directory as a SavedModel for TF Serving and as TFLite files.",
     )
     parser.add_argument("run_dir", help="a run directory written by `python -m zoo train` (holds model.keras)")
@@ -56,9 +56,17 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, prog="python -m export"):
+    """Run the export; the exit status. TensorFlow's native start-up noise is kept off stderr."""
+    from zoo.native_logs import filtered_stderr
+
+    with filtered_stderr():
+        return _main(argv, prog)
+
+
+def _main(argv, prog):
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     try:
         return run(args)
     except CliError as e:

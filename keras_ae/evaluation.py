@@ -147,6 +147,39 @@ def term_means(model, x, batch_size=256):
     return {term: value / max(len(x), 1) for term, value in sums.items()}
 
 
+#: What each key of :func:`evaluate_model` (and of a run's ``metrics.json``) means.
+METRIC_DEFINITIONS = {
+    "num_test": "test examples evaluated",
+    "reconstruction_mse": "mean squared error per element between x and reconstruct(x) (the decoder's mean)",
+    "score": "mean anomaly score, model.score(x): the reconstruction term of the loss, evaluation mode",
+    "test_<term>": "test mean of the model's own loss term <term> (model.loss_terms(x, training=False)), "
+                   "as logged in training: one posterior sample for a VAE's reconstruction",
+    "elbo": "test ELBO per example in nats, -(reconstruction + kl), with 10 posterior samples "
+            "(higher is better; test_elbo is the same bound from one sample)",
+    "reconstruction": "E_q[-log p(x|z)] per example in nats, 10 posterior samples",
+    "kl": "KL(q(z|x) || p(z)) per example in nats, in closed form where TFP has it",
+    "nll": "-log p(x) per example in nats, importance-sampled with nll_num_samples samples of q(z|x)",
+    "nll_stderr": "standard error of nll over the test examples",
+    "nll_num_samples": "importance samples per example behind nll",
+    "active_units": "latent units whose posterior mean varies over the test set (variance > 0.01)",
+    "latent_units": "latent units in all",
+    "status": "completed, or failed (then error says why)",
+    "train_seconds": "wall-clock seconds of fit (no evaluation, pictures or saving)",
+    "epochs": "epochs trained",
+}
+
+
+def describe_metrics(metrics):
+    """``{key: definition}`` for every key of ``metrics`` that :data:`METRIC_DEFINITIONS` explains."""
+    out = {}
+    for key in metrics:
+        if key in METRIC_DEFINITIONS:
+            out[key] = METRIC_DEFINITIONS[key]
+        elif key.startswith("test_"):
+            out[key] = METRIC_DEFINITIONS["test_<term>"].replace("<term>", key[len("test_"):])
+    return out
+
+
 def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_threshold=0.01):
     """Flat test metrics for ``metrics.json``; the same keys for every run of a family.
 

@@ -30,8 +30,10 @@ from zoo import bench, runner
 from zoo.runner import CliError
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="python -m zoo", description="The keras-ae model zoo.")
+def _parser(prog="python -m zoo"):
+    parser = argparse.ArgumentParser(prog=prog, description="The keras-ae model zoo.",
+                                     epilog="keras-ae export RUN_DIR ... exports a run (python -m export)"
+                                     if prog == "keras-ae" else None)
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="print the recipes as a table")
@@ -45,7 +47,14 @@ def _parser():
     train.add_argument("--seed", type=int, help="seed of weights, shuffling and noise (default 0)")
     train.add_argument("--num-samples", type=int, default=100,
                        help="importance samples for the test log-likelihood in metrics.json (default 100)")
-    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2),
+                       help="Keras fit verbosity (default: 1, a progress bar, on a terminal; 2, one line per "
+                            "epoch, when the output is piped or redirected)")
+    train.add_argument("--quiet", action="store_true", help="print only errors and the final metrics")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                       help="a model argument instead of the recipe's, e.g. --set latent_dim=32 --set "
+                            "hidden_units=[256,128] (VALUE is JSON; a bare word is a string); repeatable")
+    _add_data_arguments(train)
     train.add_argument("--learning-rate", type=float, help="Adam learning rate instead of the recipe's")
     _add_speed_arguments(train)
     train.add_argument("--resume", action="store_true",
@@ -62,25 +71,90 @@ def _parser():
     ev.add_argument("run_dir")
     ev.add_argument("--num-samples", type=int, default=1000,
                     help="importance samples for the test log-likelihood (default 1000)")
+    ev.add_argument("--quiet", action="store_true", help="print only errors and the metrics")
+    _add_data_arguments(ev)
     return parser
 
 
-def _add_speed_arguments(parser):
-    from keras_ae import training
+def _add_data_arguments(parser):
+    parser.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own, ~/tensorflow_datasets)")
+    parser.add_argument("--download", action="store_true",
+                        help="let TFDS download a dataset that is not prepared in the data directory")
 
+
+def _fit_verbosity(args):
+    """Keras ``fit`` verbosity: --verbose; else 0 with --quiet, a progress bar on a terminal, one
+    plain line per epoch (no terminal escapes) when stdout is piped or redirected."""
+    if args.verbose is not None:
+        return args.verbose
+    if args.quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _say(args, message):
+    """A progress line on stdout, unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(message, flush=True)
+
+
+def parse_overrides(items):
+    """``["latent_dim=32", "likelihood=gaussian"]`` -> ``{"latent_dim": 32, "likelihood": "gaussian"}``, or ``CliError``."""
+    overrides = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise CliError(f"--set takes KEY=VALUE with KEY a model argument, got {item!r}")
+        if key in ("input_shape", "seed"):
+            raise CliError(f"--set {key}: {key} comes from the data and --seed, not --set")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text  # a bare word: a string (likelihood=gaussian)
+        overrides[key] = tuple(value) if isinstance(value, list) else value
+    return overrides
+
+
+#: the names ``keras_ae.training.STRATEGIES`` and ``PRECISIONS`` accept, written out so that
+#: ``--help`` does not import TensorFlow (tests/test_zoo_cli.py checks they agree).
+STRATEGY_NAMES = ("auto", "default", "mirrored", "multiworker", "tpu")
+PRECISION_NAMES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def _add_speed_arguments(parser):
     parser.add_argument("--strategy", default="auto",
-                        help=f"tf.distribute strategy: {', '.join(training.STRATEGIES)} (default auto)")
+                        help=f"tf.distribute strategy: {', '.join(STRATEGY_NAMES)} (default auto)")
     parser.add_argument("--precision", default="float32",
-                        help=f"dtype policy: {', '.join(training.PRECISIONS)} (default float32)")
+                        help=f"dtype policy: {', '.join(PRECISION_NAMES)} (default float32)")
     parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                         help="XLA compilation of the train step (default: the measured fast default)")
     parser.add_argument("--steps-per-execution", type=int,
                         help="train steps per tf.function call (default: the measured fast default)")
 
 
-def main(argv=None):
+def main(argv=None, prog=None):
+    """Run one command; the exit status. TensorFlow's native start-up noise is kept off stderr."""
+    from zoo.native_logs import filtered_stderr
+
+    with filtered_stderr():
+        return _main(argv, prog)
+
+
+def console_main(argv=None):
+    """The ``keras-ae`` console script: the zoo command line (``keras-ae train vae-digits``), and
+    ``keras-ae export RUN_DIR ...`` for ``python -m export``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    if argv[:1] == ["export"]:
+        from export.cli import main as export_main
+
+        return export_main(argv[1:], prog="keras-ae export")
+    return main(argv, prog="keras-ae")
+
+
+def _main(argv=None, prog=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(prog or "python -m zoo").parse_args(argv)
     args.argv = argv
     try:
         if args.command == "list":
@@ -115,8 +189,26 @@ def cmd_list():
 
 # -- train -----------------------------------------------------------------------------------
 def cmd_train(args):
+    """``train``: train, then print the metrics and the run directory; the exit status."""
+    result = train_from_args(args)
+    run_dir = result.run_dir
+    if result.status == "failed":
+        print(f"error: training stopped: {result.error}; the run is marked failed", file=sys.stderr)
+        return 1
+    if args.strategy == "multiworker":
+        print(f"weights digest: {result.weights_digest}")
+    if result.status == "worker":
+        print(f"worker finished; the chief writes the run directory {run_dir}")
+        return 0
+    print(json.dumps(_without_definitions(result.metrics), indent=2, sort_keys=True))
+    print(f"run directory: {run_dir} (metrics.json defines each number)")
+    print("  " + ", ".join(result.files))
+    return 0
+
+
+def train_from_args(args):
     """Check the options, lock the run directory, then resolve the settings (option, else the
-    resumed run's, else the recipe's) and train."""
+    resumed run's, else the recipe's) and train; the ``runner.TrainResult`` (``CliError`` if bad)."""
     recipe = runner.resolve_recipe(args.name)
     if args.resume and not args.out:
         raise CliError("--resume needs --out RUN_DIR, the run to continue")
@@ -130,6 +222,7 @@ def cmd_train(args):
         raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
     if args.learning_rate is not None and not (0 < args.learning_rate < float("inf")):
         raise CliError(f"--learning-rate must be a finite number > 0, got {args.learning_rate}")
+    overrides = parse_overrides(args.overrides) if args.overrides else None
     run_dir = os.path.abspath(args.out or os.path.join("runs", f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"))
     speed = runner.Speed.from_args(args)
     # One writer per run directory: a second `train` into it ends here with one line.
@@ -146,20 +239,12 @@ def cmd_train(args):
                                   batch_size=setting(args.batch_size, "batch_size", recipe.batch_size),
                                   learning_rate=setting(args.learning_rate, "learning_rate", recipe.learning_rate),
                                   seed=setting(args.seed, "seed", 0), run_dir=run_dir, speed=speed,
-                                  num_samples=args.num_samples, verbose=args.verbose, resuming=previous is not None,
+                                  num_samples=args.num_samples, verbose=_fit_verbosity(args),
+                                  resuming=previous is not None, quiet=args.quiet,
+                                  model_overrides=overrides if overrides is not None else saved.get("model_overrides"),
+                                  data_dir=args.data_dir or saved.get("data_dir"), download=args.download,
                                   command="python -m zoo " + " ".join(args.argv))
-    if result.status == "failed":
-        print(f"error: training stopped: {result.error}; the run is marked failed", file=sys.stderr)
-        return 1
-    if args.strategy == "multiworker":
-        print(f"weights digest: {result.weights_digest}")
-    if result.status == "worker":
-        print(f"worker finished; the chief writes the run directory {run_dir}")
-        return 0
-    print(json.dumps(result.metrics, indent=2, sort_keys=True))
-    print(f"run directory: {run_dir}")
-    print("  " + ", ".join(result.files))
-    return 0
+    return result
 
 
 # -- eval ------------------------------------------------------------------------------------
@@ -167,7 +252,7 @@ def cmd_eval(args):
     """Recompute the test metrics of a finished run and merge them into its ``metrics.json``."""
     if args.num_samples < 1:
         raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
-    from keras_ae import training
+    from keras_ae import evaluation, training
 
     if not os.path.isdir(args.run_dir):
         raise CliError(f"run directory {args.run_dir} does not exist")
@@ -176,7 +261,7 @@ def cmd_eval(args):
         # A complete run killed between saving model.keras and removing its backup: tidy up.
         training.remove_backup(os.path.join(args.run_dir, "backup"))
         x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"),
-                                      config.get("seed", 0))
+                                      config.get("seed", 0), args.data_dir or config.get("data_dir"), args.download)
         if tuple(x_test.shape[1:]) != tuple(model.data_shape):
             raise CliError(f"the test split of {config['dataset']} now holds examples of shape {tuple(x_test.shape[1:])}, "
                            f"but the model of {args.run_dir} was trained on {tuple(model.data_shape)}")
@@ -186,8 +271,17 @@ def cmd_eval(args):
         previous = {}
         if os.path.isfile(metrics_path):
             previous = runner.read_json(metrics_path, expect=dict)
+        _say(args, f"evaluating {args.run_dir}: {len(x_test)} test examples, "
+                   f"{args.num_samples} importance samples each")
+        start = time.perf_counter()
         metrics = runner.test_metrics(model, x_test, args.num_samples)
+        _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")
         merged = {**previous, **metrics}
+        merged["definitions"] = evaluation.describe_metrics(merged)
         training.atomic_write_json(metrics_path, merged)
-    print(json.dumps(metrics, indent=2, sort_keys=True))
+    print(json.dumps(_without_definitions(metrics), indent=2, sort_keys=True))
     return 0
+
+
+def _without_definitions(metrics):
+    return {k: v for k, v in metrics.items() if k != "definitions"}

@@ -92,15 +92,18 @@ def resolve_dataset(name):
         raise CliError(str(e).splitlines()[0]) from None
 
 
-def load_split(dataset, split, binarize, seed):
-    """Arrays of one split; Bernoulli recipes evaluate on one fixed binarization of the test set."""
+def load_split(dataset, split, binarize, seed, data_dir=None, download=False):
+    """Arrays of one split; Bernoulli recipes evaluate on one fixed binarization of the test set.
+
+    ``data_dir`` and ``download`` reach TFDS (``--data-dir``, ``--download``).
+    """
     from keras_ae import data
 
     static = "static" if binarize in ("static", "dynamic") and split == "test" else binarize
     if split == "train" and binarize == "dynamic":
         static = None  # sampled afresh each epoch by the pipeline
     try:
-        return data.load_arrays(dataset, split, binarize=static, seed=seed)
+        return data.load_arrays(dataset, split, binarize=static, seed=seed, data_dir=data_dir, download=download)
     except ValueError as e:
         raise CliError(str(e).splitlines()[0]) from None
 
@@ -113,9 +116,15 @@ def build_model(recipe, input_shape, seed, **overrides):
     kwargs = {**recipe.model_args, **overrides}
     try:
         return cls(input_shape=tuple(input_shape), seed=seed, **kwargs)
-    except ValueError as e:  # e.g. a conv recipe on vector data: the model says what it needs
-        raise CliError(f"recipe {recipe.name} cannot take data of shape {tuple(input_shape)}: "
-                       f"{str(e).splitlines()[0]}") from None
+    except (TypeError, ValueError) as e:
+        reason = str(e).splitlines()[0]
+        if isinstance(e, TypeError) or "keyword argument" in reason:  # an argument it does not take (--set)
+            raise CliError(f"recipe {recipe.name}: {recipe.model} does not take the arguments given "
+                           f"({reason})") from None
+        if overrides:
+            raise CliError(f"recipe {recipe.name} with {overrides}: {reason}") from None
+        # e.g. a conv recipe on vector data: the model says what it needs
+        raise CliError(f"recipe {recipe.name} cannot take data of shape {tuple(input_shape)}: {reason}") from None
 
 
 def build_callbacks(recipe):
@@ -316,7 +325,8 @@ def _write_config(path, config):
 
 # -- train -----------------------------------------------------------------------------------
 def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_dir, speed=Speed(),
-              num_samples=100, verbose=1, resuming=False, command=None):
+              num_samples=100, verbose=1, resuming=False, command=None, model_overrides=None, data_dir=None,
+              download=False, quiet=False):
     """Train ``recipe``'s model on ``dataset`` and write the run directory ``run_dir``.
 
     Args:
@@ -330,6 +340,9 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         resuming: continue the interrupted run in ``run_dir`` from its backup (its ``config.json``
             and ``history.csv`` are kept).
         command: the command line recorded in ``config.json``.
+        model_overrides: constructor arguments replacing the recipe's (``--set key=value``).
+        data_dir, download: where TFDS finds the data and whether it may download it.
+        quiet: print nothing (no "training ..." line).
 
     Returns:
         A ``TrainResult``. Bad names, data or speed options raise ``CliError``.
@@ -339,20 +352,20 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
 
     import keras
 
-    from keras_ae import data, pictures, training
+    from keras_ae import data, evaluation, pictures, training
 
     chief = training.is_chief(strategy)
     # Non-chief workers train in step but write nothing shared: their files go to a scratch folder.
     write_dir = run_dir if chief else tempfile.mkdtemp(prefix="zoo-worker-")
     backup_dir = os.path.join(run_dir, "backup")
     keras.utils.set_random_seed(seed)
-    x_train, _ = load_split(dataset, "train", recipe.binarize, seed)
-    x_test, y_test = load_split(dataset, "test", recipe.binarize, seed)
+    x_train, _ = load_split(dataset, "train", recipe.binarize, seed, data_dir, download)
+    x_test, y_test = load_split(dataset, "test", recipe.binarize, seed, data_dir, download)
     for split, x in (("train", x_train), ("test", x_test)):
         if not len(x):  # found now, not after training when the evaluation would fail
             raise CliError(f"dataset {dataset} has an empty {split} split; a run needs examples in both")
     with strategy.scope():
-        model = build_model(recipe, x_train.shape[1:], seed)
+        model = build_model(recipe, x_train.shape[1:], seed, **(model_overrides or {}))
         model.build()
         options = compile_options(speed)
         training.compile_model(model, learning_rate=learning_rate, **options)
@@ -387,6 +400,8 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
             "batch_size": batch_size,
             "learning_rate": learning_rate,
             "seed": seed,
+            "model_overrides": dict(model_overrides or {}),
+            "data_dir": data_dir,
             "input_shape": list(x_train.shape[1:]),
             "num_train": int(len(x_train)),
             "num_test": int(len(x_test)),
@@ -407,9 +422,10 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         # Kept when fit ends: removed only once model.keras marks the run complete.
         training.AtomicBackupAndRestore(backup_dir, write=chief),
     ]
-    print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
-          + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
-          + (f", resuming after epoch {resumed_at}" if resumed_at else ""), flush=True)
+    if not quiet:
+        print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
+              + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
+              + (f", resuming after epoch {resumed_at}" if resumed_at else ""), flush=True)
     start = time.perf_counter()
     try:
         model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
@@ -435,8 +451,11 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     # epoch) is kept, so a run killed now is resumed (it only evaluates again) and never lost.
     metrics = test_metrics(model, x_test, num_samples)
     metrics.update(status="completed", train_seconds=train_seconds, epochs=epochs)
+    metrics["definitions"] = evaluation.describe_metrics(metrics)
     try:
         written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed)
+        written.append(pictures.loss_curves(training.read_history(history_path),
+                                            os.path.join(run_dir, "loss_curves.png")))
         training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
         training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
     except OSError as e:  # e.g. a full disk: nothing half-written (atomic files), the backup is kept

@@ -36,11 +36,17 @@ def _tfds_load(tfds_name, split, data_dir, skip_image_decoding=False, download=F
     import tensorflow_datasets as tfds
 
     if not download:
+        from absl import logging as absl_logging
+
+        verbosity = absl_logging.get_verbosity()
+        absl_logging.set_verbosity(absl_logging.ERROR)  # TFDS warns about the empty folder it looks in
         try:
             builder = tfds.builder(tfds_name, data_dir=data_dir)
             prepared, where = builder.is_prepared(), builder.data_dir_root
         except Exception as e:  # noqa: BLE001 - a missing or unreadable data_dir fails in several ways
             prepared, where = False, f"{data_dir or 'the TFDS data directory'} ({type(e).__name__})"
+        finally:
+            absl_logging.set_verbosity(verbosity)
         if not prepared:
             raise DatasetUnavailableError(
                 f"dataset {tfds_name!r} is not prepared in {where}; point data_dir (zoo: --data-dir) at a folder "
