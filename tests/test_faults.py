@@ -84,7 +84,8 @@ def _zoo_case(case, tmp_path, monkeypatch):
     if case == "negative_seed":
         return ["train", "ae-digits", "--seed", "-5", "--out", out], "--seed must be an integer in [0, 2**32 - 1]"
     if case == "zero_learning_rate":
-        return ["train", "ae-digits", "--learning-rate", "0", "--out", out], "--learning-rate must be a finite number > 0"
+        return (["train", "ae-digits", "--learning-rate", "0", "--out", out],
+                "--learning-rate must be a finite number > 0")
     if case == "resume_nothing":
         return ["train", "ae-digits", "--resume", "--out", out], "holds no run to resume"
     if case == "conv_recipe_on_vectors":
@@ -144,7 +145,8 @@ def test_export_faults_are_one_line_and_exit_2(tmp_path, capsys):
     run_dir = write_run(tmp_path / "run")
     (tmp_path / "file").write_text("x")
     one_line_error(capsys, 2, lambda: export.cli.main([run_dir, "--out", str(tmp_path / "file")]), "is a file")
-    for argv, match in ((["--recipes", "nope"], "unknown recipe 'nope'"), (["--repeats", "0"], "--repeats must be >= 1"),
+    for argv, match in ((["--recipes", "nope"], "unknown recipe 'nope'"),
+                        (["--repeats", "0"], "--repeats must be >= 1"),
                         (["--tflite", "none,int4"], "unknown quantization 'int4'")):
         one_line_error(capsys, 2, lambda: export.benchmark.main(argv), match)
     sidecar = tmp_path / "exports" / "tflite" / "m" / "1" / "m.none.json"
@@ -174,7 +176,8 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
     # The child loads locks.py alone (no TensorFlow import), takes the lock and waits to be killed.
     child = textwrap.dedent(f"""
         import importlib.util, sys, time
-        spec = importlib.util.spec_from_file_location("locks", {os.path.join(ROOT, "keras_ae", "training", "locks.py")!r})
+        path = {os.path.join(ROOT, "keras_ae", "training", "locks.py")!r}
+        spec = importlib.util.spec_from_file_location("locks", path)
         locks = importlib.util.module_from_spec(spec); spec.loader.exec_module(locks)
         locks.FolderLock(sys.argv[1], "run directory").acquire()
         print("locked", flush=True)
@@ -370,6 +373,10 @@ def test_tf_data_input_gets_the_value_checks_of_numpy_input():
     x[40, 1, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"^x contains NaN or infinite values \(in a batch of the dataset\)$"):
         model.evaluate(data.evaluation_pipeline(x, 32), verbose=0)
+    x[40, 1, 0, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"^x contains NaN or infinite values"):
+        model.evaluate(data.evaluation_pipeline(x, 32), verbose=0)
+    x[40, 1, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"validation_data contains NaN"):
         model.fit(data.training_pipeline(np.nan_to_num(x), 32), validation_data=data.evaluation_pipeline(x, 32),
                   epochs=1, verbose=0)

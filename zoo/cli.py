@@ -263,7 +263,8 @@ def cmd_eval(args):
         x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"),
                                       config.get("seed", 0), args.data_dir or config.get("data_dir"), args.download)
         if tuple(x_test.shape[1:]) != tuple(model.data_shape):
-            raise CliError(f"the test split of {config['dataset']} now holds examples of shape {tuple(x_test.shape[1:])}, "
+            raise CliError(f"the test split of {config['dataset']} now holds examples of shape "
+                           f"{tuple(x_test.shape[1:])}, "
                            f"but the model of {args.run_dir} was trained on {tuple(model.data_shape)}")
         if not len(x_test):
             raise CliError(f"the test split of {config['dataset']} is empty; there is nothing to evaluate")
