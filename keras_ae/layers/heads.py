@@ -109,15 +109,15 @@ class GaussianHead(_Head):
         self.min_scale = float(min_scale)
         self.projection = ParamProjection(self.event_shape, 2 if scale == "learned" else None,
                                           kernel_initializer=kernel_initializer)
+        if scale == "global":
+            self.raw_scale = self.add_weight(
+                name="raw_scale", shape=self.event_shape, initializer="zeros", trainable=True
+            )
 
     def get_config(self):
         return {**super().get_config(), "event_shape": list(self.event_shape), "scale": self.scale_mode,
                 "fixed_scale": self.fixed_scale, "min_scale": self.min_scale,
                 "kernel_initializer": self.projection.kernel_initializer}
-        if scale == "global":
-            self.raw_scale = self.add_weight(
-                name="raw_scale", shape=self.event_shape, initializer="zeros", trainable=True
-            )
 
     def build(self, input_shape):
         self.projection.build(input_shape)
