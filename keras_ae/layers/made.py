@@ -10,7 +10,7 @@ Each input ``d`` gets a degree ``m(d)`` in ``1..D`` (its rank in the order); eac
 degree in ``1..D-1``. A hidden weight from ``a`` to ``b`` is kept when ``m(b) >= m(a)``, an output
 weight when ``m(out) > m(hidden)``, so the Jacobian ``d out_i / d x_j`` is zero unless ``j`` comes
 strictly before ``i``: strictly triangular in the order. The optional ``context`` (a conditioning
-vector, e.g. encoder features for IAF) enters the first layer unmasked.
+vector, e.g. encoder features for IAF) enters every layer unmasked.
 
 TFP's ``tfb.AutoregressiveNetwork`` does the same for Keras 2 (``tf_keras``) only; this layer is its
 Keras 3 replacement, and :func:`shift_and_log_scale` turns it into the
@@ -121,10 +121,14 @@ class MADE(keras.layers.Layer):
             init = new_kernel_initializer(self.output_initializer if last else self.kernel_initializer)
             self.kernels.append(self.add_weight(name=f"kernel_{i}", shape=(fan_in, fan_out), initializer=init))
             self.biases.append(self.add_weight(name=f"bias_{i}", shape=(fan_out,), initializer="zeros"))
-        self.context_kernel = None
-        if self.context_size:
-            self.context_kernel = self.add_weight(name="context_kernel", shape=(self.context_size, sizes[1]),
-                                                  initializer=new_kernel_initializer(self.kernel_initializer))
+        # The context enters every layer unmasked (TFP's conditional_input_layers="all_layers"): the
+        # first output in the order has no masked input at all and would otherwise ignore it.
+        self.context_kernels = []
+        for i, fan_out in enumerate(sizes[1:] if self.context_size else ()):
+            last = i == len(sizes) - 2
+            init = new_kernel_initializer(self.output_initializer if last else self.kernel_initializer)
+            self.context_kernels.append(self.add_weight(name=f"context_kernel_{i}", shape=(self.context_size, fan_out),
+                                                        initializer=init))
         self.built = True
 
     def get_config(self):
@@ -141,15 +145,15 @@ class MADE(keras.layers.Layer):
         return [tf.cast(k, tf.float32) * m for k, m in zip(self.kernels, self._masks)]
 
     def call(self, x, context=None):
-        if (context is None) != (self.context_kernel is None):
+        if (context is None) != (not self.context_kernels):
             raise ValueError(f"MADE built with context_size={self.context_size} got context "
                              f"{'None' if context is None else 'a tensor'}")
         h = tf.cast(x, tf.float32)
         for i, kernel in enumerate(self.masked_kernels()):
             h = tf.linalg.matmul(h, kernel) if h.shape.rank == 2 else tf.tensordot(h, kernel, [[h.shape.rank - 1], [0]])
             h = h + tf.cast(self.biases[i], tf.float32)
-            if i == 0 and context is not None:
-                h = h + tf.linalg.matmul(tf.cast(context, tf.float32), tf.cast(self.context_kernel, tf.float32))
+            if context is not None:
+                h = h + tf.linalg.matmul(tf.cast(context, tf.float32), tf.cast(self.context_kernels[i], tf.float32))
             if i < len(self.kernels) - 1:
                 h = self.activation(h)
         # [..., D * P] -> [..., D, P]
