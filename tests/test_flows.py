@@ -295,3 +295,22 @@ def test_flow_and_prior_models_export_every_signature_to_saved_model_and_tflite(
                                  data, batch_size=10, tmp_dir=str(tmp_path), mirrored=False)
     assert report["tflite_skipped"] == {}  # every sampler is written with builtin ops
     assert "sample" in report["tflite_signatures"]
+
+
+@pytest.mark.parametrize("order", ["natural", "random"])
+def test_made_bernoulli_probabilities_of_all_binary_vectors_sum_to_one(order):
+    """``p(x) = prod_i Bernoulli(x_i | sigmoid(MADE(x)_i))`` is normalized only if MADE is autoregressive."""
+    d = 6
+    made = MADE(d, num_params=1, hidden_units=(16, 16), order=order, seed=5, activation="tanh")
+    _randomize(made, scale=1.0, seed=2)
+    every = ((np.arange(2**d)[:, None] >> np.arange(d)[None]) & 1).astype("float32")  # [2^d, d]
+    logits = made(every)[..., 0].numpy().astype(np.float64)
+    log_p = -np.sum(np.logaddexp(0.0, np.where(every > 0, -logits, logits)), axis=1)
+    np.testing.assert_allclose(np.exp(logsumexp(log_p)), 1.0, atol=1e-5)
+    assert np.ptp(log_p) > 1.0  # not the uniform distribution
+    # A non-autoregressive network (every mask on) is not normalized: the check can fail.
+    dense = [tf.cast(k, tf.float64).numpy() for k in made.kernels]
+    h = np.tanh(np.tanh(every @ dense[0] + made.biases[0].numpy()) @ dense[1] + made.biases[1].numpy())
+    leaky = h @ dense[2] + made.biases[2].numpy()
+    leaky_log_p = -np.sum(np.logaddexp(0.0, np.where(every > 0, -leaky, leaky)), axis=1)
+    assert abs(np.exp(logsumexp(leaky_log_p)) - 1.0) > 1e-3
