@@ -145,19 +145,30 @@ class MADE(keras.layers.Layer):
         return [tf.cast(k, tf.float32) * m for k, m in zip(self.kernels, self._masks)]
 
     def call(self, x, context=None):
+        return self.output_params(self.features(x, context), context)
+
+    def features(self, x, context=None):
+        """The last hidden layer ``[..., hidden_units[-1]]`` (the input itself without hidden layers)."""
         if (context is None) != (not self.context_kernels):
             raise ValueError(f"MADE built with context_size={self.context_size} got context "
                              f"{'None' if context is None else 'a tensor'}")
         h = tf.cast(x, tf.float32)
-        for i, kernel in enumerate(self.masked_kernels()):
-            h = tf.linalg.matmul(h, kernel) if h.shape.rank == 2 else tf.tensordot(h, kernel, [[h.shape.rank - 1], [0]])
-            h = h + tf.cast(self.biases[i], tf.float32)
-            if context is not None:
-                h = h + tf.linalg.matmul(tf.cast(context, tf.float32), tf.cast(self.context_kernels[i], tf.float32))
-            if i < len(self.kernels) - 1:
-                h = self.activation(h)
+        for i, kernel in enumerate(self.masked_kernels()[:-1]):
+            h = self.activation(self._layer(h, i, kernel, context))
+        return h
+
+    def output_params(self, h, context=None):
+        """Last hidden layer -> ``[..., D, num_params]``."""
+        h = self._layer(h, len(self.kernels) - 1, self.masked_kernels()[-1], context)
         # [..., D * P] -> [..., D, P]
         return tf.reshape(h, tf.concat([tf.shape(h)[:-1], [self.event_size, self.num_params]], 0))
+
+    def _layer(self, h, i, kernel, context):
+        h = tf.linalg.matmul(h, kernel) if h.shape.rank == 2 else tf.tensordot(h, kernel, [[h.shape.rank - 1], [0]])
+        h = h + tf.cast(self.biases[i], tf.float32)
+        if context is not None:
+            h = h + tf.linalg.matmul(tf.cast(context, tf.float32), tf.cast(self.context_kernels[i], tf.float32))
+        return h
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.event_size, self.num_params)

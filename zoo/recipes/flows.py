@@ -21,3 +21,8 @@ register(
            "VAE with a MAF prior, 2 MADE steps (Papamakarios et al. 2017)",
            digits_args=dict(prior_hidden_units=(64,)), mnist_args=dict(prior_hidden_units=(256,))),
 )
+
+register(
+    *_pair("made", "MADEDensity", dict(), "MADE density model, exact log p(x) of binary data (Germain et al. 2015)",
+           digits_args=dict(hidden_units=(256,)), mnist_args=dict(hidden_units=(500,)), latent_dims=(None, None)),
+)
