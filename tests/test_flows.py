@@ -224,6 +224,10 @@ def test_mixture_prior_log_prob_equals_numpy():
     log_w = logits - logsumexp(logits)
     expected = logsumexp(log_w[None] + _normal_log_pdf(z[:, None], locs[None], scales[None]), axis=1)
     np.testing.assert_allclose(model.prior().log_prob(z).numpy(), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="prior_components must be an integer >= 1"):
+        models.MoGPriorVAE(input_shape=SHAPE, latent_dim=2, prior_components=0)
+    with pytest.raises(ValueError, match="free_bits must be 0 with a learned prior"):
+        models.VampPriorVAE(input_shape=SHAPE, latent_dim=2, free_bits=0.1)
 
 
 def test_vampprior_log_prob_is_the_log_mean_exp_of_the_pseudo_input_posteriors():

@@ -52,7 +52,7 @@ class MADEDensity(BaseAutoencoder):
 
     def __init__(self, input_shape, hidden_units=(500,), order="natural", **kwargs):
         kwargs.pop("latent_dim", None)
-        hidden_units = tuple(hidden_units)
+        hidden_units = tuple(_checks.check_positive_int(u, "hidden_units entries") for u in hidden_units)
         if not hidden_units:
             raise ValueError("hidden_units must name at least one hidden layer (the code), got ()")
         super().__init__(input_shape, latent_dim=int(hidden_units[-1]), hidden_units=hidden_units, **kwargs)

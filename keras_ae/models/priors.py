@@ -18,6 +18,12 @@ from keras_ae.models.vae import VAE
 tfd = tfp.distributions
 
 
+def _check_no_free_bits(kwargs):
+    """Free bits need a per-dimension closed-form KL, which no learned prior here has."""
+    if kwargs.get("free_bits", 0.0):
+        raise ValueError(f"free_bits must be 0 with a learned prior (no per-dimension KL), got {kwargs['free_bits']}")
+
+
 def _component_index(n, probabilities, seed=None):
     """``n`` draws ``[n]`` of a categorical with ``probabilities`` ``[K]``, by the inverse CDF of a uniform.
 
@@ -57,8 +63,7 @@ class MoGPriorVAE(VAE):
     """
 
     def __init__(self, input_shape, latent_dim, prior_components=10, **kwargs):
-        if kwargs.get("free_bits", 0.0):
-            raise ValueError(f"free_bits must be 0 with a learned prior (no per-dimension KL), got {kwargs['free_bits']}")
+        _check_no_free_bits(kwargs)
         self.prior_components = _checks.check_positive_int(prior_components, "prior_components")
         super().__init__(input_shape, latent_dim, **kwargs)
         self.prior_logits = self.add_weight(name="prior_logits", shape=(self.prior_components,), initializer="zeros")
@@ -106,8 +111,7 @@ class VampPriorVAE(VAE):
     """
 
     def __init__(self, input_shape, latent_dim, pseudo_inputs=50, **kwargs):
-        if kwargs.get("free_bits", 0.0):
-            raise ValueError(f"free_bits must be 0 with a learned prior (no per-dimension KL), got {kwargs['free_bits']}")
+        _check_no_free_bits(kwargs)
         self.num_pseudo_inputs = _checks.check_positive_int(pseudo_inputs, "pseudo_inputs")
         super().__init__(input_shape, latent_dim, **kwargs)
         self.pseudo_inputs = self.add_weight(
@@ -158,8 +162,7 @@ class MAFPriorVAE(VAE):
     """
 
     def __init__(self, input_shape, latent_dim, prior_flow_steps=2, prior_hidden_units=(64,), **kwargs):
-        if kwargs.get("free_bits", 0.0):
-            raise ValueError(f"free_bits must be 0 with a learned prior (no per-dimension KL), got {kwargs['free_bits']}")
+        _check_no_free_bits(kwargs)
         self.prior_flow_steps = _checks.check_positive_int(prior_flow_steps, "prior_flow_steps")
         self.prior_hidden_units = tuple(_checks.check_positive_int(u, "prior_hidden_units entries")
                                         for u in prior_hidden_units)
