@@ -90,13 +90,20 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
 
 
 def posterior_means(model, x, batch_size=256):
-    """``E_q[z|x]`` flattened ``[N, D]`` (the code itself for a deterministic encoder)."""
+    """``E_q[z|x]`` flattened ``[N, D]`` (the code itself for a deterministic encoder).
+
+    A posterior without a closed-form mean (a flow posterior) gives its code, ``encode(x)``.
+    """
     x = _check_array(model, x)
     means = []
     for batch in _batches(x, batch_size):
+        mean = None
         if is_probabilistic(model):
-            mean = tf.cast(model.posterior(batch).mean(), tf.float32)
-        else:
+            try:
+                mean = tf.cast(model.posterior(batch).mean(), tf.float32)
+            except NotImplementedError:
+                pass
+        if mean is None:
             mean = tf.cast(model.encode(batch), tf.float32)
         means.append(tf.reshape(mean, [tf.shape(mean)[0], -1]).numpy())
     return np.concatenate(means).astype(np.float64)

@@ -6,3 +6,5 @@ from keras_ae.layers.heads import (  # noqa: F401
     GaussianHead,
     get_likelihood_head,
 )
+from keras_ae.layers.made import MADE  # noqa: F401
+from keras_ae.layers.flows import AutoregressiveFlow, PlanarBijector, PlanarFlow  # noqa: F401

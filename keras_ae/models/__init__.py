@@ -10,3 +10,6 @@ from keras_ae.models.deterministic import (  # noqa: F401
 from keras_ae.models.vae import IWAE, VAE  # noqa: F401
 from keras_ae.models.categorical import CategoricalVAE  # noqa: F401
 from keras_ae.models.regularized import RAE, ConstantVarianceVAE  # noqa: F401
+from keras_ae.models.flows import IAFVAE, PlanarVAE  # noqa: F401
+from keras_ae.models.priors import MAFPriorVAE, MoGPriorVAE, VampPriorVAE  # noqa: F401
+from keras_ae.models.autoregressive import MADEDensity  # noqa: F401

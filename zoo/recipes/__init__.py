@@ -11,3 +11,4 @@ from zoo.recipes.registry import RECIPES, Recipe, UnknownRecipeError, get_recipe
 from zoo.recipes import deterministic  # noqa: F401
 from zoo.recipes import variational  # noqa: F401
 from zoo.recipes import regularized  # noqa: F401
+from zoo.recipes import flows  # noqa: F401

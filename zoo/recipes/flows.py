@@ -1,0 +1,28 @@
+"""Recipes of normalizing flows and learned priors: planar and IAF posteriors; mixture, VampPrior
+and MAF priors. Same bodies, budget and binarization as ``vae-digits`` / ``vae-mnist`` (the
+variational family's ``_pair``), so their test NLLs compare with the plain VAE's.
+"""
+
+from zoo.recipes.registry import register
+from zoo.recipes.variational import _pair
+
+register(
+    *_pair("planar", "PlanarVAE", dict(likelihood="bernoulli", flow_steps=10),
+           "VAE with 10 planar flows on the posterior (Rezende & Mohamed 2015)"),
+    *_pair("iaf", "IAFVAE", dict(likelihood="bernoulli", flow_steps=2),
+           "VAE with an IAF posterior, 2 MADE steps (Kingma et al. 2016)",
+           digits_args=dict(flow_hidden_units=(64,)), mnist_args=dict(flow_hidden_units=(256,))),
+    *_pair("mog-prior", "MoGPriorVAE", dict(likelihood="bernoulli", prior_components=10),
+           "VAE with a learned 10-component mixture-of-Gaussians prior"),
+    *_pair("vampprior", "VampPriorVAE", dict(likelihood="bernoulli"),
+           "VAE with the VampPrior, 50 / 500 pseudo-inputs (Tomczak & Welling 2018)",
+           digits_args=dict(pseudo_inputs=50), mnist_args=dict(pseudo_inputs=500)),
+    *_pair("maf-prior", "MAFPriorVAE", dict(likelihood="bernoulli", prior_flow_steps=2),
+           "VAE with a MAF prior, 2 MADE steps (Papamakarios et al. 2017)",
+           digits_args=dict(prior_hidden_units=(64,)), mnist_args=dict(prior_hidden_units=(256,))),
+)
+
+register(
+    *_pair("made", "MADEDensity", dict(), "MADE density model, exact log p(x) of binary data (Germain et al. 2015)",
+           digits_args=dict(hidden_units=(256,)), mnist_args=dict(hidden_units=(500,)), latent_dims=(None, None)),
+)
