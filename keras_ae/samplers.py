@@ -29,7 +29,10 @@ def stateless_seed(seed):
         seed = fresh_seed()
     if isinstance(seed, (int, np.integer)):
         return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
-    return tf.cast(seed, tf.int32)
+    seed = tf.cast(seed, tf.int32)
+    if seed.shape.rank == 0:  # an integer seed as a tensor (an exported signature's input): as above
+        return tf.stack([tf.math.floormod(seed, 2**31 - 1), tf.constant(0, tf.int32)])
+    return seed
 
 
 def split_seed(seed, num):

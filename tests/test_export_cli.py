@@ -105,6 +105,10 @@ def test_request_bodies_run_through_the_saved_model_like_serving(run_dir, export
         if sig == "sample":
             assert np.array(response["outputs"]).shape == (body["inputs"]["n"], 8, 8, 1)
             continue
+        if sig == "sample_seeded":  # the columnar body of a call without a batch: n and seed
+            expected = model.sample(int(body["inputs"]["n"]), seed=int(body["inputs"]["seed"]))
+            np.testing.assert_allclose(np.array(response["outputs"]), expected, atol=1e-6)
+            continue
         if sig == "decode":
             z = np.array([row["z"] for row in body["instances"]], np.float32)
             expected = model.decode(z)

@@ -63,12 +63,15 @@ class Endpoint(NamedTuple):
             parity is checked on shapes, ranges and freshness, not values.
         probe: ``(model, x) -> {input name: array}``: the inputs of a parity check made from a
             batch of data ``x``; default ``{"x": x}``.
+        tflite_skip: why this signature is left out of TFLite files (recorded in the sidecar's
+            ``skipped``), or None: it is converted.
     """
 
     fn: Callable
     inputs: tuple
     stochastic: bool = False
     probe: Callable = None
+    tflite_skip: Optional[str] = None
 
 
 def _network(layer, name):
@@ -540,7 +543,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """The export signatures this model declares: ``{name: Endpoint}``, ``reconstruct`` first.
 
         Every model has ``reconstruct`` (``serving_default``), ``encode``, ``decode`` and
-        ``score``; generative models add ``sample``. A family adds its own (``classify``, a
+        ``score``; generative models add ``sample`` (fresh noise at every call) and
+        ``sample_seeded(n, seed)``, which equals ``model.sample(n, seed)`` (SavedModel only). A family adds its own (``classify``, a
         conditional ``sample``) by extending this dict; the exporter needs no change.
         """
         x = tf.TensorSpec((None,) + tuple(self.data_spec.shape), self.data_spec.dtype, name="x")
@@ -555,9 +559,15 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             "score": Endpoint(lambda x: {"score": self._score(x)}, (x,)),
         }
         if self.is_generative:
-            endpoints["sample"] = Endpoint(lambda n: {"x": self._sample_for_export(n)},
-                                           (tf.TensorSpec((), tf.int32, name="n"),), stochastic=True,
+            n = tf.TensorSpec((), tf.int32, name="n")
+            endpoints["sample"] = Endpoint(lambda n: {"x": self._sample_for_export(n)}, (n,), stochastic=True,
                                            probe=lambda model, x: {"n": np.array(4, np.int32)})
+            # model.sample(n, seed) in a process with only TensorFlow: the same stateless draws.
+            endpoints["sample_seeded"] = Endpoint(
+                lambda n, seed: {"x": self._sample(n, samplers.stateless_seed(seed))},
+                (n, tf.TensorSpec((), tf.int32, name="seed")),
+                probe=lambda model, x: {"n": np.array(4, np.int32), "seed": np.array(7, np.int32)},
+                tflite_skip="seeded (stateless) random ops have no TFLite builtin kernel; use sample")
         return endpoints
 
     # -- randomness ------------------------------------------------------------------------

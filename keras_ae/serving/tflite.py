@@ -20,7 +20,7 @@ from keras_ae.serving.errors import ExportError
 from keras_ae.serving.parity import probe_batch, runner_parity
 from keras_ae.serving.saved_model import write_saved_model
 from keras_ae.serving.sidecar import sidecar_path, tflite_sidecar
-from keras_ae.serving.signatures import calibration_inputs, check_exportable, signature_names
+from keras_ae.serving.signatures import calibration_inputs, check_exportable, endpoints, signature_names
 from keras_ae.training.atomic import PUBLIC_FILE_MODE, atomic_write_bytes, atomic_write_json
 
 #: Accepted ``quantization`` values of :func:`export_tflite`.
@@ -90,16 +90,18 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
 
     with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
         write_saved_model(model, tmp, check_finite=False)
-        names = list(signature_names(model))
+        # Signatures the model itself leaves out of TFLite (say, seeded sampling), with its reason.
+        declared = {name: e.tflite_skip for name, e in endpoints(model).items() if e.tflite_skip}
+        names = [name for name in signature_names(model) if name not in declared]
         try:
-            return Conversion(*convert(tmp, names), {})
+            return Conversion(*convert(tmp, names), dict(declared))
         except Exception:  # the converter raises several types (ConverterError, ValueError, ...)
             # Only now find out which signatures lack builtin ops; if none does, the failure
             # is something else and is raised as it was.
             convertible, skipped = _convertible_signatures(tmp, names)
             if not skipped:
                 raise
-        return Conversion(*convert(tmp, convertible), skipped)
+        return Conversion(*convert(tmp, convertible), {**declared, **skipped})
 
 
 class Conversion(NamedTuple):
