@@ -13,6 +13,7 @@ The contract harness runs on every recipe in ``tests/test_zoo_harness.py``; the 
 adds SavedModel and TFLite export of each class.
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -145,6 +146,7 @@ def test_iaf_and_maf_invert_and_maf_sampler_matches_tfp():
 
 # -- flow posteriors ---------------------------------------------------------------------------------
 def _flow_vae(cls, latent_dim=2, scale=0.7, **kwargs):
+    keras.utils.set_random_seed(2)  # the bodies' initial weights too, whatever ran before
     model = getattr(models, cls)(input_shape=SHAPE, latent_dim=latent_dim, hidden_units=(8,), seed=2, **kwargs)
     model.build()
     _randomize(model.flow, scale=scale, seed=3)
@@ -297,7 +299,7 @@ def test_flow_and_prior_models_export_every_signature_to_saved_model_and_tflite(
     report = testing.check_model(lambda: getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(16,),
                                                               seed=1, **kwargs),
                                  data, batch_size=10, tmp_dir=str(tmp_path), mirrored=False)
-    assert report["tflite_skipped"] == {}  # every sampler is written with builtin ops
+    assert set(report["tflite_skipped"]) == {"sample_seeded"}  # every fresh sampler is written with builtin ops
     assert "sample" in report["tflite_signatures"]
 
 

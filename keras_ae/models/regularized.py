@@ -162,14 +162,20 @@ class ExPostDensityAutoencoder(Autoencoder):
         """``n`` codes from the fitted mixture; the same integer ``seed``, the same codes."""
         self.check_density_fitted()
         n = _checks.check_integer(n, "n", minimum=0)
-        seeds = samplers.split_seed(samplers.stateless_seed(seed), 2)
-        uniform = samplers.uniform([n], seeds[0])
-        normal = samplers.normal([n, self.latent_dim], seeds[1])
+        return self._sample_codes(n, samplers.stateless_seed(seed))
+
+    def _sample_codes(self, n, seed):
+        """``sample_codes`` unchecked: ``n`` may be a tensor (an export graph's input), ``seed`` a stateless seed."""
+        seeds = samplers.split_seed(seed, 2)
+        n = tf.cast(n, tf.int32)
+        uniform = samplers.uniform(tf.reshape(n, [1]), seeds[0])
+        normal = samplers.normal(tf.stack([n, self.latent_dim]), seeds[1])
         return self.density_codes(uniform, normal)
 
     def _sample(self, n, seed):
         """``n`` decoded draws from the ex-post code density ``[n, *input_shape]``."""
-        return self._decode(self.sample_codes(n, seed))
+        self.check_density_fitted()
+        return self._decode(self._sample_codes(n, seed))
 
     def _sample_for_export(self, n):
         """``sample`` with fresh ``tf.random.uniform``/``tf.random.normal`` noise, for export graphs."""
