@@ -258,7 +258,7 @@ def _latency_rows(model, saved_path, tflite_paths, probe):
 
 
 def print_table(rows):
-    header = ("artifact", "size", "max |err| vs keras", "latency b=1", "per example b=64")
+    header = ("artifact", "size", "max |err| vs keras", "score |err|", "latency b=1", "per example b=64")
     table = [header] + [tuple(r) for r in rows]
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for i, row in enumerate(table):
@@ -383,15 +383,22 @@ def _export(args, config, model_path, quantizations, out):
     def fmt(seconds):
         return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
 
-    rows = [("keras", "-", "0", *map(fmt, latency["keras"]))]
+    def score_error(parity):
+        errors = parity["max_abs_error"].get("score")
+        return f"{max(errors.values()):.2g}" if errors else "-"
+
+    rows = [("keras", "-", "0", "0", *map(fmt, latency["keras"]))]
     rows.append((os.path.relpath(saved_path, out), serving.human_size(serving.file_size(saved_path)),
-                 f"{serving.max_parity_error(saved_parity, saved_parity['max_abs_error']):.2g}", *map(fmt, latency["savedmodel"])))
+                 f"{serving.max_parity_error(saved_parity, saved_parity['max_abs_error']):.2g}",
+                 score_error(saved_parity), *map(fmt, latency["savedmodel"])))
     for q, path in tflite_paths.items():
         rows.append((os.path.relpath(path, out), serving.human_size(infos[q]["size_bytes"]),
-                     f"{serving.max_parity_error(infos[q]['parity']):.2g}", *map(fmt, latency[q])))
+                     f"{serving.max_parity_error(infos[q]['parity']):.2g}", score_error(infos[q]["parity"]),
+                     *map(fmt, latency[q])))
     print(f"exported {name} version {version} ({type(model).__name__}) to {out}; parity on "
           f"{'training examples' if data is not None else 'uniform noise'}, error = max over decode/reconstruct "
-          "(SavedModel: every signature)")
+          "(SavedModel: every signature); the anomaly score's error on its own (nats: int8 files are for "
+          "reconstructions, not scores)")
     print_table(rows)
     print(f"TF Serving config: {os.path.relpath(os.path.join(out, 'models.config'))} ({', '.join(served)}); "
           f"REST bodies: {os.path.relpath(os.path.dirname(requests[0]))}/")

@@ -90,6 +90,10 @@ def test_export_writes_saved_model_tflite_config_and_requests(run_dir, exported)
     assert rows[2].startswith(os.path.join("tflite", NAME, "1", f"{NAME}.none.tflite"))
     assert rows[3].split()[0].endswith("int8.tflite")
     assert all(row.endswith(("us", "ms")) for row in rows)
+    # the anomaly score's parity has its own column: the float32 file's within round-off
+    assert "score |err|" in lines[header]
+    score_column = lines[header].index("score |err|")
+    assert float(rows[2][score_column:].split()[0]) < 1e-3
 
 
 def test_request_bodies_run_through_the_saved_model_like_serving(run_dir, exported):
