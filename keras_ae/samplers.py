@@ -52,14 +52,17 @@ def fold_seed(seed, value):
 def uniform(shape, seed=None, dtype=tf.float32):
     """Uniform on [0, 1): seeded (stateless) or fresh (``seed=None``: the TFLite builtin kernel)."""
     if seed is None:
-        return tf.random.uniform(shape, dtype=dtype)
+        # seed = seed2 = 0 explicitly: fresh numbers at every call even after tf.random.set_seed
+        # (keras.utils.set_random_seed), which would otherwise fix the op's seeds, and which
+        # made an exported TFLite sampler repeat its draws.
+        return tf.raw_ops.RandomUniform(shape=tf.cast(shape, tf.int32), dtype=dtype, seed=0, seed2=0)
     return tf.random.stateless_uniform(shape, seed, dtype=dtype)
 
 
 def normal(shape, seed=None, dtype=tf.float32):
     """Standard normal: seeded (stateless) or fresh (``seed=None``: the TFLite builtin kernel)."""
-    if seed is None:
-        return tf.random.normal(shape, dtype=dtype)
+    if seed is None:  # fresh whatever the global seed (see ``uniform``)
+        return tf.raw_ops.RandomStandardNormal(shape=tf.cast(shape, tf.int32), dtype=dtype, seed=0, seed2=0)
     return tf.random.stateless_normal(shape, seed, dtype=dtype)
 
 

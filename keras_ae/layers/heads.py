@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import _checks
+from keras_ae import _checks, samplers
 from keras_ae.layers.bodies import kernel_initializer_config, new_kernel_initializer
 
 tfd = tfp.distributions
@@ -249,7 +249,7 @@ def gumbel_noise(shape, seed=None):
     """
     tiny = 1e-7
     if seed is None:
-        u = tf.random.uniform(shape, minval=tiny, maxval=1.0 - tiny)
+        u = tiny + (1.0 - 2.0 * tiny) * samplers.uniform(shape)
     else:
         u = tf.random.stateless_uniform(shape, seed, minval=tiny, maxval=1.0 - tiny)
     return -tf.math.log(-tf.math.log(u))

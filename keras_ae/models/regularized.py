@@ -181,8 +181,8 @@ class ExPostDensityAutoencoder(Autoencoder):
         """``sample`` with fresh ``tf.random.uniform``/``tf.random.normal`` noise, for export graphs."""
         self.check_density_fitted()
         n = tf.cast(n, tf.int32)
-        uniform = tf.random.uniform(tf.reshape(n, [1]))
-        normal = tf.random.normal(tf.stack([n, self.latent_dim]))
+        uniform = samplers.uniform(tf.reshape(n, [1]))
+        normal = samplers.normal(tf.stack([n, self.latent_dim]))
         return self._decode(self.density_codes(uniform, normal))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import _checks, objectives
+from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.heads import GAUSSIAN_SCALES, LIKELIHOOD_HEADS, UNIT_INTERVAL_LIKELIHOODS, GaussianHead
 from keras_ae.models.base import BaseAutoencoder
 
@@ -193,7 +193,7 @@ class VAE(BaseAutoencoder):
         """
         if type(self)._prior is not VAE._prior:
             return self._decode(self._prior_codes(n, None))
-        z = tf.random.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]))
+        z = samplers.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]))
         return self._decode(z)
 
     # -- importance weights ------------------------------------------------------------------------
