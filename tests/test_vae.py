@@ -82,6 +82,24 @@ def test_model_kl_is_analytic_and_matches_sampled_log_ratio(binary_digits):
     assert np.all(np.abs(ratio.mean(0) - kl) < 4 * se + 1e-6)
 
 
+def test_fixed_noise_monte_carlo_kl_agrees_with_a_large_sample(binary_digits):
+    """Without a seed a model with no closed-form KL (mixture prior) reparameterizes
+    ``SCORE_KL_SAMPLES`` fixed draws: deterministic, and within a few of its own standard errors
+    ``std(log q - log p) / sqrt(S)`` of a 20,000-sample estimate."""
+    from keras_ae.models import MoGPriorVAE
+    from keras_ae.models.vae import SCORE_KL_SAMPLES
+    model = tiny_vae(MoGPriorVAE, prior_components=3)
+    x = binary_digits[1][:6]
+    q = model.posterior(x)
+    fixed = model.kl(q).numpy()
+    np.testing.assert_array_equal(fixed, model.kl(q).numpy())
+    z = model.draw_codes(q, 20000, tf.constant([6, 7]))
+    log_qz, log_pz = model.latent_log_probs(q, z)
+    ratio = (log_qz - log_pz).numpy()
+    se_fixed = ratio.std(axis=0, ddof=1) / np.sqrt(SCORE_KL_SAMPLES)
+    assert np.all(np.abs(ratio.mean(0) - fixed) < 4 * se_fixed)
+
+
 # -- bounds --------------------------------------------------------------------------------------
 def test_iw_bound_of_one_sample_is_its_log_weight():
     lw = tf.constant([[-3.0, -7.5]])
