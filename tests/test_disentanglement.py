@@ -244,3 +244,61 @@ def test_on_rendered_sprites():
     assert result["num_active_dims"] == 3
     # The centroid captures x and y exactly, the ink mass scale: 3 of 5 factors are read right, most of the time.
     assert 0.45 < result["eval_accuracy"] <= 0.8
+
+
+# -- python -m zoo eval RUN --disentanglement --------------------------------------------------------
+def test_zoo_eval_disentanglement_refuses_a_dataset_without_factors(tmp_path, capsys):
+    import json
+
+    from zoo.cli import main
+
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": {"name": "vae-digits"}, "dataset": "digits"}))
+    assert main(["eval", str(tmp_path), "--disentanglement"]) == 2
+    err = capsys.readouterr().err
+    assert "ground-truth factors" in err and "digits has none" in err and "dsprites-procedural" in err
+    assert main(["eval", str(tmp_path), "--disentanglement-scale", "0.1"]) == 2
+    assert "need --disentanglement" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_zoo_eval_disentanglement_writes_metrics_and_labelled_traversals(tmp_path, capsys):
+    """A run directory of an (untrained) VAE on procedural dSprites, as `zoo train` leaves it."""
+    import json
+
+    from PIL import Image
+
+    from keras_ae import training
+    from zoo import runner
+    from zoo.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    recipe = runner.resolve_recipe("vae-digits")
+    model = runner.build_model(recipe, (64, 64, 1), seed=0)
+    model.build()
+    training.atomic_save_model(model, str(run / "model.keras"))
+    (run / "config.json").write_text(json.dumps({"recipe": recipe.to_dict(), "dataset": "dsprites-procedural"}))
+    (run / "metrics.json").write_text(json.dumps({"nll": 123.0, "definitions": {"nll": "kept"}}))
+    assert main(["eval", str(run), "--disentanglement", "--disentanglement-scale", "0.005",
+                 "--disentanglement-metrics", "mig,gaussian_total_correlation", "--quiet"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    new = {"mig", "gaussian_total_correlation", "disentanglement_scale"}
+    assert new <= set(metrics) and new <= set(metrics["definitions"])
+    assert metrics["nll"] == 123.0  # the test metrics are kept
+    assert 0 <= metrics["mig"] <= 1 and metrics["gaussian_total_correlation"] >= 0
+    assert metrics["disentanglement_scale"] == 0.005
+    with Image.open(run / "traversals_factors.png") as image:
+        assert image.size[0] > 100
+    assert main(["eval", str(run), "--disentanglement", "--disentanglement-metrics", "nope"]) == 2
+    assert "metrics must be" in capsys.readouterr().err
+
+
+def test_factor_labels_name_the_factor_each_code_follows():
+    information = dis.code_factor_information(DATA, copy, num_train=3000)
+    names = ["shape", "scale", "orientation", "position_x", "position_y"]
+    labels = dis.factor_labels(information, names)
+    assert [label.split()[0] for label in labels] == [names[k] for k in (2, 4, 0, 1, 3)]  # copy's permutation
+    assert all(float(label.split()[1]) > 0.7 for label in labels)
+    # Noise holds no information once the plug-in bias is taken off: no label.
+    assert dis.factor_labels(dis.code_factor_information(DATA, representations()["noise"], num_train=3000)) == \
+        ["none"] * 5
