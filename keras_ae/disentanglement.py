@@ -165,7 +165,7 @@ def sample_codes(data, representation_function, num, rng, batch_size=256):
     return _codes_of(data, representation_function, factors, rng, batch_size), factors
 
 
-def model_representation(model, batch_size=256):
+def model_representation(model, batch_size=1024):
     """The representation function of a keras-ae model: observations -> posterior means ``[n, D]``.
 
     ``E_q[z|x]`` for a probabilistic model (its code for a flow posterior), ``encode(x)`` for a
