@@ -264,6 +264,13 @@ def test_on_rendered_sprites():
     assert 0.45 < result["eval_accuracy"] <= 0.8
 
 
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(dis, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
+
+
 # -- python -m zoo eval RUN --disentanglement --------------------------------------------------------
 def test_zoo_eval_disentanglement_refuses_a_dataset_without_factors(tmp_path, capsys):
     import json
