@@ -430,10 +430,15 @@ def sap(data, representation_function, rng=0, num_train=10000, num_test=5000, ba
 
 # -- DCI -------------------------------------------------------------------------------------------
 def _one_minus_entropy(weights, axis):
-    """``1 - H(p)`` with ``p`` the weights normalised along ``axis``, in base ``weights.shape[axis]``."""
-    from scipy.stats import entropy
+    """``1 - H(p)`` with ``p`` the weights normalised along ``axis``, in base ``weights.shape[axis]``.
 
-    return 1.0 - entropy(weights + 1e-11, base=weights.shape[axis], axis=axis)
+    ``1e-11`` is added to every weight first (as disentanglement_lib), so an all-zero slice is uniform.
+    """
+    if weights.shape[axis] == 1:  # one code (or one factor): nothing to spread over
+        return np.ones(weights.shape[1 - axis])
+    p = weights + 1e-11
+    p = p / p.sum(axis=axis, keepdims=True)
+    return 1.0 + np.sum(p * np.log(p), axis=axis) / np.log(weights.shape[axis])
 
 
 def dci_of_importance(importance):

@@ -180,6 +180,8 @@ def test_dci_of_importance_closed_form():
     # One code informs about both of two factors: it scores 0 on disentanglement, each factor is complete.
     d, c = dis.dci_of_importance(np.array([[1.0, 1.0], [0.0, 0.0]]))
     assert d == pytest.approx(0.0, abs=1e-6) and c == pytest.approx(1.0, abs=1e-6)
+    # One code spread over two factors: D = 1 - H_2(0.3, 0.7) = 0.119; each factor has one code, C = 1.
+    assert dis.dci_of_importance(np.array([[0.3, 0.7]])) == pytest.approx((1 - 0.8813, 1.0), abs=1e-4)
 
 
 def test_modularity_and_explicitness():
