@@ -50,7 +50,7 @@ import numpy as np
 from keras_ae import _checks
 from keras_ae.data.registry import DatasetSpec, UnknownDatasetError, register
 
-__all__ = ["ProceduralDSprites", "PROCEDURAL_NAME", "ground_truth_data"]
+__all__ = ["ProceduralDSprites", "PROCEDURAL_NAME", "ground_truth_data", "split_indices"]
 
 PROCEDURAL_NAME = "dsprites-procedural"
 _TRAIN_SIZE = 32768
