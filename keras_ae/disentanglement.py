@@ -147,7 +147,7 @@ def _codes_of(data, representation_function, factors, rng, batch_size):
     return np.concatenate(codes)
 
 
-def sample_codes(data, representation_function, num, rng, batch_size=256):
+def sample_codes(data, representation_function, num, rng, batch_size=1024):
     """``(codes [num, D], factors [num, K])`` of ``num`` observations of uniformly drawn factors.
 
     Args:
@@ -155,7 +155,7 @@ def sample_codes(data, representation_function, num, rng, batch_size=256):
         representation_function: observations -> codes.
         num: number of points.
         rng: int seed or ``numpy.random.Generator``.
-        batch_size: observations per call of ``representation_function`` (default 256).
+        batch_size: observations per call of ``representation_function`` (default 1024).
     """
     data = _check_data(data)
     rng = _rng(rng)
@@ -375,7 +375,7 @@ def mig_of_codes(codes, factors, num_bins=20):
     return float(np.mean(_gap_of_top_two(info) / entropies))
 
 
-def mig(data, representation_function, rng=0, num_train=10000, num_bins=20, batch_size=256):
+def mig(data, representation_function, rng=0, num_train=10000, num_bins=20, batch_size=1024):
     """The mutual information gap (Chen et al. 2018, "Isolating Sources of Disentanglement", eq. 6).
 
     ``MIG = 1/K sum_k (I(z_(1); v_k) - I(z_(2); v_k)) / H(v_k)``, where ``z_(1)``, ``z_(2)`` are
@@ -409,7 +409,7 @@ def sap_of_codes(codes, factors, codes_test, factors_test):
     return float(np.mean(_gap_of_top_two(scores)))
 
 
-def sap(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=256):
+def sap(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=1024):
     """The Separated Attribute Predictability score (Kumar et al. 2018, "Variational Inference of
     Disentangled Latent Concepts", section 3).
 
@@ -478,7 +478,7 @@ def dci_of_codes(codes, factors, codes_test, factors_test, seed=0):
             "informativeness_test": float(np.mean(test_accuracy)), "importance": importance}
 
 
-def dci(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=256):
+def dci(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=1024):
     """Disentanglement, completeness and informativeness (Eastwood & Williams 2018, "A Framework for
     the Quantitative Evaluation of Disentangled Representations").
 
@@ -534,7 +534,7 @@ def explicitness_of_codes(codes, factors, codes_test, factors_test):
 
 
 def modularity_explicitness(data, representation_function, rng=0, num_train=10000, num_test=5000, num_bins=20,
-                            batch_size=256):
+                            batch_size=1024):
     """Modularity and explicitness (Ridgeway & Mozer 2018, "Learning Deep Disentangled Embeddings
     with the F-Statistic Loss", section 3).
 
@@ -580,7 +580,7 @@ def gaussian_total_correlation_of_covariance(covariance):
     return float(0.5 * (np.sum(np.log(np.diag(covariance))) - logdet))
 
 
-def gaussian_total_correlation(data, representation_function, rng=0, num_train=10000, batch_size=256):
+def gaussian_total_correlation(data, representation_function, rng=0, num_train=10000, batch_size=1024):
     """Total correlation of the Gaussian fitted to the codes (disentanglement_lib's unsupervised
     ``gaussian_total_correlation``): the covariance of ``num_train`` codes, then
     :func:`gaussian_total_correlation_of_covariance`. 0 when the code dimensions are uncorrelated;
@@ -594,7 +594,7 @@ def gaussian_total_correlation(data, representation_function, rng=0, num_train=1
 
 
 # -- which factor each code dimension follows ----------------------------------------------------------
-def code_factor_information(data, representation_function, rng=0, num_train=10000, num_bins=20, batch_size=256):
+def code_factor_information(data, representation_function, rng=0, num_train=10000, num_bins=20, batch_size=1024):
     """``I(z_d; v_k) / H(v_k)`` ``[D, K]``: the share of each factor's entropy each code dimension holds.
 
     Codes in ``num_bins`` equal-width bins on ``num_train`` points (as MIG), with the
