@@ -287,7 +287,6 @@ def test_zoo_eval_disentanglement_refuses_a_dataset_without_factors(tmp_path, ca
     assert "need --disentanglement" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_zoo_eval_disentanglement_writes_metrics_and_labelled_traversals(tmp_path, capsys):
     """A run directory of an (untrained) VAE on procedural dSprites, as `zoo train` leaves it."""
     import json
