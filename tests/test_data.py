@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from keras_ae import data as D
 
-TFDS_NAMES = [n for n in D.DATASET_NAMES if n != "digits"]
+TFDS_NAMES = [n for n in D.DATASET_NAMES if D.dataset_spec(n).source == "tfds"]
 
 
 @pytest.fixture
@@ -58,6 +58,7 @@ def test_names():
     assert D.DATASET_NAMES[0] == "digits"
     assert set(D.DATASET_NAMES) == {
         "digits", "mnist", "fashion_mnist", "binarized_mnist", "cifar10", "omniglot", "dsprites", "celeb_a",
+        "dsprites-procedural",
     }
     for name in D.DATASET_NAMES:
         assert D.check_dataset_name(name) == name

@@ -58,6 +58,10 @@ class DatasetSpec:
             (:class:`UnknownDatasetError` for a malformed name, ``ValueError`` for a missing file).
         usage: for a family, how its names are written in messages, e.g.
             ``"npz:PATH for your own .npz file"``.
+        ground_truth: ``ground_truth(name) -> data`` for a dataset generated from known factors
+            (``None`` otherwise): ``data`` has ``factor_sizes``, ``sample_factors(n, rng)`` and
+            ``sample_observations_from_factors(factors, rng)``, which the metrics of
+            :mod:`keras_ae.disentanglement` need.
     """
 
     name: str
@@ -69,6 +73,7 @@ class DatasetSpec:
     load_dataset: Optional[Callable] = None
     check_name: Optional[Callable[[str], None]] = None
     usage: str = ""
+    ground_truth: Optional[Callable] = None
 
     def __post_init__(self):
         """Check that the spec is complete: a name, splits, and exactly one loader."""
