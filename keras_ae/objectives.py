@@ -304,10 +304,10 @@ def stratified_log_weights(batch_size, dataset_size):
 
     Row ``i`` weights the batch's posteriors when estimating ``q(z_i)``: ``1/N`` for its own
     example, ``(N - M + 1) / (N (M - 1))`` for one other (the stratum that stands for the examples
-    outside the batch) and ``1/(M - 1)`` for the rest; each row sums to 1. ``M = batch_size >= 2``,
-    ``N = dataset_size >= M``.
+    outside the batch) and ``1/(M - 1)`` for the rest; each row sums to 1. ``M = batch_size >= 2``
+    (an integer or a scalar tensor), ``N = dataset_size >= M``.
     """
-    m, n = float(batch_size), float(dataset_size)
+    m, n = tf.cast(batch_size, tf.float32), float(dataset_size)
     others = 1.0 / (m - 1.0)
     strat = (n - m + 1.0) / (n * (m - 1.0))
     eye = tf.eye(batch_size)
@@ -342,7 +342,7 @@ def aggregate_log_densities(log_q_matrix, estimator="mws", dataset_size=None):
     else:
         if dataset_size is None:
             raise ValueError("estimator 'mss' needs dataset_size (the number of training examples N)")
-        log_w = stratified_log_weights(int(log_q_matrix.shape[0]), dataset_size)
+        log_w = stratified_log_weights(batch, dataset_size)
     log_qz = tf.reduce_logsumexp(log_w + tf.reduce_sum(log_q_matrix, axis=2), axis=1)  # [M]
     log_qz_dims = tf.reduce_logsumexp(log_w[:, :, None] + log_q_matrix, axis=1)  # [M, D]
     return log_qz, log_qz_dims
