@@ -74,3 +74,85 @@ def test_permute_dims_keeps_every_marginal_exactly_and_breaks_the_dependence():
     assert np.all(np.abs(np.corrcoef(permuted.T)[np.triu_indices(3, 1)]) < 4 / np.sqrt(4000))
     assert not np.array_equal(permuted[:, 0], z[:, 0])
     np.testing.assert_array_equal(permuted, objectives.permute_dims(z, tf.constant([3, 4])).numpy())  # seeded
+
+
+# -- models ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def x():
+    return (np.random.default_rng(0).uniform(size=(8,) + SHAPE) > 0.5).astype("float32")
+
+
+def _model(cls, **kwargs):
+    model = getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(8,), seed=4, **kwargs)
+    model.build()
+    return model
+
+
+def test_beta_tcvae_terms_decompose_the_sampled_kl_and_weight_the_tc(x):
+    model = _model("BetaTCVAE", beta=6.0, estimator="mss", dataset_size=50)
+    terms = model.loss_terms(x, training=True)
+    record = model._importance_samples(tf.constant(x), 1, model.noise_seed(stream=1), training=True)
+    parts = terms["mutual_information"] + terms["total_correlation"] + terms["dimension_kl"]
+    np.testing.assert_allclose(parts.numpy(), (record.log_qz - record.log_pz).numpy()[0], rtol=1e-4, atol=1e-4)
+    weights = model.loss_weights()
+    assert [float(weights[k]) for k in ("mutual_information", "total_correlation", "dimension_kl")] == [1.0, 6.0, 1.0]
+    with pytest.raises(ValueError, match="needs dataset_size"):
+        models.BetaTCVAE(input_shape=SHAPE, latent_dim=2, estimator="mss")
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        models.BetaTCVAE(input_shape=SHAPE, latent_dim=2, estimator="exact")
+
+
+def test_factorvae_discriminator_tells_codes_from_their_permute_dims_shuffle(x):
+    model = _model("FactorVAE", discriminator_units=(6, 6))
+    group = {id(v) for v in model.parameter_group_variables("discriminator")}
+    assert not group & {id(v) for v in model.main_trainable_variables()}
+    model.compile()
+    assert model._group_optimizers["discriminator"].get_config()["beta_2"] == pytest.approx(0.9)
+    terms = model._group_loss_terms("discriminator", tf.constant(x), training=True)
+    record = model._importance_samples(tf.constant(x), 1, model.noise_seed(stream=1), training=True)
+    z = record.codes[0]
+    shuffled = objectives.permute_dims(z, model.noise_seed(stream=5))
+    real, fake = model.discriminator(z)[:, 0].numpy(), model.discriminator(shuffled)[:, 0].numpy()
+    np.testing.assert_allclose(terms["discriminator_loss"].numpy(), np.logaddexp(0, -real) + np.logaddexp(0, fake),
+                               rtol=1e-5)
+    np.testing.assert_allclose(model.loss_terms(x, training=True)["total_correlation"].numpy(), real, rtol=1e-5)
+    assert model.loss_weights()["total_correlation"] == 10.0
+
+
+@pytest.mark.parametrize("dip_type", ["i", "ii"])
+def test_dip_vae_penalty_is_the_covariance_penalty_of_the_aggregate_posterior(dip_type, x):
+    model = _model("DIPVAE", dip_type=dip_type, lambda_od=2.0)
+    outputs = model.encode_outputs(x)
+    mean, scale = outputs["mean"].numpy().astype(np.float64), outputs["scale"].numpy().astype(np.float64)
+    cov = np.cov(mean.T, bias=True) + (np.diag(np.mean(scale**2, axis=0)) if dip_type == "ii" else 0.0)
+    lambda_d = 20.0 if dip_type == "i" else 2.0
+    expected = 2.0 * (np.sum(cov**2) - np.sum(np.diag(cov) ** 2)) + lambda_d * np.sum((np.diag(cov) - 1) ** 2)
+    penalty = model.loss_terms(x, training=True)["dip_penalty"].numpy()
+    np.testing.assert_allclose(penalty, np.full(len(x), expected), rtol=1e-4)
+    with pytest.raises(ValueError, match="dip_type must be one of"):
+        models.DIPVAE(input_shape=SHAPE, latent_dim=2, dip_type="iii")
+
+
+def test_capacity_vae_targets_c_and_the_schedule_raises_c_in_the_train_step(x):
+    from keras_ae.callbacks import KLWarmup
+
+    model = _model("CapacityVAE", gamma=5.0, capacity=2.0)
+    terms = model.loss_terms(x, training=True)
+    np.testing.assert_allclose(terms["capacity_penalty"].numpy(), abs(terms["kl"].numpy().mean() - 2.0), rtol=1e-5)
+    model.compile(optimizer="sgd", steps_per_execution=2)
+    model.fit(x, batch_size=2, epochs=2, verbose=0,  # 8 steps; C goes 0 -> 8 over 4 epochs: 0.5 nats per step
+              callbacks=[KLWarmup(epochs=4, start=0.0, end=8.0, variable="capacity")])
+    assert float(model.capacity.numpy()) == pytest.approx(3.5)  # the value of the last step (step 7)
+    with pytest.raises(ValueError, match="beta must be 1 for CapacityVAE"):
+        models.CapacityVAE(input_shape=SHAPE, latent_dim=2, beta=4.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls,kwargs", [("BetaTCVAE", dict(estimator="mws")), ("FactorVAE", dict(discriminator_units=(8,))),
+                                        ("DIPVAE", dict(dip_type="ii")), ("CapacityVAE", dict(gamma=1.0))])
+def test_disentangling_models_export_every_signature_to_saved_model_and_tflite(cls, kwargs, tmp_path):
+    data = (np.random.default_rng(0).uniform(size=(16,) + SHAPE) > 0.5).astype("float32")
+    report = testing.check_model(lambda: getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(8,),
+                                                              seed=1, **kwargs),
+                                 data, batch_size=4, tmp_dir=str(tmp_path), mirrored=False)
+    assert set(report["tflite_skipped"]) == {"sample_seeded"}

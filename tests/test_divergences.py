@@ -57,3 +57,79 @@ def test_mmd_u_statistic_matches_the_closed_form_of_two_gaussians_under_the_rbf_
 def test_mmd_arguments_are_checked():
     with pytest.raises(ValueError, match="kernel must be one of"):
         objectives.mmd_u_statistic(np.zeros((3, 2)), np.zeros((3, 2)), kernel="laplace")
+
+
+# -- models ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def x():
+    return (np.random.default_rng(0).uniform(size=(8,) + SHAPE) > 0.5).astype("float32")
+
+
+def _model(cls, **kwargs):
+    model = getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(8,), seed=4, **kwargs)
+    model.build()
+    return model
+
+
+def test_wae_trains_on_the_codes_and_its_mmd_term_is_the_u_statistic_against_prior_draws(x):
+    model = _model("WAE", kernel="imq")
+    terms = model.loss_terms(x, training=True)
+    codes = model.encode(x).numpy()  # deterministic encoder: the training codes are the means
+    prior = model.prior().sample(len(x), seed=model.noise_seed(stream=3))
+    expected = objectives.mmd_u_statistic(codes, prior, "imq", 6.0, models.divergences.WAE_KERNEL_MULTIPLIERS)
+    np.testing.assert_allclose(terms["mmd"].numpy(), np.full(len(x), float(expected)), rtol=1e-5, atol=1e-6)
+    likelihood = model.likelihood(codes)
+    np.testing.assert_allclose(terms["reconstruction"].numpy(), -likelihood.log_prob(x).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(model.score(x).numpy(), -likelihood.log_prob(x).numpy(), rtol=1e-5)
+    weights = model.loss_weights()
+    assert float(weights["kl_objective"]) == 0.0 and weights["mmd"] == 10.0
+    with pytest.raises(ValueError, match="alpha is 1 for the WAE"):
+        models.WAE(input_shape=SHAPE, latent_dim=2, alpha=0.5)
+
+
+def test_infovae_weights_kl_and_mmd_as_zhao_et_al_and_checks_arguments(x):
+    model = _model("InfoVAE", alpha=0.25, mmd_weight=5.0, beta=2.0, kernel="rbf", kernel_scale=3.0)
+    weights = model.loss_weights()
+    assert float(weights["kl_objective"]) == pytest.approx(0.75 * 2.0) and weights["mmd"] == pytest.approx(4.25)
+    terms = model.loss_terms(x, training=True)
+    record = model._importance_samples(tf.constant(x), 1, model.noise_seed(stream=1), training=True)
+    prior = model.prior().sample(len(x), seed=model.noise_seed(stream=3))
+    expected = objectives.mmd_u_statistic(record.codes[0], prior, "rbf", 3.0, (1.0,))  # stochastic codes
+    np.testing.assert_allclose(terms["mmd"].numpy()[0], float(expected), rtol=1e-5, atol=1e-6)
+    assert model.kernel_multipliers == (1.0,)
+    for kwargs, message in ((dict(alpha=1.5), "alpha must be"), (dict(alpha=0.0, mmd_weight=0.5), "mmd_weight must be"),
+                            (dict(kernel="laplace"), "kernel must be one of"), (dict(num_samples=2), "num_samples must be 1"),
+                            (dict(kernel_multipliers=()), "kernel_multipliers must be")):
+        with pytest.raises(ValueError, match=message):
+            models.InfoVAE(input_shape=SHAPE, latent_dim=2, **kwargs)
+
+
+def test_adversarial_autoencoder_trains_its_discriminator_on_its_own_optimizer(x):
+    model = _model("AdversarialAutoencoder", discriminator_units=(6,))
+    group = {id(v) for v in model.parameter_group_variables("discriminator")}
+    assert group == {id(v) for v in model.discriminator.trainable_variables} and len(group) == 4
+    assert not group & {id(v) for v in model.main_trainable_variables()}
+    model.compile()
+    opt = model._group_optimizers["discriminator"]
+    assert opt.get_config()["learning_rate"] == pytest.approx(5e-4) and opt.get_config()["beta_1"] == 0.5
+    # The discriminator's loss: prior draws are "real", the (fixed) codes "fake".
+    terms = model._group_loss_terms("discriminator", tf.constant(x), training=True)
+    z = model.encode(x)
+    prior = model.prior().sample(len(x), seed=model.noise_seed(stream=4))
+    real, fake = model.discriminator(prior)[:, 0].numpy(), model.discriminator(z)[:, 0].numpy()
+    expected = np.logaddexp(0, -real) + np.logaddexp(0, fake)
+    np.testing.assert_allclose(terms["discriminator_loss"].numpy(), expected, rtol=1e-5)
+    adversarial = model.loss_terms(x, training=True)["adversarial"].numpy()
+    np.testing.assert_allclose(adversarial, np.logaddexp(0, -fake), rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls,kwargs", [("WAE", dict(kernel="rbf")), ("InfoVAE", dict(alpha=0.5)),
+                                        ("AdversarialAutoencoder", dict(discriminator_units=(8,)))])
+def test_divergence_models_export_every_signature_to_saved_model_and_tflite(cls, kwargs, tmp_path):
+    data = (np.random.default_rng(0).uniform(size=(16,) + SHAPE) > 0.5).astype("float32")
+    report = testing.check_model(lambda: getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(8,),
+                                                              seed=1, **kwargs),
+                                 data, batch_size=4, tmp_dir=str(tmp_path), mirrored=False)
+    assert set(report["tflite_skipped"]) == {"sample_seeded"}
+    assert "sample" in report["tflite_signatures"]

@@ -22,7 +22,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae import _checks, objectives
-from keras_ae.models.divergences import latent_discriminator
+from keras_ae.models.divergences import DiscriminatorOptimizerDefault, latent_discriminator
 from keras_ae.models.vae import VAE
 
 tfd = tfp.distributions
@@ -105,7 +105,7 @@ class BetaTCVAE(_StandardNormalPrior, VAE):
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
-class FactorVAE(_StandardNormalPrior, VAE):
+class FactorVAE(DiscriminatorOptimizerDefault, _StandardNormalPrior, VAE):
     """FactorVAE (Kim & Mnih 2018): the ELBO plus ``gamma`` times a discriminator's total correlation.
 
     Objective per example (minimised), alternating as in the paper's algorithm 1:
@@ -126,12 +126,14 @@ class FactorVAE(_StandardNormalPrior, VAE):
         discriminator_units: default six layers of 1000 units, leaky ReLU (slope 0.2), the paper's.
         other arguments: see :class:`~keras_ae.models.vae.VAE` (``beta`` 1 in the paper).
 
-    Optimizers (the paper's): ``compile(optimizer=keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.999),
-    group_optimizers={"discriminator": keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)})``.
+    Optimizers: ``compile()`` gives the discriminator the paper's ``Adam(1e-4, beta_1=0.5, beta_2=0.9)``
+    (pass another as ``group_optimizers={"discriminator": ...}``); the paper trains the VAE with
+    ``Adam(1e-4)``.
     """
 
     TERMS = ("reconstruction", "kl", "elbo", "total_correlation")
     PARAMETER_GROUPS = {"discriminator": ("discriminator_loss",)}
+    DISCRIMINATOR_OPTIMIZER = {"learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.9}
 
     def __init__(self, input_shape, latent_dim, gamma=10.0, discriminator_units=(1000,) * 6, **kwargs):
         _checks.check_number(gamma, "gamma", minimum=0)

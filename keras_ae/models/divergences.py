@@ -54,6 +54,37 @@ class _DeterministicCodes:
         return objectives.negative_log_likelihood(self._likelihood(self._encode(x)), x)
 
 
+class DiscriminatorOptimizerDefault:
+    """Mixin: ``compile()`` gives the ``"discriminator"`` group its paper's optimizer unless one is passed.
+
+    ``DISCRIMINATOR_OPTIMIZER`` is the config of a ``keras.optimizers.Adam``; ``compile(group_optimizers=
+    {"discriminator": ...})`` overrides it, and a saved model restores the one it was compiled with.
+    """
+
+    DISCRIMINATOR_OPTIMIZER = {}
+
+    def compile(self, optimizer=None, group_optimizers=None, **kwargs):
+        group_optimizers = dict(group_optimizers or {})
+        group_optimizers.setdefault("discriminator", keras.optimizers.Adam(**self.DISCRIMINATOR_OPTIMIZER))
+        return super().compile(optimizer=optimizer, group_optimizers=group_optimizers, **kwargs)
+
+
+def latent_discriminator(units, kernel_initializer, name, leaky_slope=None):
+    """An MLP ``[B, D] -> [B, 1]`` logit (Keras 3 layers): ``units`` hidden layers, then a linear logit.
+
+    Hidden activations: ReLU, or a leaky ReLU of slope ``leaky_slope``.
+    """
+    layers = []
+    for i, u in enumerate(units):
+        layers.append(keras.layers.Dense(u, activation=None if leaky_slope else "relu", name=f"{name}_hidden_{i}",
+                                         kernel_initializer=new_kernel_initializer(kernel_initializer)))
+        if leaky_slope:
+            layers.append(keras.layers.LeakyReLU(negative_slope=leaky_slope, name=f"{name}_leaky_{i}"))
+    layers.append(keras.layers.Dense(1, kernel_initializer=new_kernel_initializer(kernel_initializer),
+                                     name=f"{name}_logit"))
+    return keras.Sequential(layers, name=name)
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
 class InfoVAE(_DeterministicCodes, VAE):
     """InfoVAE (Zhao, Song & Ermon 2019) with the MMD divergence; ``alpha = 1`` is the MMD-VAE.
@@ -176,7 +207,7 @@ class WAE(InfoVAE):
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
-class AdversarialAutoencoder(_DeterministicCodes, VAE):
+class AdversarialAutoencoder(DiscriminatorOptimizerDefault, _DeterministicCodes, VAE):
     """Adversarial autoencoder (Makhzani et al. 2016) / WAE-GAN (Tolstikhin et al. 2018, algorithm 1).
 
     A latent discriminator ``D`` (an MLP giving a logit) tells prior draws ``z' ~ p(z)`` from codes
@@ -189,8 +220,9 @@ class AdversarialAutoencoder(_DeterministicCodes, VAE):
       (:func:`keras_ae.objectives.discriminator_cross_entropy`).
 
     Logged: ``reconstruction``, ``kl``, ``elbo`` (the VAE's, for reference), ``adversarial`` and
-    ``discriminator_loss``. Pass the discriminator's optimizer as
-    ``compile(group_optimizers={"discriminator": keras.optimizers.Adam(5e-4, beta_1=0.5)})``.
+    ``discriminator_loss``. ``compile()`` gives the discriminator ``Adam(5e-4, beta_1=0.5)``, the
+    WAE-GAN's adversary optimizer (Tolstikhin et al. 2018, section 4); pass another as
+    ``compile(group_optimizers={"discriminator": ...})``.
 
     Args:
         adversarial_weight: ``lambda``, >= 0, default 1.0 (Tolstikhin et al.'s WAE-GAN on MNIST).
@@ -203,13 +235,13 @@ class AdversarialAutoencoder(_DeterministicCodes, VAE):
     Example::
 
         model = AdversarialAutoencoder(input_shape=(784,), latent_dim=8, hidden_units=(512,))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      group_optimizers={"discriminator": keras.optimizers.Adam(5e-4, beta_1=0.5)})
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))  # the discriminator: Adam(5e-4, beta_1=0.5)
         model.fit(x_train, epochs=10)
     """
 
     TERMS = ("reconstruction", "kl", "elbo", "adversarial")
     PARAMETER_GROUPS = {"discriminator": ("discriminator_loss",)}
+    DISCRIMINATOR_OPTIMIZER = {"learning_rate": 5e-4, "beta_1": 0.5}
 
     def __init__(self, input_shape, latent_dim, adversarial_weight=1.0, discriminator_units=(512, 512, 512, 512),
                  deterministic_encoder=True, **kwargs):
@@ -244,19 +276,3 @@ class AdversarialAutoencoder(_DeterministicCodes, VAE):
         prior_draws = self._prior().sample(tf.shape(z)[0], seed=self.noise_seed(stream=4))
         real, fake = self.discriminator(prior_draws)[:, 0], self.discriminator(z)[:, 0]
         return {"discriminator_loss": objectives.discriminator_cross_entropy(real, fake)}
-
-
-def latent_discriminator(units, kernel_initializer, name, leaky_slope=None):
-    """An MLP ``[B, D] -> [B, 1]`` logit (Keras 3 layers): ``units`` hidden layers, then a linear logit.
-
-    Hidden activations: ReLU, or a leaky ReLU of slope ``leaky_slope``.
-    """
-    layers = []
-    for i, u in enumerate(units):
-        layers.append(keras.layers.Dense(u, activation=None if leaky_slope else "relu", name=f"{name}_hidden_{i}",
-                                         kernel_initializer=new_kernel_initializer(kernel_initializer)))
-        if leaky_slope:
-            layers.append(keras.layers.LeakyReLU(negative_slope=leaky_slope, name=f"{name}_leaky_{i}"))
-    layers.append(keras.layers.Dense(1, kernel_initializer=new_kernel_initializer(kernel_initializer),
-                                     name=f"{name}_logit"))
-    return keras.Sequential(layers, name=name)
