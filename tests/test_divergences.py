@@ -16,22 +16,25 @@ from keras_ae import models, objectives, testing
 SHAPE = (4, 4, 1)
 
 
-def _u_statistics(sample_x, sample_y, repeats, kernel, scale, multipliers=(1.0,)):
-    return np.array([float(objectives.mmd_u_statistic(sample_x(r), sample_y(r), kernel, scale, multipliers))
-                     for r in range(repeats)])
+def _u_statistics(xs, ys, kernel, scale, multipliers=(1.0,)):
+    """The U-statistic of each pair of batches ``xs[r]``, ``ys[r]`` (one traced graph for all repeats)."""
+    fn = tf.function(lambda a, b: tf.map_fn(
+        lambda pair: objectives.mmd_u_statistic(pair[0], pair[1], kernel, scale, multipliers), (a, b),
+        fn_output_signature=tf.float32))
+    return fn(tf.constant(xs, tf.float32), tf.constant(ys, tf.float32)).numpy().astype(np.float64)
 
 
 @pytest.mark.parametrize("kernel,multipliers", [("imq", (0.1, 1.0, 10.0)), ("rbf", (1.0,))])
 def test_mmd_u_statistic_averages_to_zero_for_equal_distributions(kernel, multipliers):
     rng = np.random.default_rng(0)
     d, m, repeats = 3, 64, 200
-    draw = lambda r: rng.normal(size=(m, d)).astype("float32")  # noqa: E731
-    values = _u_statistics(draw, draw, repeats, kernel, 2.0 * d, multipliers)
+    draw = lambda r: rng.normal(size=(r, m, d))  # noqa: E731
+    values = _u_statistics(draw(repeats), draw(repeats), kernel, 2.0 * d, multipliers)
     stderr = values.std(ddof=1) / np.sqrt(repeats)
     assert abs(values.mean()) < 4 * stderr
     assert np.any(values < 0)  # unbiased, hence negative at times (the biased V-statistic never is)
     # The check can fail: a shifted distribution is many standard errors away from 0.
-    shifted = _u_statistics(draw, lambda r: draw(r) + 0.5, 50, kernel, 2.0 * d, multipliers)
+    shifted = _u_statistics(draw(50), draw(50) + 0.5, kernel, 2.0 * d, multipliers)
     assert shifted.mean() > 10 * shifted.std(ddof=1) / np.sqrt(50)
 
 
@@ -45,9 +48,8 @@ def test_mmd_u_statistic_matches_the_closed_form_of_two_gaussians_under_the_rbf_
     rng = np.random.default_rng(1)
     d, m, n, repeats, c = 2, 48, 32, 300, 3.0
     s1, s2, delta = 1.0, 0.6, np.array([0.7, -0.3])
-    values = _u_statistics(lambda r: rng.normal(scale=s1, size=(m, d)).astype("float32"),
-                           lambda r: (delta + rng.normal(scale=s2, size=(n, d))).astype("float32"),
-                           repeats, "rbf", c)
+    values = _u_statistics(rng.normal(scale=s1, size=(repeats, m, d)), delta + rng.normal(scale=s2, size=(repeats, n, d)),
+                           "rbf", c)
     expected = _rbf_gaussian_mmd2(d, s1, s2, delta, c)
     stderr = values.std(ddof=1) / np.sqrt(repeats)
     assert abs(values.mean() - expected) < 4 * stderr
