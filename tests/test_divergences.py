@@ -1,5 +1,7 @@
 """Latent-matching objectives and models: the MMD estimator against closed forms; WAE-MMD, InfoVAE
-and the adversarial autoencoder through the contract harness, with each one's own math checked.
+and the adversarial autoencoder through the contract harness (their digits
+recipes in tests/test_zoo_harness.py, SavedModel and TFLite export of every recipe in
+tests/test_serving.py), with each one's own math checked.
 
 - the U-statistic is unbiased: for equal distributions its average over independent batches is 0
   within 4 standard errors (the standard error measured from the same draws), for both kernels;
@@ -123,15 +125,3 @@ def test_adversarial_autoencoder_trains_its_discriminator_on_its_own_optimizer(x
     np.testing.assert_allclose(terms["discriminator_loss"].numpy(), expected, rtol=1e-5)
     adversarial = model.loss_terms(x, training=True)["adversarial"].numpy()
     np.testing.assert_allclose(adversarial, np.logaddexp(0, -fake), rtol=1e-5)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cls,kwargs", [("WAE", dict(kernel="rbf")), ("InfoVAE", dict(alpha=0.5)),
-                                        ("AdversarialAutoencoder", dict(discriminator_units=(8,)))])
-def test_divergence_models_export_every_signature_to_saved_model_and_tflite(cls, kwargs, tmp_path):
-    data = (np.random.default_rng(0).uniform(size=(16,) + SHAPE) > 0.5).astype("float32")
-    report = testing.check_model(lambda: getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(8,),
-                                                              seed=1, **kwargs),
-                                 data, batch_size=4, tmp_dir=str(tmp_path), mirrored=False)
-    assert set(report["tflite_skipped"]) == {"sample_seeded"}
-    assert "sample" in report["tflite_signatures"]

@@ -42,7 +42,6 @@ register(
     _digits("factorvae-digits", "FactorVAE", dict(gamma=10.0, discriminator_units=(64, 64)),
             "FactorVAE, gamma 10, permute-dims discriminator 64-64 (Kim & Mnih 2018)"),
     _digits("dip-vae-i-digits", "DIPVAE", dict(dip_type="i", lambda_od=10.0), "DIP-VAE-I, lambda_od 10 (Kumar et al. 2018)"),
-    _digits("dip-vae-ii-digits", "DIPVAE", dict(dip_type="ii", lambda_od=10.0), "DIP-VAE-II, lambda_od 10"),
     _digits("capacity-vae-digits", "CapacityVAE", dict(gamma=100.0, capacity=15.0),
             "beta-VAE with controlled capacity increase, C 0 -> 15 nats, gamma 100 (Burgess et al. 2018)",
             callbacks=_capacity(100, 15.0)),
