@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import models, objectives, testing
-
-SHAPE = (4, 4, 1)
+from keras_ae import models, objectives
+from tests.test_divergences import SHAPE, _model, x  # noqa: F401 (x is a fixture)
 
 
 def _gaussian_aggregate(rng, batch, cov, scale):
@@ -79,17 +78,6 @@ def test_permute_dims_keeps_every_marginal_exactly_and_breaks_the_dependence():
 
 
 # -- models ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def x():
-    return (np.random.default_rng(0).uniform(size=(8,) + SHAPE) > 0.5).astype("float32")
-
-
-def _model(cls, **kwargs):
-    model = getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(8,), seed=4, **kwargs)
-    model.build()
-    return model
-
-
 def test_beta_tcvae_terms_decompose_the_sampled_kl_and_weight_the_tc(x):
     model = _model("BetaTCVAE", beta=6.0, estimator="mss", dataset_size=50)
     terms = model.loss_terms(x, training=True)

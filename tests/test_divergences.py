@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import models, objectives, testing
+from keras_ae import models, objectives
 
 SHAPE = (4, 4, 1)
 
@@ -70,6 +70,7 @@ def x():
 
 
 def _model(cls, **kwargs):
+    """A tiny built model of the family (4x4 data, 3-D code); the disentangling tests use it too."""
     model = getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(8,), seed=4, **kwargs)
     model.build()
     return model
