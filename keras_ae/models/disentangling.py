@@ -29,16 +29,8 @@ tfd = tfp.distributions
 DIP_TYPES = ("i", "ii")
 
 
-class _StandardNormalPrior:
-    """The disentangling objectives assume the VAE's factorized ``N(0, I)`` prior."""
-
-    def standard_prior_log_prob_dims(self, z):
-        """``log N(z_d; 0, 1)`` per dimension ``[B, latent_dim]``."""
-        return tfd.Normal(0.0, 1.0).log_prob(z)
-
-
 @keras.saving.register_keras_serializable(package="keras_ae")
-class BetaTCVAE(_StandardNormalPrior, VAE):
+class BetaTCVAE(VAE):
     """beta-TCVAE (Chen, Li, Grosse & Duvenaud 2018): the ELBO with its KL split and the total correlation weighted.
 
     Objective per example (minimised), with one draw ``z_i ~ q(z|x_i)`` and ``w = kl_weight``::
@@ -54,7 +46,8 @@ class BetaTCVAE(_StandardNormalPrior, VAE):
     ``mutual_information``, ``total_correlation``, ``dimension_kl``.
 
     Args:
-        beta: weight of the total correlation, >= 0, default 6.0 (Chen et al.'s dSprites runs).
+        beta: weight of the total correlation, >= 0, default 6.0 (the dSprites command of Chen et al.'s
+            released code).
         alpha, gamma: weights of the mutual information and the dimension-wise KL, >= 0, default 1.0
             (the paper's setting).
         estimator: ``"mws"`` (default) or ``"mss"``.
@@ -99,13 +92,13 @@ class BetaTCVAE(_StandardNormalPrior, VAE):
 
     def extra_terms(self, terms, record):
         q, z = record.posterior, record.codes[0]
-        parts = objectives.kl_decomposition(z, q.mean(), q.stddev(), self.standard_prior_log_prob_dims(z),
-                                            self.estimator, self.dataset_size)
+        log_prior_dims = tfd.Normal(0.0, 1.0).log_prob(z)  # [B, latent_dim]: the VAE's factorized N(0, I)
+        parts = objectives.kl_decomposition(z, q.mean(), q.stddev(), log_prior_dims, self.estimator, self.dataset_size)
         return {**terms, **parts}
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
-class FactorVAE(DiscriminatorOptimizerDefault, _StandardNormalPrior, VAE):
+class FactorVAE(DiscriminatorOptimizerDefault, VAE):
     """FactorVAE (Kim & Mnih 2018): the ELBO plus ``gamma`` times a discriminator's total correlation.
 
     Objective per example (minimised), alternating as in the paper's algorithm 1:
@@ -122,7 +115,8 @@ class FactorVAE(DiscriminatorOptimizerDefault, _StandardNormalPrior, VAE):
     Logged besides the VAE's terms: ``total_correlation`` (``D(z)``) and ``discriminator_loss``.
 
     Args:
-        gamma: weight of the TC, >= 0, default 10.0 (the low end of Kim & Mnih's dSprites grid, 10-100).
+        gamma: weight of the TC, >= 0, default 10.0 (Kim & Mnih compare gamma from 10 to 100 on dSprites;
+            10 is the low end).
         discriminator_units: default six layers of 1000 units, leaky ReLU (slope 0.2), the paper's.
         other arguments: see :class:`~keras_ae.models.vae.VAE` (``beta`` 1 in the paper).
 

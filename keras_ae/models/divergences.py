@@ -181,7 +181,7 @@ class WAE(InfoVAE):
 
     Args:
         mmd_weight: ``lambda``, >= 0, default 10.0 (Tolstikhin et al., MNIST).
-        kernel: ``"imq"`` (default; the paper's choice, "RBF kernels failed" for them) or ``"rbf"``.
+        kernel: ``"imq"`` (default, the paper's choice) or ``"rbf"``.
         deterministic_encoder: default True (the paper's experiments).
         other arguments: see :class:`InfoVAE` (``alpha`` is 1).
 
