@@ -41,7 +41,8 @@ def evaluate_run(run_dir, scale, seed, metrics, dci_scale):
         config = json.load(f)
     with open(os.path.join(run_dir, "metrics.json")) as f:
         metrics = json.load(f)
-    scores.update(recipe=config["recipe"]["name"], seed=config["seed"], run=run_dir,
+    overrides = "".join(f" --set {k}={json.dumps(v)}" for k, v in sorted(config.get("model_overrides", {}).items()))
+    scores.update(recipe=config["recipe"]["name"] + overrides, seed=config["seed"], run=run_dir,
                   eval_seconds=round(time.perf_counter() - start, 1), train_seconds=metrics.get("train_seconds"),
                   steps=config["epochs"] * int(np.ceil(config["num_train"] / config["batch_size"])))
     return scores
@@ -71,7 +72,8 @@ def table(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="run directories with model.keras")
+    parser.add_argument("runs", nargs="+", help="run directories with model.keras (or JSON files this script wrote: "
+                                                "their rows go into the table as they are)")
     parser.add_argument("--scale", type=float, default=0.1, help="fraction of the protocol's point counts")
     parser.add_argument("--dci-scale", type=float, default=0.02, help="fraction of the protocol's points for DCI")
     parser.add_argument("--metrics", default=",".join(METRIC_NAMES), help="comma-separated subset of " + ",".join(METRIC_NAMES))
@@ -80,6 +82,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = []
     for run in args.runs:
+        if run.endswith(".json"):
+            with open(run) as f:
+                rows.extend(json.load(f))
+            continue
         rows.append(evaluate_run(run, args.scale, args.seed, args.metrics.split(","), args.dci_scale))
         print(json.dumps(rows[-1]), flush=True)
     if args.out:
