@@ -52,7 +52,7 @@ function); the numbers do not depend on that batch size.
 
 import numpy as np
 
-from keras_ae import _checks
+from keras_ae import _checks, evaluation
 
 __all__ = [
     "PROTOCOL",
@@ -76,6 +76,8 @@ __all__ = [
     "mutual_information_matrix",
     "histogram_discretize",
     "evaluate_disentanglement",
+    "code_factor_information",
+    "factor_labels",
     "METRICS",
 ]
 
@@ -91,30 +93,12 @@ PROTOCOL = {
     "gaussian_total_correlation": {"num_train": 10000},
 }
 
-#: What each key :func:`evaluate_disentanglement` returns means (merged into ``metrics.json``'s definitions).
-METRIC_DEFINITIONS = {
-    "beta_vae_score": "beta-VAE score (Higgins et al. 2017): accuracy of a logistic regression predicting which "
-                      "factor was held fixed from mean |code differences| of 64 pairs; 1 is best",
-    "factor_vae_score": "FactorVAE score (Kim & Mnih 2018): accuracy of the majority vote predicting the factor held "
-                        "fixed from the code dimension of least normalised variance in a batch of 64; 1 is best",
-    "factor_vae_active_dims": "code dimensions the FactorVAE score kept (standard deviation >= 0.05)",
-    "mig": "mutual information gap (Chen et al. 2018): mean over factors of the gap between the two codes most "
-           "informative about it, over its entropy; codes in 20 bins; 1 is best",
-    "sap": "SAP score (Kumar et al. 2018): mean over factors of the gap between the two best single-code linear "
-           "classifiers' test accuracies; higher is better",
-    "dci_disentanglement": "DCI disentanglement (Eastwood & Williams 2018): 1 - entropy over factors of each code's "
-                           "gradient-boosted-tree importances, weighted by code importance; 1 is best",
-    "dci_completeness": "DCI completeness: 1 - entropy over codes of each factor's importances, weighted; 1 is best",
-    "dci_informativeness": "DCI informativeness: test accuracy of the gradient-boosted trees predicting each factor "
-                           "from the code, averaged over factors (disentanglement_lib's informativeness_test)",
-    "modularity": "modularity (Ridgeway & Mozer 2018): 1 - the share of each code's squared mutual information "
-                  "outside its most informative factor, averaged over codes; 1 is best",
-    "explicitness": "explicitness (Ridgeway & Mozer 2018): one-vs-rest test ROC-AUC of a logistic regression "
-                    "predicting each factor from the standardised code, averaged; 1 is best, 0.5 chance",
-    "gaussian_total_correlation": "total correlation in nats of a Gaussian with the codes' covariance, "
-                                  "KL(N(0, S) || N(0, diag S)); 0 for uncorrelated codes, lower is better",
-    "disentanglement_scale": "fraction of disentanglement_lib's point counts the disentanglement metrics used",
-}
+#: What each key :func:`evaluate_disentanglement` returns means (kept in
+#: :data:`keras_ae.evaluation.METRIC_DEFINITIONS`, which documents every key of ``metrics.json``).
+METRIC_DEFINITIONS = {key: evaluation.METRIC_DEFINITIONS[key] for key in (
+    "beta_vae_score", "factor_vae_score", "factor_vae_active_dims", "mig", "sap", "dci_disentanglement",
+    "dci_completeness", "dci_informativeness", "modularity", "explicitness", "gaussian_total_correlation",
+    "disentanglement_scale")}
 
 
 # -- inputs ----------------------------------------------------------------------------------------
@@ -163,7 +147,7 @@ def _codes_of(data, representation_function, factors, rng, batch_size):
     return np.concatenate(codes)
 
 
-def sample_codes(data, representation_function, num, rng, batch_size=256):
+def sample_codes(data, representation_function, num, rng, batch_size=1024):
     """``(codes [num, D], factors [num, K])`` of ``num`` observations of uniformly drawn factors.
 
     Args:
@@ -171,7 +155,7 @@ def sample_codes(data, representation_function, num, rng, batch_size=256):
         representation_function: observations -> codes.
         num: number of points.
         rng: int seed or ``numpy.random.Generator``.
-        batch_size: observations per call of ``representation_function`` (default 256).
+        batch_size: observations per call of ``representation_function`` (default 1024).
     """
     data = _check_data(data)
     rng = _rng(rng)
@@ -181,14 +165,12 @@ def sample_codes(data, representation_function, num, rng, batch_size=256):
     return _codes_of(data, representation_function, factors, rng, batch_size), factors
 
 
-def model_representation(model, batch_size=256):
+def model_representation(model, batch_size=1024):
     """The representation function of a keras-ae model: observations -> posterior means ``[n, D]``.
 
     ``E_q[z|x]`` for a probabilistic model (its code for a flow posterior), ``encode(x)`` for a
     deterministic one, flattened (:func:`keras_ae.evaluation.posterior_means`).
     """
-    from keras_ae import evaluation
-
     def represent(observations):
         return evaluation.posterior_means(model, np.asarray(observations, np.float32), batch_size=batch_size)
 
@@ -393,7 +375,7 @@ def mig_of_codes(codes, factors, num_bins=20):
     return float(np.mean(_gap_of_top_two(info) / entropies))
 
 
-def mig(data, representation_function, rng=0, num_train=10000, num_bins=20, batch_size=256):
+def mig(data, representation_function, rng=0, num_train=10000, num_bins=20, batch_size=1024):
     """The mutual information gap (Chen et al. 2018, "Isolating Sources of Disentanglement", eq. 6).
 
     ``MIG = 1/K sum_k (I(z_(1); v_k) - I(z_(2); v_k)) / H(v_k)``, where ``z_(1)``, ``z_(2)`` are
@@ -427,7 +409,7 @@ def sap_of_codes(codes, factors, codes_test, factors_test):
     return float(np.mean(_gap_of_top_two(scores)))
 
 
-def sap(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=256):
+def sap(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=1024):
     """The Separated Attribute Predictability score (Kumar et al. 2018, "Variational Inference of
     Disentangled Latent Concepts", section 3).
 
@@ -448,10 +430,15 @@ def sap(data, representation_function, rng=0, num_train=10000, num_test=5000, ba
 
 # -- DCI -------------------------------------------------------------------------------------------
 def _one_minus_entropy(weights, axis):
-    """``1 - H(p)`` with ``p`` the weights normalised along ``axis``, in base ``weights.shape[axis]``."""
-    from scipy.stats import entropy
+    """``1 - H(p)`` with ``p`` the weights normalised along ``axis``, in base ``weights.shape[axis]``.
 
-    return 1.0 - entropy(weights + 1e-11, base=weights.shape[axis], axis=axis)
+    ``1e-11`` is added to every weight first (as disentanglement_lib), so an all-zero slice is uniform.
+    """
+    if weights.shape[axis] == 1:  # one code (or one factor): nothing to spread over
+        return np.ones(weights.shape[1 - axis])
+    p = weights + 1e-11
+    p = p / p.sum(axis=axis, keepdims=True)
+    return 1.0 + np.sum(p * np.log(p), axis=axis) / np.log(weights.shape[axis])
 
 
 def dci_of_importance(importance):
@@ -491,7 +478,7 @@ def dci_of_codes(codes, factors, codes_test, factors_test, seed=0):
             "informativeness_test": float(np.mean(test_accuracy)), "importance": importance}
 
 
-def dci(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=256):
+def dci(data, representation_function, rng=0, num_train=10000, num_test=5000, batch_size=1024):
     """Disentanglement, completeness and informativeness (Eastwood & Williams 2018, "A Framework for
     the Quantitative Evaluation of Disentangled Representations").
 
@@ -547,7 +534,7 @@ def explicitness_of_codes(codes, factors, codes_test, factors_test):
 
 
 def modularity_explicitness(data, representation_function, rng=0, num_train=10000, num_test=5000, num_bins=20,
-                            batch_size=256):
+                            batch_size=1024):
     """Modularity and explicitness (Ridgeway & Mozer 2018, "Learning Deep Disentangled Embeddings
     with the F-Statistic Loss", section 3).
 
@@ -593,7 +580,7 @@ def gaussian_total_correlation_of_covariance(covariance):
     return float(0.5 * (np.sum(np.log(np.diag(covariance))) - logdet))
 
 
-def gaussian_total_correlation(data, representation_function, rng=0, num_train=10000, batch_size=256):
+def gaussian_total_correlation(data, representation_function, rng=0, num_train=10000, batch_size=1024):
     """Total correlation of the Gaussian fitted to the codes (disentanglement_lib's unsupervised
     ``gaussian_total_correlation``): the covariance of ``num_train`` codes, then
     :func:`gaussian_total_correlation_of_covariance`. 0 when the code dimensions are uncorrelated;
@@ -604,6 +591,46 @@ def gaussian_total_correlation(data, representation_function, rng=0, num_train=1
     """
     codes, _ = sample_codes(data, representation_function, num_train, rng, batch_size)
     return {"gaussian_total_correlation": gaussian_total_correlation_of_covariance(np.cov(codes, rowvar=False))}
+
+
+# -- which factor each code dimension follows ----------------------------------------------------------
+def code_factor_information(data, representation_function, rng=0, num_train=10000, num_bins=20, batch_size=1024):
+    """``I(z_d; v_k) / H(v_k)`` ``[D, K]``: the share of each factor's entropy each code dimension holds.
+
+    Codes in ``num_bins`` equal-width bins on ``num_train`` points (as MIG), with the
+    Miller-Madow bias correction of the plug-in estimate, ``(B_d - 1)(C_k - 1) / (2n)`` nats for
+    ``B_d`` occupied bins and ``C_k`` factor values seen (clipped at 0): without it, a code
+    unrelated to the factors seems to hold a share of the many-valued factors (orientation) when
+    the points are few.
+    """
+    codes, factors = sample_codes(data, representation_function, num_train, rng, batch_size)
+    entropies = _factor_entropies(factors)
+    discrete = histogram_discretize(codes, num_bins)
+    info = mutual_information_matrix(discrete, factors)
+    bins = np.array([len(np.unique(discrete[:, d])) for d in range(discrete.shape[1])])
+    values = np.array([len(np.unique(factors[:, k])) for k in range(factors.shape[1])])
+    info = np.maximum(info - np.outer(bins - 1, values - 1) / (2.0 * len(codes)), 0.0)
+    return info / np.where(entropies > 0, entropies, 1.0)
+
+
+def factor_labels(information, factor_names=None, threshold=0.05):
+    """One label per code dimension: the factor it holds most information about, e.g. ``"scale 0.62"``.
+
+    Args:
+        information: ``[D, K]`` from :func:`code_factor_information`.
+        factor_names: ``K`` names (default ``factor0``, ``factor1``, ...).
+        threshold: below this share of any factor's entropy the label is ``"none"``.
+    """
+    information = np.asarray(information, np.float64)
+    if factor_names is None:
+        factor_names = [f"factor{k}" for k in range(information.shape[1])]
+    if len(factor_names) != information.shape[1]:
+        raise ValueError(f"factor_names has {len(factor_names)} names for {information.shape[1]} factors")
+    labels = []
+    for row in information:
+        best = int(np.argmax(row))
+        labels.append(f"{factor_names[best]} {row[best]:.2f}" if row[best] >= threshold else "none")
+    return labels
 
 
 # -- all of them ---------------------------------------------------------------------------------------

@@ -173,6 +173,28 @@ METRIC_DEFINITIONS = {
     "status": "completed, or failed (then error says why)",
     "train_seconds": "wall-clock seconds of fit (no evaluation, pictures or saving)",
     "epochs": "epochs trained",
+    # keras_ae.disentanglement (python -m zoo eval RUN --disentanglement)
+    "beta_vae_score": "beta-VAE score (Higgins et al. 2017): accuracy of a logistic regression predicting which "
+                      "factor was held fixed from mean |code differences| of 64 pairs; 1 is best",
+    "factor_vae_score": "FactorVAE score (Kim & Mnih 2018): accuracy of the majority vote predicting the factor held "
+                        "fixed from the code dimension of least normalised variance in a batch of 64; 1 is best",
+    "factor_vae_active_dims": "code dimensions the FactorVAE score kept (standard deviation >= 0.05)",
+    "mig": "mutual information gap (Chen et al. 2018): mean over factors of the gap between the two codes most "
+           "informative about it, over its entropy; codes in 20 bins; 1 is best",
+    "sap": "SAP score (Kumar et al. 2018): mean over factors of the gap between the two best single-code linear "
+           "classifiers' test accuracies; higher is better",
+    "dci_disentanglement": "DCI disentanglement (Eastwood & Williams 2018): 1 - entropy over factors of each code's "
+                           "gradient-boosted-tree importances, weighted by code importance; 1 is best",
+    "dci_completeness": "DCI completeness: 1 - entropy over codes of each factor's importances, weighted; 1 is best",
+    "dci_informativeness": "DCI informativeness: test accuracy of the gradient-boosted trees predicting each factor "
+                           "from the code, averaged over factors (disentanglement_lib's informativeness_test)",
+    "modularity": "modularity (Ridgeway & Mozer 2018): 1 - the share of each code's squared mutual information "
+                  "outside its most informative factor, averaged over codes; 1 is best",
+    "explicitness": "explicitness (Ridgeway & Mozer 2018): one-vs-rest test ROC-AUC of a logistic regression "
+                    "predicting each factor from the standardised code, averaged; 1 is best, 0.5 chance",
+    "gaussian_total_correlation": "total correlation in nats of a Gaussian with the codes' covariance, "
+                                  "KL(N(0, S) || N(0, diag S)); 0 for uncorrelated codes, lower is better",
+    "disentanglement_scale": "fraction of disentanglement_lib's point counts the disentanglement metrics used",
 }
 
 

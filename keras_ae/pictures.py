@@ -110,7 +110,7 @@ def _draw_grid(cells, rows, cols, path, title, row_labels=None, col_labels=None)
     """
     cells = np.asarray(cells, np.float32)
     images = _as_images(cells)
-    label_width = 1.2 if row_labels else 0.3
+    label_width = max(1.2, 0.07 * max(len(label) for label in row_labels)) if row_labels else 0.3
     if images is not None:
         h, w = images.shape[1:3]
         aspect = w / h
@@ -317,7 +317,7 @@ def interpolation_grid(model, x, path, pairs=5, steps=10, method="linear"):
                       f"{_model_name(model)}: {method} interpolation in code space", col_labels=col_labels)
 
 
-def latent_traversal(model, x, path, dims=None, steps=9, span=2.5):
+def latent_traversal(model, x, path, dims=None, steps=9, span=2.5, dim_labels=None):
     """Write traversals of single code dimensions around the code of ``x[0]``.
 
     Row ``d``: ``decode(z)`` with ``z = encode(x[0])`` except ``z_d = m_d + t s_d``, ``t`` evenly
@@ -333,6 +333,9 @@ def latent_traversal(model, x, path, dims=None, steps=9, span=2.5):
             ``encode(x)``, largest first (for a VAE: its most active units).
         steps: points per dimension, default 9, >= 2.
         span: half-width in standard deviations, default 2.5, > 0.
+        dim_labels: one label per code dimension (all ``latent_dim`` of them), shown after the
+            row's ``z<d>``, e.g. the factor the dimension captures best
+            (:func:`keras_ae.disentanglement.factor_labels`); default none.
     Returns:
         ``path``.
     """
@@ -349,6 +352,8 @@ def latent_traversal(model, x, path, dims=None, steps=9, span=2.5):
     bad = [d for d in dims if not 0 <= d < latent_dim]
     if bad or not dims:
         raise ValueError(f"dims must be a non-empty list of indices in [0, {latent_dim}), got {dims}")
+    if dim_labels is not None and len(dim_labels) != latent_dim:
+        raise ValueError(f"dim_labels must give one label per code dimension ({latent_dim}), got {len(dim_labels)}")
     centre, scale = _code_reference(model, codes)
     ts = np.linspace(-span, span, steps)
     grid = np.repeat(codes[:1], len(dims) * steps, axis=0).reshape(len(dims), steps, latent_dim)
@@ -356,8 +361,10 @@ def latent_traversal(model, x, path, dims=None, steps=9, span=2.5):
         grid[r, :, d] = centre[d] + ts * scale[d]
     decoded = _decode(model, grid.reshape(-1, latent_dim))
     return _draw_grid(decoded, len(dims), steps, path,
-                      f"{_model_name(model)}: traversals of single code dimensions",
-                      row_labels=[f"z{d}" for d in dims], col_labels=[f"{t:+.1f}" for t in ts])
+                      f"{_model_name(model)}: traversals of single code dimensions"
+                      + (" (label: the factor each captures best, share of its entropy)" if dim_labels else ""),
+                      row_labels=[f"z{d}" + (f" {dim_labels[d]}" if dim_labels else "") for d in dims],
+                      col_labels=[f"{t:+.1f}" for t in ts])
 
 
 def _check_two_dimensional(model, what):

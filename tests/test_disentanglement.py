@@ -84,9 +84,27 @@ def scores(metric, data=DATA, mixed=(X, Y), skip=(), **kwargs):
             if name not in skip}
 
 
+#: Each metric's known-answer call: (metric, keyword arguments of ``scores``); point counts are small.
+CASES = {
+    "beta_vae": (dis.beta_vae_score, dict(batch_size=16, num_train=300, num_eval=200)),
+    "factor_vae": (dis.factor_vae_score, dict(batch_size=16, num_train=300, num_eval=200, num_variance_estimate=500)),
+    "mig": (dis.mig, dict(num_train=2000)),
+    "sap": (dis.sap, dict(mixed=(SHAPE, SCALE), num_train=600, num_test=300)),
+    "dci": (dis.dci, dict(data=SMALL, skip=("sheared",), num_train=300, num_test=200)),
+    "modularity_explicitness": (dis.modularity_explicitness,
+                                dict(data=MEDIUM, skip=("sheared",), num_train=1000, num_test=400)),
+    "gaussian_total_correlation": (dis.gaussian_total_correlation, dict(num_train=4000)),
+}
+
+
+def measured(case, key):
+    """``{representation: result[key]}`` of one known-answer case."""
+    metric, kwargs = CASES[case]
+    return {name: result[key] for name, result in scores(metric, **kwargs).items()}
+
+
 def test_beta_vae_score():
-    s = {k: v["eval_accuracy"] for k, v in scores(dis.beta_vae_score, batch_size=16, num_train=300,
-                                                      num_eval=200).items()}
+    s = measured("beta_vae", "eval_accuracy")
     assert s["truth"] == pytest.approx(1.0, abs=0.01) and s["copy"] == pytest.approx(1.0, abs=0.02)
     assert s["noise"] < 0.35  # chance is 1/5
     # Rotating x and y makes "x fixed" and "y fixed" look alike: those two factors are confused.
@@ -94,7 +112,7 @@ def test_beta_vae_score():
 
 
 def test_factor_vae_score():
-    results = scores(dis.factor_vae_score, batch_size=16, num_train=300, num_eval=200, num_variance_estimate=500)
+    results = scores(CASES["factor_vae"][0], **CASES["factor_vae"][1])
     s = {k: v["eval_accuracy"] for k, v in results.items()}
     assert s["truth"] == 1.0 and s["copy"] == 1.0  # the fixed factor's dimension has exactly zero variance
     assert s["noise"] < 0.4
@@ -116,7 +134,7 @@ def test_factor_vae_prunes_collapsed_dims_and_votes_for_the_kept_dimension():
 
 
 def test_mig():
-    s = {k: v["mig"] for k, v in scores(dis.mig, num_train=2000).items()}
+    s = measured("mig", "mig")
     # 20 bins cannot hold orientation's 40 or a position's 32 values: log 20 / log 40 etc., not 1.
     assert 0.83 < s["truth"] < 0.97
     assert s["copy"] == pytest.approx(s["truth"], abs=1e-12)  # binning is invariant to affine maps
@@ -135,7 +153,7 @@ def test_mig_of_codes_closed_form():
 def test_sap():
     """Mixing shape and scale: SAP's single-code linear classifiers (LinearSVC, C=0.01) read little of a
     32-valued position even from the position itself, so mixing the positions would hardly move it."""
-    s = {k: v["sap"] for k, v in scores(dis.sap, mixed=(SHAPE, SCALE), num_train=600, num_test=300).items()}
+    s = measured("sap", "sap")
     assert s["copy"] == pytest.approx(s["truth"], abs=0.05)
     assert s["noise"] < 0.05
     assert s["noise"] < s["rotated"] < s["truth"] - 0.02
@@ -143,7 +161,7 @@ def test_sap():
 
 
 def test_dci():
-    results = scores(dis.dci, data=SMALL, skip=("sheared",), num_train=300, num_test=200)
+    results = scores(CASES["dci"][0], **CASES["dci"][1])
     for key in ("disentanglement", "completeness"):
         s = {k: v[key] for k, v in results.items()}
         assert s["truth"] > 0.9 and s["copy"] > 0.9, key
@@ -162,10 +180,12 @@ def test_dci_of_importance_closed_form():
     # One code informs about both of two factors: it scores 0 on disentanglement, each factor is complete.
     d, c = dis.dci_of_importance(np.array([[1.0, 1.0], [0.0, 0.0]]))
     assert d == pytest.approx(0.0, abs=1e-6) and c == pytest.approx(1.0, abs=1e-6)
+    # One code spread over two factors: D = 1 - H_2(0.3, 0.7) = 0.119; each factor has one code, C = 1.
+    assert dis.dci_of_importance(np.array([[0.3, 0.7]])) == pytest.approx((1 - 0.8813, 1.0), abs=1e-4)
 
 
 def test_modularity_and_explicitness():
-    results = scores(dis.modularity_explicitness, data=MEDIUM, skip=("sheared",), num_train=1000, num_test=400)
+    results = scores(CASES["modularity_explicitness"][0], **CASES["modularity_explicitness"][1])
     modularity = {k: v["modularity"] for k, v in results.items()}
     assert modularity["truth"] > 0.98 and modularity["copy"] == pytest.approx(modularity["truth"], abs=1e-12)
     # Each rotated code shares its information equally between two factors: delta = 1 / (K - 1) = 1/4,
@@ -188,7 +208,7 @@ def test_modularity_of_information_closed_form():
 
 
 def test_gaussian_total_correlation():
-    s = {k: v["gaussian_total_correlation"] for k, v in scores(dis.gaussian_total_correlation, num_train=4000).items()}
+    s = measured("gaussian_total_correlation", "gaussian_total_correlation")
     # Independent codes: the plug-in estimate's bias is about D(D-1)/(4n) = 0.001 nats.
     assert 0 <= s["truth"] < 0.01 and s["copy"] == pytest.approx(s["truth"], rel=1e-9)
     assert 0 <= s["noise"] < 0.01
@@ -244,3 +264,82 @@ def test_on_rendered_sprites():
     assert result["num_active_dims"] == 3
     # The centroid captures x and y exactly, the ink mass scale: 3 of 5 factors are read right, most of the time.
     assert 0.45 < result["eval_accuracy"] <= 0.8
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(dis, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
+
+
+# -- python -m zoo eval RUN --disentanglement --------------------------------------------------------
+def test_zoo_eval_disentanglement_refuses_a_dataset_without_factors(tmp_path, capsys):
+    import json
+
+    from zoo.cli import main
+
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": {"name": "vae-digits"}, "dataset": "digits"}))
+    assert main(["eval", str(tmp_path), "--disentanglement"]) == 2
+    err = capsys.readouterr().err
+    assert "ground-truth factors" in err and "digits has none" in err and "dsprites-procedural" in err
+    assert main(["eval", str(tmp_path), "--disentanglement-scale", "0.1"]) == 2
+    assert "need --disentanglement" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_zoo_eval_disentanglement_writes_metrics_and_labelled_traversals(tmp_path, capsys):
+    """A run directory of an (untrained) VAE on procedural dSprites, as `zoo train` leaves it."""
+    import json
+
+    from PIL import Image
+
+    from keras_ae import training
+    from zoo import runner
+    from zoo.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    recipe = runner.resolve_recipe("vae-digits")
+    model = runner.build_model(recipe, (64, 64, 1), seed=0)
+    model.build()
+    training.atomic_save_model(model, str(run / "model.keras"))
+    (run / "config.json").write_text(json.dumps({"recipe": recipe.to_dict(), "dataset": "dsprites-procedural"}))
+    (run / "metrics.json").write_text(json.dumps({"nll": 123.0, "definitions": {"nll": "kept"}}))
+    assert main(["eval", str(run), "--disentanglement", "--disentanglement-scale", "0.005",
+                 "--disentanglement-metrics", "mig,gaussian_total_correlation", "--quiet"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    new = {"mig", "gaussian_total_correlation", "disentanglement_scale"}
+    assert new <= set(metrics) and new <= set(metrics["definitions"])
+    assert metrics["nll"] == 123.0  # the test metrics are kept
+    assert 0 <= metrics["mig"] <= 1 and metrics["gaussian_total_correlation"] >= 0
+    assert metrics["disentanglement_scale"] == 0.005
+    with Image.open(run / "traversals_factors.png") as image:
+        assert image.size[0] > 100
+    assert main(["eval", str(run), "--disentanglement", "--disentanglement-metrics", "nope"]) == 2
+    assert "metrics must be" in capsys.readouterr().err
+
+
+def test_factor_labels_name_the_factor_each_code_follows():
+    information = dis.code_factor_information(DATA, copy, num_train=3000)
+    names = ["shape", "scale", "orientation", "position_x", "position_y"]
+    labels = dis.factor_labels(information, names)
+    assert [label.split()[0] for label in labels] == [names[k] for k in (2, 4, 0, 1, 3)]  # copy's permutation
+    assert all(float(label.split()[1]) > 0.7 for label in labels)
+    # Noise holds no information once the plug-in bias is taken off: no label.
+    assert dis.factor_labels(dis.code_factor_information(DATA, representations()["noise"], num_train=3000)) == \
+        ["none"] * 5
+
+
+def known_answer_table():
+    """``{metric: {representation: score}}`` with the tests' point counts (docs/disentanglement.md's table)."""
+    keys = [("beta_vae", "eval_accuracy"), ("factor_vae", "eval_accuracy"), ("mig", "mig"), ("sap", "sap"),
+            ("dci", "disentanglement"), ("dci", "completeness"), ("dci", "informativeness_test"),
+            ("modularity_explicitness", "modularity"), ("modularity_explicitness", "explicitness_test"),
+            ("gaussian_total_correlation", "gaussian_total_correlation")]
+    return {f"{case} {key}": measured(case, key) for case, key in keys}
+
+
+if __name__ == "__main__":  # PYTHONPATH=. python tests/test_disentanglement.py
+    for metric, row in known_answer_table().items():
+        print(f"{metric:45s}", "  ".join(f"{name} {value:.3f}" for name, value in row.items()))

@@ -108,3 +108,12 @@ def test_registered_dataset():
         with pytest.raises(D.UnknownDatasetError, match="dsprites-procedural:N"):
             D.check_dataset_name(bad)
     assert D.dataset_spec("digits").ground_truth is None
+
+
+def test_docstring_examples():
+    import doctest
+
+    from keras_ae.data import procedural
+
+    result = doctest.testmod(procedural, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -5,6 +5,7 @@
                              [--strategy auto|default|mirrored|multiworker|tpu]
                              [--precision float32|mixed_float16|mixed_bfloat16] [--resume]
     python -m zoo eval RUN_DIR [--num-samples K]
+    python -m zoo eval RUN_DIR --disentanglement [--disentanglement-scale S] [--disentanglement-metrics M,...]
     python -m zoo bench NAME [--steps N] [--batch-size B]
 
 Bad names (recipe, dataset, strategy), a malformed TF_CONFIG, a global batch the replicas cannot
@@ -72,6 +73,15 @@ def _parser(prog="python -m zoo"):
     ev.add_argument("--num-samples", type=int, default=1000,
                     help="importance samples for the test log-likelihood (default 1000)")
     ev.add_argument("--quiet", action="store_true", help="print only errors and the metrics")
+    ev.add_argument("--disentanglement", action="store_true",
+                    help="compute the disentanglement metrics (keras_ae.disentanglement, disentanglement_lib's "
+                         "protocol) instead of the test likelihood, for a run on a dataset with ground-truth "
+                         "factors (dsprites-procedural); also writes traversals_factors.png")
+    ev.add_argument("--disentanglement-scale", type=float, default=1.0,
+                    help="fraction of the protocol's point counts (default 1: 10,000 training points, ...)")
+    ev.add_argument("--disentanglement-metrics",
+                    help="comma-separated subset of beta_vae, factor_vae, mig, sap, dci, modularity_explicitness, "
+                         "gaussian_total_correlation (default: all)")
     _add_data_arguments(ev)
     return parser
 
@@ -252,6 +262,10 @@ def cmd_eval(args):
     """Recompute the test metrics of a finished run and merge them into its ``metrics.json``."""
     if args.num_samples < 1:
         raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
+    if args.disentanglement:
+        return cmd_eval_disentanglement(args)
+    if args.disentanglement_metrics is not None or args.disentanglement_scale != 1.0:
+        raise CliError("--disentanglement-scale and --disentanglement-metrics need --disentanglement")
     from keras_ae import evaluation, training
 
     if not os.path.isdir(args.run_dir):
@@ -281,6 +295,55 @@ def cmd_eval(args):
         merged["definitions"] = evaluation.describe_metrics(merged)
         training.atomic_write_json(metrics_path, merged)
     print(json.dumps(_without_definitions(metrics), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_eval_disentanglement(args):
+    """Compute the disentanglement metrics of a finished run on a ground-truth dataset, merge them
+    into its ``metrics.json`` and draw its traversals labelled by factor."""
+    if not args.disentanglement_scale > 0:
+        raise CliError(f"--disentanglement-scale must be > 0, got {args.disentanglement_scale}")
+    metric_names = None
+    if args.disentanglement_metrics is not None:
+        metric_names = tuple(name.strip() for name in args.disentanglement_metrics.split(",") if name.strip())
+    if not os.path.isdir(args.run_dir):
+        raise CliError(f"run directory {args.run_dir} does not exist")
+    config_path = os.path.join(args.run_dir, "config.json")
+    if os.path.isfile(config_path):  # refused before the model is loaded
+        runner.ground_truth_of(runner.read_run_config(args.run_dir)["dataset"])
+    from keras_ae import disentanglement, evaluation, pictures, training
+
+    with runner.locked_run_dir(args.run_dir):
+        config, model = runner.load_run(args.run_dir)
+        training.remove_backup(os.path.join(args.run_dir, "backup"))
+        data = runner.ground_truth_of(config["dataset"])
+        if tuple(data.observation_shape) != tuple(model.data_shape):
+            raise CliError(f"the observations of {config['dataset']} have shape {tuple(data.observation_shape)}, "
+                           f"but the model of {args.run_dir} was trained on {tuple(model.data_shape)}")
+        represent = disentanglement.model_representation(model)
+        _say(args, f"disentanglement metrics of {args.run_dir} on {config['dataset']}: "
+                   f"{args.disentanglement_scale:g} x disentanglement_lib's point counts")
+        start = time.perf_counter()
+        try:
+            metrics = disentanglement.evaluate_disentanglement(
+                data, represent, seed=0, scale=args.disentanglement_scale,
+                **({"metrics": metric_names} if metric_names is not None else {}))
+        except ValueError as e:
+            raise CliError(str(e).splitlines()[0]) from None
+        _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")
+        if pictures.has_vector_code(model):
+            num = max(50, int(round(disentanglement.PROTOCOL["mig"]["num_train"] * args.disentanglement_scale)))
+            information = disentanglement.code_factor_information(data, represent, rng=0, num_train=num)
+            labels = disentanglement.factor_labels(information, getattr(data, "FACTOR_NAMES", None))
+            x = data.sample_observations_from_factors(data.sample_factors(1000, 0), 0)
+            pictures.latent_traversal(model, x, os.path.join(args.run_dir, "traversals_factors.png"),
+                                      dim_labels=labels)
+        metrics_path = os.path.join(args.run_dir, "metrics.json")
+        previous = runner.read_json(metrics_path, expect=dict) if os.path.isfile(metrics_path) else {}
+        merged = {**previous, **metrics}
+        merged["definitions"] = evaluation.describe_metrics(merged)
+        training.atomic_write_json(metrics_path, merged)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
 
 

@@ -92,6 +92,21 @@ def resolve_dataset(name):
         raise CliError(str(e).splitlines()[0]) from None
 
 
+def ground_truth_of(dataset):
+    """The ground-truth factor space of ``dataset`` for the disentanglement metrics, or ``CliError``."""
+    from keras_ae import data
+
+    try:
+        spec = data.dataset_spec(dataset)
+    except ValueError as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    if spec.ground_truth is None:
+        names = ", ".join(n for n in data.dataset_names() if data.dataset_spec(n).ground_truth is not None)
+        raise CliError(f"--disentanglement needs a dataset with ground-truth factors to sample from, and {dataset} "
+                       f"has none; train on one that has ({names}, or dsprites-procedural:N)")
+    return spec.ground_truth(dataset)
+
+
 def load_split(dataset, split, binarize, seed, data_dir=None, download=False):
     """Arrays of one split; Bernoulli recipes evaluate on one fixed binarization of the test set.
 

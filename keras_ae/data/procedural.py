@@ -42,6 +42,7 @@ Dataset names (registered in :mod:`keras_ae.data.registry`):
   (``1 <= N <= 735,232``); ``dsprites-procedural:32768`` equals ``dsprites-procedural``.
 """
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -49,7 +50,7 @@ import numpy as np
 from keras_ae import _checks
 from keras_ae.data.registry import DatasetSpec, UnknownDatasetError, register
 
-__all__ = ["ProceduralDSprites", "PROCEDURAL_NAME", "ground_truth_data"]
+__all__ = ["ProceduralDSprites", "PROCEDURAL_NAME", "ground_truth_data", "split_indices"]
 
 PROCEDURAL_NAME = "dsprites-procedural"
 _TRAIN_SIZE = 32768
@@ -282,14 +283,10 @@ DSPRITES_PROCEDURAL = register(DatasetSpec(
     ground_truth=ground_truth_data,
 ))
 
-DSPRITES_PROCEDURAL_SIZED = register(DatasetSpec(
+# The same data with a train split of N: every field but the name rule is the plain name's.
+DSPRITES_PROCEDURAL_SIZED = register(dataclasses.replace(
+    DSPRITES_PROCEDURAL,
     name=PROCEDURAL_NAME + ":",
-    source="procedural",
-    splits=("train", "test"),
-    shape=(_IMAGE_SIZE, _IMAGE_SIZE, 1),
-    has_labels=True,
-    load_arrays=load_procedural_arrays,
     check_name=_train_size,
     usage=f"{PROCEDURAL_NAME}:N for N procedural dSprites train images",
-    ground_truth=ground_truth_data,
 ))
