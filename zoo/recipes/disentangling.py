@@ -2,8 +2,8 @@
 
 dSprites budget (this project's 2-core CPU, shared): ``dsprites-procedural`` (32,768 training
 combinations of the 737,280), an MLP 4096-256-10 with a Bernoulli likelihood on the binary
-images, batch 64, Adam 1e-3, 3 epochs (1,536 steps). Measured: a 4096-512-256 body took 405 ms
-a step on the loaded machine (1.7 GFLOP a step), the 256-unit body about half; FactorVAE's paper
+images, batch 64, Adam 1e-3, 3 epochs (1,536 steps). Measured on the loaded machine: a
+4096-512-256 body took 405 ms a step, the 256-unit body 46-87 ms (72-131 s a run); FactorVAE's paper
 discriminator (6 x 1000 units) would cost more than the VAE itself, so the recipe uses 3 x 256.
 The papers train for 300,000 steps (Kim & Mnih) or 100,000 (Burgess et al.), so the numbers
 measured with these recipes are for a short budget; the README states it with the table.
