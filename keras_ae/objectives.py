@@ -224,3 +224,185 @@ def importance_weighted_bound(log_weights):
     ``k`` grows, and tends to ``log p(x)``.
     """
     return tfp.math.reduce_logmeanexp(tf.cast(log_weights, tf.float32), axis=0)
+
+
+# -- integral probability metrics: maximum mean discrepancy ------------------------------------
+# Gretton et al. 2012 (the unbiased U-statistic); Tolstikhin et al. 2018 (WAE-MMD, the IMQ kernel
+# and its scales); Zhao et al. 2019 (InfoVAE / MMD-VAE).
+
+MMD_KERNELS = ("imq", "rbf")
+
+
+def pairwise_squared_distances(a, b):
+    """``||a_i - b_j||^2`` ``[M, N]`` for ``a`` ``[M, D]`` and ``b`` ``[N, D]`` (clipped at 0 against round-off)."""
+    a, b = tf.cast(a, tf.float32), tf.cast(b, tf.float32)
+    sq = tf.reduce_sum(tf.square(a), 1)[:, None] + tf.reduce_sum(tf.square(b), 1)[None, :] - 2.0 * tf.matmul(
+        a, b, transpose_b=True)
+    return tf.maximum(sq, 0.0)
+
+
+def mmd_kernel(sq_distances, kernel="imq", scale=1.0, multipliers=(1.0,)):
+    """A sum of kernels at several scales, from squared distances ``r^2``.
+
+    - ``"imq"`` (inverse multiquadratics): ``k(r) = sum_s C_s / (C_s + r^2)``;
+    - ``"rbf"`` (Gaussian): ``k(r) = sum_s exp(-r^2 / C_s)`` (a bandwidth ``sigma^2 = C_s / 2``);
+
+    with ``C_s = scale * s`` for ``s`` in ``multipliers``. Tolstikhin et al. (2018, section 4)
+    use ``C = 2 d sigma_z^2`` for a prior ``N(0, sigma_z^2 I_d)``.
+    """
+    if kernel not in MMD_KERNELS:
+        raise ValueError(f"kernel must be one of {MMD_KERNELS}, got {kernel!r}")
+    total = 0.0
+    for s in multipliers:
+        c = float(scale) * float(s)
+        total += c / (c + sq_distances) if kernel == "imq" else tf.exp(-sq_distances / c)
+    return total
+
+
+def mmd_u_statistic(x, y, kernel="imq", scale=1.0, multipliers=(1.0,)):
+    """The unbiased estimate of ``MMD^2(P, Q)`` from ``x ~ P`` ``[M, D]`` and ``y ~ Q`` ``[N, D]`` (a scalar).
+
+    ``MMD_u^2 = 1/(M(M-1)) sum_{i != j} k(x_i, x_j) + 1/(N(N-1)) sum_{i != j} k(y_i, y_j)
+    - 2/(MN) sum_{i, j} k(x_i, y_j)`` (Gretton et al. 2012, eq. 3): its expectation is exactly
+    ``MMD^2``, so it averages to 0 when ``P = Q`` (it can be negative). ``M, N >= 2``. The
+    kernel is :func:`mmd_kernel`.
+    """
+    x, y = tf.cast(x, tf.float32), tf.cast(y, tf.float32)
+    m, n = tf.cast(tf.shape(x)[0], tf.float32), tf.cast(tf.shape(y)[0], tf.float32)
+
+    def off_diagonal_mean(k, size):
+        return (tf.reduce_sum(k) - tf.reduce_sum(tf.linalg.diag_part(k))) / (size * (size - 1.0))
+
+    kxx = mmd_kernel(pairwise_squared_distances(x, x), kernel, scale, multipliers)
+    kyy = mmd_kernel(pairwise_squared_distances(y, y), kernel, scale, multipliers)
+    kxy = mmd_kernel(pairwise_squared_distances(x, y), kernel, scale, multipliers)
+    return off_diagonal_mean(kxx, m) + off_diagonal_mean(kyy, n) - 2.0 * tf.reduce_mean(kxy)
+
+
+def broadcast_to_batch(value, batch_like):
+    """A batch property (a scalar) returned once per example of ``batch_like`` ``[B]``.
+
+    The batch mean of the per-example loss is then the value itself; under ``tf.distribute``
+    each replica computes it on its own slice.
+    """
+    return tf.fill([tf.shape(batch_like)[0]], tf.cast(value, tf.float32))
+
+
+# -- total correlation (Chen et al. 2018, beta-TCVAE; Kim & Mnih 2018, FactorVAE) -------------
+
+TC_ESTIMATORS = ("mws", "mss")
+
+
+def gaussian_log_density_matrix(z, loc, scale):
+    """``log q(z_i,d | x_j)`` ``[M, M, D]`` of every code ``z_i`` under every diagonal Gaussian ``N(loc_j, scale_j^2)``."""
+    z, loc, scale = (tf.cast(t, tf.float32) for t in (z, loc, scale))
+    return tfd.Normal(loc[None, :, :], scale[None, :, :]).log_prob(z[:, None, :])
+
+
+def stratified_log_weights(batch_size, dataset_size):
+    """``log w_ij`` ``[M, M]`` of minibatch-stratified sampling (Chen et al. 2018, appendix C.2).
+
+    Row ``i`` weights the batch's posteriors when estimating ``q(z_i)``: ``1/N`` for its own
+    example, ``(N - M + 1) / (N (M - 1))`` for one other (the stratum that stands for the examples
+    outside the batch) and ``1/(M - 1)`` for the rest; each row sums to 1. ``M = batch_size >= 2``
+    (an integer or a scalar tensor), ``N = dataset_size >= M``.
+    """
+    m, n = tf.cast(batch_size, tf.float32), float(dataset_size)
+    others = 1.0 / (m - 1.0)
+    strat = (n - m + 1.0) / (n * (m - 1.0))
+    eye = tf.eye(batch_size)
+    nxt = tf.roll(eye, shift=1, axis=1)  # [i, i + 1 mod M]
+    weights = eye * (1.0 / n) + nxt * strat + (1.0 - eye - nxt) * others
+    return tf.math.log(weights)
+
+
+def aggregate_log_densities(log_q_matrix, estimator="mws", dataset_size=None):
+    """Estimates of ``log q(z_i)`` ``[M]`` and ``log q(z_i,d)`` ``[M, D]`` under the aggregate posterior.
+
+    ``q(z) = E_{p(x)} q(z|x)`` is estimated from the minibatch (Chen et al. 2018, section 4.1):
+
+    - ``"mws"`` (minibatch-weighted sampling): ``log q(z_i) ~ log (1/M) sum_j q(z_i | x_j)``, the
+      batch as a sample of the data. Chen et al. write ``- log(N M)``; that differs by the constant
+      ``log N``, moves no gradient, and offsets the total correlation by ``(D - 1) log N``, so
+      it is left out here and the estimate is consistent for ``TC`` itself.
+    - ``"mss"`` (minibatch-stratified sampling): ``log q(z_i) ~ log sum_j w_ij q(z_i | x_j)``
+      with :func:`stratified_log_weights` (needs ``dataset_size``).
+
+    Args:
+        log_q_matrix: ``log q(z_i,d | x_j)`` ``[M, M, D]`` (:func:`gaussian_log_density_matrix`).
+        estimator: ``"mws"`` (default) or ``"mss"``.
+        dataset_size: ``N`` for ``"mss"``.
+    """
+    if estimator not in TC_ESTIMATORS:
+        raise ValueError(f"estimator must be one of {TC_ESTIMATORS}, got {estimator!r}")
+    log_q_matrix = tf.cast(log_q_matrix, tf.float32)
+    batch = tf.shape(log_q_matrix)[0]
+    if estimator == "mws":
+        log_w = -tf.math.log(tf.cast(batch, tf.float32)) * tf.ones([batch, batch])
+    else:
+        if dataset_size is None:
+            raise ValueError("estimator 'mss' needs dataset_size (the number of training examples N)")
+        log_w = stratified_log_weights(batch, dataset_size)
+    log_qz = tf.reduce_logsumexp(log_w + tf.reduce_sum(log_q_matrix, axis=2), axis=1)  # [M]
+    log_qz_dims = tf.reduce_logsumexp(log_w[:, :, None] + log_q_matrix, axis=1)  # [M, D]
+    return log_qz, log_qz_dims
+
+
+def kl_decomposition(z, loc, scale, log_prior_dims, estimator="mws", dataset_size=None):
+    """The KL of a diagonal-Gaussian VAE split into three parts per example (Chen et al. 2018, eq. 2).
+
+    With ``z_i ~ q(z|x_i)`` one draw per example and ``q(z)`` the aggregate posterior::
+
+        index-code MI      log q(z_i|x_i) - log q(z_i)
+        total correlation  log q(z_i) - sum_d log q(z_i,d)
+        dimension-wise KL  sum_d [log q(z_i,d) - log p(z_i,d)]
+
+    whose sum is ``log q(z_i|x_i) - log p(z_i)``, a one-sample estimate of the KL. The
+    aggregate terms are estimated from the minibatch (:func:`aggregate_log_densities`).
+
+    Args:
+        z: codes ``[M, D]``; loc, scale: the posteriors ``[M, D]``.
+        log_prior_dims: ``log p(z_i,d)`` ``[M, D]`` (a factorized prior).
+        estimator, dataset_size: see :func:`aggregate_log_densities`.
+    Returns:
+        ``{"mutual_information", "total_correlation", "dimension_kl"}``, each ``[M]``.
+    """
+    log_q_matrix = gaussian_log_density_matrix(z, loc, scale)
+    log_qz_given_x = tf.reduce_sum(tf.linalg.diag_part(tf.transpose(log_q_matrix, [2, 0, 1])), axis=0)  # [M]
+    log_qz, log_qz_dims = aggregate_log_densities(log_q_matrix, estimator, dataset_size)
+    return {
+        "mutual_information": log_qz_given_x - log_qz,
+        "total_correlation": log_qz - tf.reduce_sum(log_qz_dims, axis=1),
+        "dimension_kl": tf.reduce_sum(log_qz_dims - tf.cast(log_prior_dims, tf.float32), axis=1),
+    }
+
+
+def permute_dims(z, seed):
+    """Shuffle each column of ``z`` ``[B, D]`` across the batch with its own permutation (Kim & Mnih 2018, alg. 1).
+
+    Every marginal stays exactly the same (each column is a permutation of itself) while the
+    dependence between dimensions is broken: the rows are draws from ``prod_d q(z_d)``.
+    ``seed`` is a stateless ``[2]`` seed.
+    """
+    z = tf.convert_to_tensor(z)
+    keys = tf.random.stateless_uniform(tf.shape(z), seed)  # [B, D]
+    order = tf.argsort(keys, axis=0)  # a permutation of the batch per column
+    # column d of the result is column d of z gathered at order[:, d]: [D, B] gathers, one per column
+    return tf.transpose(tf.gather(tf.transpose(z), tf.transpose(order), batch_dims=1))
+
+
+def discriminator_cross_entropy(real_logits, fake_logits):
+    """Per-example logistic loss of a discriminator that tells ``real`` (label 1) from ``fake`` (label 0).
+
+    ``softplus(-l_real) + softplus(l_fake)`` = ``-log D(real) - log(1 - D(fake))`` with
+    ``D = sigmoid(l)``; ``real`` and ``fake`` pair up example by example (same batch size).
+    """
+    return tf.nn.softplus(-tf.cast(real_logits, tf.float32)) + tf.nn.softplus(tf.cast(fake_logits, tf.float32))
+
+
+def covariance_penalty(covariance, off_diagonal_weight, diagonal_weight):
+    """DIP-VAE's ``lambda_od sum_{i != j} C_ij^2 + lambda_d sum_i (C_ii - 1)^2`` (Kumar et al. 2018, eq. 6)."""
+    covariance = tf.cast(covariance, tf.float32)
+    diag = tf.linalg.diag_part(covariance)
+    off = tf.reduce_sum(tf.square(covariance)) - tf.reduce_sum(tf.square(diag))
+    return off_diagonal_weight * off + diagonal_weight * tf.reduce_sum(tf.square(diag - 1.0))

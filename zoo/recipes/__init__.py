@@ -12,3 +12,5 @@ from zoo.recipes import deterministic  # noqa: F401
 from zoo.recipes import variational  # noqa: F401
 from zoo.recipes import regularized  # noqa: F401
 from zoo.recipes import flows  # noqa: F401
+from zoo.recipes import disentangling  # noqa: F401
+from zoo.recipes import divergences  # noqa: F401
