@@ -4,7 +4,7 @@
     python -m zoo train NAME [--dataset D] [--epochs N] [--batch-size B] [--out DIR] [--seed S]
                              [--strategy auto|default|mirrored|multiworker|tpu]
                              [--precision float32|mixed_float16|mixed_bfloat16] [--resume]
-    python -m zoo eval RUN_DIR [--num-samples K]
+    python -m zoo eval RUN_DIR [--num-samples K] [--ais [--ais-chains C] [--ais-steps T] [--ais-examples N]]
     python -m zoo bench NAME [--steps N] [--batch-size B]
 
 Bad names (recipe, dataset, strategy), a malformed TF_CONFIG, a global batch the replicas cannot
@@ -71,6 +71,13 @@ def _parser(prog="python -m zoo"):
     ev.add_argument("run_dir")
     ev.add_argument("--num-samples", type=int, default=1000,
                     help="importance samples for the test log-likelihood (default 1000)")
+    ev.add_argument("--ais", action="store_true",
+                    help="also estimate the test log-likelihood by annealed importance sampling (nll_ais)")
+    ev.add_argument("--ais-chains", type=int, default=16, help="AIS chains per example (default 16)")
+    ev.add_argument("--ais-steps", type=int, default=1000, help="AIS transitions per chain (default 1000)")
+    ev.add_argument("--ais-examples", type=int, default=100,
+                    help="first test examples that AIS evaluates (default 100; AIS costs ais-steps x 10 "
+                         "gradient evaluations per chain)")
     ev.add_argument("--quiet", action="store_true", help="print only errors and the metrics")
     _add_data_arguments(ev)
     return parser
@@ -250,8 +257,9 @@ def train_from_args(args):
 # -- eval ------------------------------------------------------------------------------------
 def cmd_eval(args):
     """Recompute the test metrics of a finished run and merge them into its ``metrics.json``."""
-    if args.num_samples < 1:
-        raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
+    for flag in ("num_samples", "ais_chains", "ais_steps", "ais_examples"):
+        if getattr(args, flag) < 1:
+            raise CliError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     from keras_ae import evaluation, training
 
     if not os.path.isdir(args.run_dir):
@@ -277,11 +285,36 @@ def cmd_eval(args):
         start = time.perf_counter()
         metrics = runner.test_metrics(model, x_test, args.num_samples)
         _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")
+        if args.ais:
+            metrics.update(_ais_metrics(args, model, x_test))
         merged = {**previous, **metrics}
         merged["definitions"] = evaluation.describe_metrics(merged)
         training.atomic_write_json(metrics_path, merged)
     print(json.dumps(_without_definitions(metrics), indent=2, sort_keys=True))
     return 0
+
+
+def _ais_metrics(args, model, x_test):
+    """``nll_ais`` and its companions over the first ``--ais-examples`` test examples."""
+    import numpy as np
+
+    from keras_ae import evaluation
+
+    if not evaluation.is_probabilistic(model):
+        raise CliError(f"--ais needs a model with a likelihood; {type(model).__name__} has none")
+    x = x_test[:args.ais_examples]
+    _say(args, f"AIS: {len(x)} test examples, {args.ais_chains} chains of {args.ais_steps} HMC transitions")
+    start = time.perf_counter()
+    try:
+        log_px = evaluation.log_likelihood(model, x, num_samples=args.ais_chains, method="ais",
+                                           ais_steps=args.ais_steps)
+    except ValueError as e:  # discrete codes: HMC cannot move them
+        raise CliError(str(e)) from None
+    log_px_is = evaluation.log_likelihood(model, x, num_samples=args.num_samples)
+    _say(args, f"AIS in {time.perf_counter() - start:.1f} s")
+    return {"nll_ais": float(-log_px.mean()), "nll_ais_stderr": float(log_px.std(ddof=1) / np.sqrt(len(x)))
+            if len(x) > 1 else 0.0, "nll_ais_chains": args.ais_chains, "nll_ais_steps": args.ais_steps,
+            "nll_ais_examples": len(x), "nll_is_same_examples": float(-log_px_is.mean())}
 
 
 def _without_definitions(metrics):
