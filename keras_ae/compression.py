@@ -28,6 +28,7 @@ import tensorflow as tf
 from scipy import special
 
 from keras_ae import _checks
+from keras_ae.training.atomic import atomic_file
 
 
 #: 2**12 buckets per latent dimension: bucket widths near the prior's centre of ~6e-4 standard
@@ -106,7 +107,7 @@ def compress(model, x, seed=0, latent_bits=LATENT_BITS, initial_words=INITIAL_WO
     initial = np.random.default_rng(seed).integers(0, 2 ** 32, initial_words, dtype=np.uint32)
     ans = constriction.stream.stack.AnsCoder(initial)
     categorical = constriction.stream.model.Categorical(perfect=False)
-    bernoulli = constriction.stream.model.Bernoulli()
+    bernoulli = constriction.stream.model.Bernoulli(perfect=False)
     uniform = constriction.stream.model.Uniform(2 ** latent_bits)
     for image in x:  # the stack codes the last image first when decompressing: order is kept there
         indices = ans.decode(categorical, _posterior_bucket_probs(model, image, edges))
@@ -121,7 +122,7 @@ def decompress(model, message: Compressed) -> np.ndarray:
     edges, centres = _bucket_edges_and_centres(message.latent_bits)
     ans = constriction.stream.stack.AnsCoder(np.asarray(message.words, np.uint32))
     categorical = constriction.stream.model.Categorical(perfect=False)
-    bernoulli = constriction.stream.model.Bernoulli()
+    bernoulli = constriction.stream.model.Bernoulli(perfect=False)
     uniform = constriction.stream.model.Uniform(2 ** message.latent_bits)
     latent_dim = model.code_spec.shape[0]
     images = []
@@ -136,3 +137,21 @@ def decompress(model, message: Compressed) -> np.ndarray:
         raise ValueError("decompression did not return the initial bits: the model differs from the one that "
                          "compressed, or the message is damaged")
     return np.stack(images[::-1]) if images else np.zeros((0,) + message.image_shape, np.float32)
+
+
+def save_message(path, message: Compressed):
+    """Write a :class:`Compressed` to ``path`` (``.npz``) through a temporary file and a rename."""
+    with atomic_file(path, suffix=".npz") as tmp:
+        np.savez(tmp, words=message.words, num_images=message.num_images, image_shape=np.array(message.image_shape),
+                 initial_words=message.initial_words, seed=message.seed, latent_bits=message.latent_bits)
+
+
+def load_message(path) -> Compressed:
+    """Read a message written by :func:`save_message`; a damaged or foreign file is a ``ValueError``."""
+    try:
+        with np.load(path) as f:
+            return Compressed(np.asarray(f["words"], np.uint32), int(f["num_images"]),
+                              tuple(int(v) for v in f["image_shape"]), int(f["initial_words"]), int(f["seed"]),
+                              int(f["latent_bits"]))
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"{path} is not a compressed message of keras_ae.compression ({e})") from None

@@ -81,6 +81,19 @@ def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path):
     assert recomputed["nll_ais_examples"] == 4 and recomputed["nll_ais_steps"] == 20
     assert recomputed["nll_ais"] > 0 and recomputed["nll_is_same_examples"] > 0
     assert "nll_ais" in recomputed["definitions"]
+
+    # lossless bits-back compression of the first test images, and back, bit for bit
+    import numpy as np
+    from zoo.runner import load_split
+
+    packed = run_zoo("compress", str(run_dir), "--out", str(tmp_path / "msg.npz"), "--max-examples", "5")
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    report = json.loads(packed.stdout)
+    assert report["images"] == 5 and report["bits_per_dim"] > 0 and report["initial_bits"] > 0
+    unpacked = run_zoo("decompress", str(run_dir), str(tmp_path / "msg.npz"), "--out", str(tmp_path / "x.npz"))
+    assert unpacked.returncode == 0, unpacked.stderr[-3000:]
+    x_test, _ = load_split("digits", "test", "dynamic", 3)
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npz")["x"], x_test[:5].astype(np.uint8))
     # Same model, same test set: the posterior-mean metrics are recomputed exactly.
     assert recomputed["reconstruction_mse"] == pytest.approx(metrics["reconstruction_mse"], rel=1e-5)
     assert recomputed["status"] == "completed"

@@ -6,6 +6,8 @@
                              [--precision float32|mixed_float16|mixed_bfloat16] [--resume]
     python -m zoo eval RUN_DIR [--num-samples K] [--ais [--ais-chains C] [--ais-steps T] [--ais-examples N]]
     python -m zoo bench NAME [--steps N] [--batch-size B]
+    python -m zoo compress RUN_DIR --out FILE.npz [--max-examples N]
+    python -m zoo decompress RUN_DIR FILE.npz --out IMAGES.npz
 
 Bad names (recipe, dataset, strategy), a malformed TF_CONFIG, a global batch the replicas cannot
 share, bad or damaged data, bad run directories, a run directory another process writes (each is
@@ -80,6 +82,17 @@ def _parser(prog="python -m zoo"):
                          "gradient evaluations per chain)")
     ev.add_argument("--quiet", action="store_true", help="print only errors and the metrics")
     _add_data_arguments(ev)
+
+    comp = sub.add_parser("compress", help="lossless bits-back compression of a run's binarized test set")
+    comp.add_argument("run_dir", help="a finished run of a VAE with a Bernoulli likelihood")
+    comp.add_argument("--out", required=True, help="the compressed message (.npz)")
+    comp.add_argument("--max-examples", type=int, help="compress only the first N test examples")
+    comp.add_argument("--seed", type=int, default=0, help="seed of the initial random bits (default 0)")
+    _add_data_arguments(comp)
+    decomp = sub.add_parser("decompress", help="the images of a compressed message, bit for bit")
+    decomp.add_argument("run_dir", help="the run that compressed the message")
+    decomp.add_argument("message", help="a file written by `compress`")
+    decomp.add_argument("--out", required=True, help="the images (.npz with x, uint8 0/1)")
     return parser
 
 
@@ -172,6 +185,10 @@ def _main(argv=None, prog=None):
             return cmd_eval(args)
         if args.command == "bench":
             return bench.cmd_bench(args)
+        if args.command == "compress":
+            return cmd_compress(args)
+        if args.command == "decompress":
+            return cmd_decompress(args)
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -315,6 +332,52 @@ def _ais_metrics(args, model, x_test):
     return {"nll_ais": float(-log_px.mean()), "nll_ais_stderr": float(log_px.std(ddof=1) / np.sqrt(len(x)))
             if len(x) > 1 else 0.0, "nll_ais_chains": args.ais_chains, "nll_ais_steps": args.ais_steps,
             "nll_ais_examples": len(x), "nll_is_same_examples": float(-log_px_is.mean())}
+
+
+# -- compress / decompress ---------------------------------------------------------------------
+def cmd_compress(args):
+    """Bits-back compress a run's test set; prints the net bits per dimension beside the ELBO's."""
+    import numpy as np
+
+    from keras_ae import compression, evaluation
+
+    config, model = runner.load_run(args.run_dir)
+    x, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"), config.get("seed", 0),
+                             args.data_dir or config.get("data_dir"), args.download)
+    if args.max_examples is not None:
+        if args.max_examples < 1:
+            raise CliError(f"--max-examples must be >= 1, got {args.max_examples}")
+        x = x[:args.max_examples]
+    try:
+        message = compression.compress(model, x, seed=args.seed)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    compression.save_message(args.out, message)
+    dims = x[0].size * len(x)
+    elbo = evaluation.elbo(model, x, num_samples=100)["elbo"]
+    report = {"images": len(x), "net_bits": message.net_bits(), "bits_per_dim": message.net_bits() / dims,
+              "elbo_bits_per_dim": float(-np.mean(elbo) / np.log(2) / x[0].size),
+              "initial_bits": 32 * message.initial_words, "message_bytes": 4 * len(message.words), "out": args.out}
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_decompress(args):
+    """Decompress a message with the run's model and write the images."""
+    import numpy as np
+
+    from keras_ae import compression
+    from keras_ae.training import atomic
+
+    _, model = runner.load_run(args.run_dir)
+    try:
+        images = compression.decompress(model, compression.load_message(args.message))
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    with atomic.atomic_file(args.out, suffix=".npz") as tmp:
+        np.savez(tmp, x=images.astype(np.uint8))
+    print(f"{len(images)} images -> {args.out}")
+    return 0
 
 
 def _without_definitions(metrics):
