@@ -34,20 +34,25 @@ def is_probabilistic(model):
     return bool(getattr(model, "is_probabilistic", False))
 
 
-def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0):
-    """Importance-sampled ``log p(x)`` per example, in nats (Burda et al. 2015, eq. 12).
+def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="importance", ais_steps=1000):
+    """Estimated ``log p(x)`` per example, in nats: importance sampling or AIS.
 
-    ``log p(x) ~ log (1/k) sum_s p(x|z_s) p(z_s) / q(z_s|x)`` with ``k = num_samples`` samples of
-    ``q(z|x)``: a lower bound in expectation that tightens as ``k`` grows (k = 1 is the ELBO). The
-    data go through in batches of ``batch_size`` and the model draws the samples in chunks, so
-    memory does not grow with ``k``.
+    ``method="importance"`` (Burda et al. 2015, eq. 12): ``log p(x) ~ log (1/k) sum_s p(x|z_s)
+    p(z_s) / q(z_s|x)`` with ``k = num_samples`` samples of ``q(z|x)``: a lower bound in
+    expectation that tightens as ``k`` grows (k = 1 is the ELBO). ``method="ais"``: ``k``
+    annealed importance sampling chains of ``ais_steps`` HMC transitions from the prior
+    (:mod:`keras_ae.ais`), also a lower bound in expectation, tight as the steps grow. The data go
+    through in batches of ``batch_size`` and the model draws the samples in chunks, so memory does
+    not grow with ``k``.
 
     Args:
         model: a probabilistic model (``VAE``, ``IWAE``, ``CategoricalVAE``, ...).
         x: test array ``[N, *input_shape]``.
-        num_samples: ``k``, default 1000.
+        num_samples: ``k`` (samples, or AIS chains), default 1000.
         batch_size: examples per batch, default 100.
         seed: integer seed of the importance samples, default 0 (same seed, same estimate).
+        method: ``"importance"`` (default) or ``"ais"``.
+        ais_steps: AIS transitions, default 1000.
 
     Returns:
         float64 array ``[N]``; the test NLL is ``-mean``.
@@ -55,7 +60,8 @@ def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0):
     Example: ``nll = -evaluation.log_likelihood(model, x_test, num_samples=1000).mean()``.
     """
     x = _check_array(model, x)
-    out = [model.log_likelihood(batch, num_samples=num_samples, seed=seed + i).numpy()
+    out = [model.log_likelihood(batch, num_samples=num_samples, seed=seed + i, method=method,
+                                ais_steps=ais_steps).numpy()
            for i, batch in enumerate(_batches(x, batch_size))]
     return np.concatenate(out).astype(np.float64) if out else np.zeros([0])
 
@@ -168,6 +174,14 @@ METRIC_DEFINITIONS = {
     "nll": "-log p(x) per example in nats, importance-sampled with nll_num_samples samples of q(z|x)",
     "nll_stderr": "standard error of nll over the test examples",
     "nll_num_samples": "importance samples per example behind nll",
+    "nll_ais": "-log p(x) per example in nats by annealed importance sampling (nll_ais_chains chains of "
+               "nll_ais_steps HMC transitions from the prior, Wu et al. 2017) over the first nll_ais_examples "
+               "test examples; a stochastic upper bound on the NLL like nll, tighter as the steps grow",
+    "nll_ais_stderr": "standard error of nll_ais over its test examples",
+    "nll_ais_chains": "AIS chains per example behind nll_ais",
+    "nll_ais_steps": "AIS transitions (sigmoid schedule) behind nll_ais",
+    "nll_ais_examples": "test examples behind nll_ais",
+    "nll_is_same_examples": "nll over the same test examples as nll_ais, for comparison",
     "active_units": "latent units whose posterior mean varies over the test set (variance > 0.01)",
     "latent_units": "latent units in all",
     "status": "completed, or failed (then error says why)",

@@ -33,6 +33,7 @@ def test_list_shows_every_recipe(capsys):
     (["train", "ae-digits", "--dataset", "nope"], "nope"),
     (["train", "ae-digits", "--epochs", "0"], "--epochs must be >= 1"),
     (["eval", "/nonexistent/run"], "does not exist"),
+    (["eval", "/nonexistent/run", "--ais", "--ais-steps", "0"], "--ais-steps must be >= 1"),
 ])
 def test_bad_names_exit_2_with_one_line(args, message):
     result = run_zoo(*args, timeout=120)
@@ -73,9 +74,26 @@ def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path):
         assert image.size[0] > 50 and image.size[1] > 50
     assert os.listdir(run_dir / "tensorboard")
 
-    again = run_zoo("eval", str(run_dir), "--num-samples", "20")
+    again = run_zoo("eval", str(run_dir), "--num-samples", "20", "--ais", "--ais-chains", "2", "--ais-steps", "20",
+                    "--ais-examples", "4")
     assert again.returncode == 0, again.stderr[-3000:]
     recomputed = json.loads((run_dir / "metrics.json").read_text())
+    assert recomputed["nll_ais_examples"] == 4 and recomputed["nll_ais_steps"] == 20
+    assert recomputed["nll_ais"] > 0 and recomputed["nll_is_same_examples"] > 0
+    assert "nll_ais" in recomputed["definitions"]
+
+    # lossless bits-back compression of the first test images, and back, bit for bit
+    import numpy as np
+    from zoo.runner import load_split
+
+    packed = run_zoo("compress", str(run_dir), "--out", str(tmp_path / "msg.npz"), "--max-examples", "5")
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    report = json.loads(packed.stdout)
+    assert report["images"] == 5 and report["bits_per_dim"] > 0 and report["initial_bits"] > 0
+    unpacked = run_zoo("decompress", str(run_dir), str(tmp_path / "msg.npz"), "--out", str(tmp_path / "x.npz"))
+    assert unpacked.returncode == 0, unpacked.stderr[-3000:]
+    x_test, _ = load_split("digits", "test", "dynamic", 3)
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npz")["x"], x_test[:5].astype(np.uint8))
     # Same model, same test set: the posterior-mean metrics are recomputed exactly.
     assert recomputed["reconstruction_mse"] == pytest.approx(metrics["reconstruction_mse"], rel=1e-5)
     assert recomputed["status"] == "completed"

@@ -4,9 +4,11 @@
     python -m zoo train NAME [--dataset D] [--epochs N] [--batch-size B] [--out DIR] [--seed S]
                              [--strategy auto|default|mirrored|multiworker|tpu]
                              [--precision float32|mixed_float16|mixed_bfloat16] [--resume]
-    python -m zoo eval RUN_DIR [--num-samples K]
+    python -m zoo eval RUN_DIR [--num-samples K] [--ais [--ais-chains C] [--ais-steps T] [--ais-examples N]]
     python -m zoo eval RUN_DIR --disentanglement [--disentanglement-scale S] [--disentanglement-metrics M,...]
     python -m zoo bench NAME [--steps N] [--batch-size B]
+    python -m zoo compress RUN_DIR --out FILE.npz [--max-examples N]
+    python -m zoo decompress RUN_DIR FILE.npz --out IMAGES.npz
 
 Bad names (recipe, dataset, strategy), a malformed TF_CONFIG, a global batch the replicas cannot
 share, bad or damaged data, bad run directories, a run directory another process writes (each is
@@ -72,6 +74,13 @@ def _parser(prog="python -m zoo"):
     ev.add_argument("run_dir")
     ev.add_argument("--num-samples", type=int, default=1000,
                     help="importance samples for the test log-likelihood (default 1000)")
+    ev.add_argument("--ais", action="store_true",
+                    help="also estimate the test log-likelihood by annealed importance sampling (nll_ais)")
+    ev.add_argument("--ais-chains", type=int, default=16, help="AIS chains per example (default 16)")
+    ev.add_argument("--ais-steps", type=int, default=1000, help="AIS transitions per chain (default 1000)")
+    ev.add_argument("--ais-examples", type=int, default=100,
+                    help="first test examples that AIS evaluates (default 100; AIS costs ais-steps x 10 "
+                         "gradient evaluations per chain)")
     ev.add_argument("--quiet", action="store_true", help="print only errors and the metrics")
     ev.add_argument("--disentanglement", action="store_true",
                     help="compute the disentanglement metrics (keras_ae.disentanglement, disentanglement_lib's "
@@ -83,6 +92,17 @@ def _parser(prog="python -m zoo"):
                     help="comma-separated subset of beta_vae, factor_vae, mig, sap, dci, modularity_explicitness, "
                          "gaussian_total_correlation (default: all)")
     _add_data_arguments(ev)
+
+    comp = sub.add_parser("compress", help="lossless bits-back compression of a run's binarized test set")
+    comp.add_argument("run_dir", help="a finished run of a VAE with a Bernoulli likelihood")
+    comp.add_argument("--out", required=True, help="the compressed message (.npz)")
+    comp.add_argument("--max-examples", type=int, help="compress only the first N test examples")
+    comp.add_argument("--seed", type=int, default=0, help="seed of the initial random bits (default 0)")
+    _add_data_arguments(comp)
+    decomp = sub.add_parser("decompress", help="the images of a compressed message, bit for bit")
+    decomp.add_argument("run_dir", help="the run that compressed the message")
+    decomp.add_argument("message", help="a file written by `compress`")
+    decomp.add_argument("--out", required=True, help="the images (.npz with x, uint8 0/1)")
     return parser
 
 
@@ -175,6 +195,10 @@ def _main(argv=None, prog=None):
             return cmd_eval(args)
         if args.command == "bench":
             return bench.cmd_bench(args)
+        if args.command == "compress":
+            return cmd_compress(args)
+        if args.command == "decompress":
+            return cmd_decompress(args)
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -260,8 +284,9 @@ def train_from_args(args):
 # -- eval ------------------------------------------------------------------------------------
 def cmd_eval(args):
     """Recompute the test metrics of a finished run and merge them into its ``metrics.json``."""
-    if args.num_samples < 1:
-        raise CliError(f"--num-samples must be >= 1, got {args.num_samples}")
+    for flag in ("num_samples", "ais_chains", "ais_steps", "ais_examples"):
+        if getattr(args, flag) < 1:
+            raise CliError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     if args.disentanglement:
         return cmd_eval_disentanglement(args)
     if args.disentanglement_metrics is not None or args.disentanglement_scale != 1.0:
@@ -291,6 +316,8 @@ def cmd_eval(args):
         start = time.perf_counter()
         metrics = runner.test_metrics(model, x_test, args.num_samples)
         _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")
+        if args.ais:
+            metrics.update(_ais_metrics(args, model, x_test))
         merged = {**previous, **metrics}
         merged["definitions"] = evaluation.describe_metrics(merged)
         training.atomic_write_json(metrics_path, merged)
@@ -344,6 +371,75 @@ def cmd_eval_disentanglement(args):
         merged["definitions"] = evaluation.describe_metrics(merged)
         training.atomic_write_json(metrics_path, merged)
     print(json.dumps(metrics, indent=2, sort_keys=True))
+    return 0
+
+
+def _ais_metrics(args, model, x_test):
+    """``nll_ais`` and its companions over the first ``--ais-examples`` test examples."""
+    import numpy as np
+
+    from keras_ae import evaluation
+
+    if not evaluation.is_probabilistic(model):
+        raise CliError(f"--ais needs a model with a likelihood; {type(model).__name__} has none")
+    x = x_test[:args.ais_examples]
+    _say(args, f"AIS: {len(x)} test examples, {args.ais_chains} chains of {args.ais_steps} HMC transitions")
+    start = time.perf_counter()
+    try:
+        log_px = evaluation.log_likelihood(model, x, num_samples=args.ais_chains, method="ais",
+                                           ais_steps=args.ais_steps)
+    except ValueError as e:  # discrete codes: HMC cannot move them
+        raise CliError(str(e)) from None
+    log_px_is = evaluation.log_likelihood(model, x, num_samples=args.num_samples)
+    _say(args, f"AIS in {time.perf_counter() - start:.1f} s")
+    return {"nll_ais": float(-log_px.mean()), "nll_ais_stderr": float(log_px.std(ddof=1) / np.sqrt(len(x)))
+            if len(x) > 1 else 0.0, "nll_ais_chains": args.ais_chains, "nll_ais_steps": args.ais_steps,
+            "nll_ais_examples": len(x), "nll_is_same_examples": float(-log_px_is.mean())}
+
+
+# -- compress / decompress ---------------------------------------------------------------------
+def cmd_compress(args):
+    """Bits-back compress a run's test set; prints the net bits per dimension beside the ELBO's."""
+    import numpy as np
+
+    from keras_ae import compression, evaluation
+
+    config, model = runner.load_run(args.run_dir)
+    x, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"), config.get("seed", 0),
+                             args.data_dir or config.get("data_dir"), args.download)
+    if args.max_examples is not None:
+        if args.max_examples < 1:
+            raise CliError(f"--max-examples must be >= 1, got {args.max_examples}")
+        x = x[:args.max_examples]
+    try:
+        message = compression.compress(model, x, seed=args.seed)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    compression.save_message(args.out, message)
+    dims = x[0].size * len(x)
+    elbo = evaluation.elbo(model, x, num_samples=100)["elbo"]
+    report = {"images": len(x), "net_bits": message.net_bits(), "bits_per_dim": message.net_bits() / dims,
+              "elbo_bits_per_dim": float(-np.mean(elbo) / np.log(2) / x[0].size),
+              "initial_bits": 32 * message.initial_words, "message_bytes": 4 * len(message.words), "out": args.out}
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_decompress(args):
+    """Decompress a message with the run's model and write the images."""
+    import numpy as np
+
+    from keras_ae import compression
+    from keras_ae.training import atomic
+
+    _, model = runner.load_run(args.run_dir)
+    try:
+        images = compression.decompress(model, compression.load_message(args.message))
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    with atomic.atomic_file(args.out, suffix=".npz") as tmp:
+        np.savez(tmp, x=images.astype(np.uint8))
+    print(f"{len(images)} images -> {args.out}")
     return 0
 
 

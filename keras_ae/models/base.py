@@ -386,24 +386,40 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         return self.importance_samples(x, num_samples, seed).log_weights()
 
     def log_likelihood(self, x: ArrayLike, num_samples: int = 1000, seed: Optional[int] = None,
-                       chunk_size: Optional[int] = None) -> tf.Tensor:
-        """Importance-sampled ``log p(x)`` per example ``[B]`` (Burda et al. 2015, eq. 12).
+                       chunk_size: Optional[int] = None, method: str = "importance", ais_steps: int = 1000,
+                       ais_start: str = "prior") -> tf.Tensor:
+        """Estimated ``log p(x)`` per example ``[B]``: importance sampling (default) or annealed importance sampling.
 
-        ``log p(x) ~ log (1/k) sum_s p(x|z_s) p(z_s) / q(z_s|x)``, ``z_s ~ q(z|x)``: a stochastic
-        lower bound whose expectation rises to ``log p(x)`` as ``k`` grows. The ``k`` samples are
-        drawn in chunks of ``chunk_size`` (default: at most 16384 decoded examples per chunk) and
-        combined with a running log-sum-exp, so memory stays bounded for any ``k``.
+        ``method="importance"`` (Burda et al. 2015, eq. 12): ``log p(x) ~ log (1/k) sum_s p(x|z_s)
+        p(z_s) / q(z_s|x)``, ``z_s ~ q(z|x)``: a stochastic lower bound whose expectation rises to
+        ``log p(x)`` as ``k`` grows. The ``k`` samples are drawn in chunks of ``chunk_size``
+        (default: at most 16384 decoded examples per chunk) and combined with a running
+        log-sum-exp, so memory stays bounded for any ``k``.
+
+        ``method="ais"`` (Neal 2001; Wu et al. 2017): ``k`` annealed importance sampling chains of
+        ``ais_steps`` HMC transitions from ``ais_start`` (``"prior"`` or ``"posterior"``, the
+        encoder's ``q(z|x)``) to ``p(x, z)``; also a stochastic lower bound, tight as the steps
+        grow, for models with continuous codes (see :mod:`keras_ae.ais`).
 
         Args:
             x: a batch ``[B, *input_shape]``.
-            num_samples: ``k`` >= 1, default 1000.
+            num_samples: ``k`` >= 1 (samples, or AIS chains), default 1000.
             seed: integer seed (default: the model's ``seed``); the same seed, the same estimate.
-            chunk_size: samples per chunk, default from the batch size.
+            chunk_size: samples per chunk (importance sampling), default from the batch size.
+            method: ``"importance"`` (default) or ``"ais"``.
+            ais_steps: AIS transitions, default 1000.
+            ais_start: the AIS initial distribution, ``"prior"`` (default) or ``"posterior"``.
         """
         self._require(self.is_probabilistic, "has no likelihood to estimate")
         x = self.check_inputs(x)
         k = _checks.check_positive_int(num_samples, "num_samples")
         _checks.check_seed(seed)
+        method = _checks.check_choice(method, "method", ("importance", "ais"))
+        if method == "ais":
+            steps = _checks.check_positive_int(ais_steps, "ais_steps")
+            start = _checks.check_choice(ais_start, "ais_start", ("prior", "posterior"))
+            return self._ais_log_likelihood(x, k, steps, start, samplers.stateless_seed(self.seed if seed is None
+                                                                                          else seed))
         batch = int(x.shape[0])
         if chunk_size is None:
             chunk_size = max(1, min(k, DECODED_PER_CHUNK // max(batch, 1)))
@@ -479,6 +495,11 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     def _importance_samples(self, x, num_samples, seed, training=False):
         """The importance-weight record (:class:`keras_ae.objectives.ImportanceSamples`) of ``k`` draws."""
         raise NotImplementedError
+
+    def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
+        """AIS estimate of ``log p(x)`` ``[B]`` (:mod:`keras_ae.ais`); families with continuous codes implement it."""
+        raise ValueError(f"{type(self).__name__} does not support method='ais': annealed importance sampling "
+                         "moves continuous codes by Hamiltonian Monte Carlo")
 
     def post_fit(self, x_train: ArrayLike, seed: int = 0) -> None:
         """Hook run once after ``fit`` on the training data (e.g. an ex-post code density); default: nothing.

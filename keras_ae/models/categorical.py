@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras_ae import _checks
 from keras_ae.layers.heads import RelaxedCategoricalHead, categorical, check_temperature, gumbel_noise, \
     gumbel_softmax, one_hot_argmax
+from keras_ae.models.base import BaseAutoencoder
 from keras_ae.models.vae import VAE
 
 
@@ -55,6 +56,9 @@ class CategoricalVAE(VAE):
         self.initial_temperature = float(temperature)
         self.straight_through = bool(straight_through)
         super().__init__(input_shape, self.num_variables * self.num_classes, **kwargs)
+
+    #: one-hot codes: Hamiltonian Monte Carlo cannot move them, so no ``log_likelihood(method="ais")``
+    _ais_log_likelihood = BaseAutoencoder._ais_log_likelihood
 
     def build_latent(self):
         """The encoder: body, relaxed one-hot head, and the temperature a callback anneals."""

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import _checks, objectives, samplers
+from keras_ae import _checks, ais, objectives, samplers
 from keras_ae.layers.heads import GAUSSIAN_SCALES, LIKELIHOOD_HEADS, UNIT_INTERVAL_LIKELIHOODS, GaussianHead
 from keras_ae.models.base import BaseAutoencoder
 
@@ -212,6 +212,25 @@ class VAE(BaseAutoencoder):
         z = self.draw_codes(q, num_samples, seed, training=training)
         log_qz, log_pz = self.latent_log_probs(q, z)
         return objectives.ImportanceSamples(self.log_prob_of_codes(x, z), log_pz, log_qz, q, z)
+
+    def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
+        """AIS from the prior or from ``q(z|x)`` to ``p(x, z) = p(z) p(x|z)`` (:func:`keras_ae.ais.forward_bound`)."""
+        init_seed, chain_seed = samplers.split_seed(seed, 2)
+        prior = self._prior()
+        if start == "prior":
+            initial = prior
+            z0 = prior.sample([num_chains, int(x.shape[0])], seed=init_seed)
+        else:
+            initial = self._posterior(x)
+            z0 = initial.sample(num_chains, seed=init_seed)
+
+        def log_joint(z):
+            return tf.cast(prior.log_prob(z), tf.float32) + self.log_prob_of_codes(x, z)
+
+        def log_initial(z):
+            return tf.cast(initial.log_prob(z), tf.float32)
+
+        return ais.forward_bound(log_initial, log_joint, tf.cast(z0, tf.float32), num_steps, chain_seed).log_marginal
 
     # -- training ------------------------------------------------------------------------------
     def loss_weights(self):
