@@ -8,3 +8,4 @@ from keras_ae.layers.heads import (  # noqa: F401
 )
 from keras_ae.layers.made import MADE  # noqa: F401
 from keras_ae.layers.flows import AutoregressiveFlow, PlanarBijector, PlanarFlow  # noqa: F401
+from keras_ae.layers.quantizer import VectorQuantizer  # noqa: F401
