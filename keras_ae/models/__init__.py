@@ -13,5 +13,5 @@ from keras_ae.models.regularized import RAE, ConstantVarianceVAE  # noqa: F401
 from keras_ae.models.flows import IAFVAE, PlanarVAE  # noqa: F401
 from keras_ae.models.priors import MAFPriorVAE, MoGPriorVAE, VampPriorVAE  # noqa: F401
 from keras_ae.models.autoregressive import MADEDensity  # noqa: F401
-from keras_ae.models.vq import VQVAE  # noqa: F401
+from keras_ae.models.vq import VQPixelCNNPrior, VQVAE  # noqa: F401
 from keras_ae.models.autoregressive import PixelCNNDensity  # noqa: F401

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import GridDecoderBody, GridEncoderBody, grid_shape, new_kernel_initializer
+from keras_ae.layers.pixelcnn import GatedPixelCNN
 from keras_ae.layers.quantizer import VectorQuantizer, perplexity, usage
 from keras_ae.models.base import BaseAutoencoder
 
@@ -162,3 +163,128 @@ class VQVAE(BaseAutoencoder):
         batch_size = _checks.check_positive_int(batch_size, "batch_size")
         codes = tf.concat([self._encode(x[i:i + batch_size]) for i in range(0, int(x.shape[0]), batch_size)], axis=0)
         return {"usage": float(usage(codes, self.num_codes)), "perplexity": float(perplexity(codes, self.num_codes))}
+
+
+def _vq_autoencoder(autoencoder, input_shape):
+    """The first stage of a prior model: a VQVAE given, or one built from its config or arguments."""
+    if isinstance(autoencoder, BaseAutoencoder):
+        model = autoencoder
+    elif isinstance(autoencoder, dict) and "class_name" in autoencoder:
+        model = keras.saving.deserialize_keras_object(autoencoder)
+    elif autoencoder is None or isinstance(autoencoder, dict):
+        model = VQVAE(input_shape, **(autoencoder or {}))
+    else:
+        raise ValueError(f"autoencoder must be a VQVAE, its config or a dict of VQVAE arguments, "
+                         f"got {type(autoencoder).__name__}")
+    if not isinstance(model, VQVAE):
+        raise ValueError(f"autoencoder must be a VQVAE (a model with a grid of codes), got {type(model).__name__}")
+    if tuple(model.data_shape) != tuple(input_shape):
+        raise ValueError(f"the autoencoder takes input_shape {tuple(model.data_shape)}, the prior model was given "
+                         f"{tuple(input_shape)}")
+    return model
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class VQPixelCNNPrior(BaseAutoencoder):
+    """The second stage of a VQ-VAE: a Gated PixelCNN prior over its frozen code grids.
+
+    Objective per example (minimised): the exact negative log-likelihood of the code grid
+    ``k = encode(x)`` of a trained, frozen :class:`VQVAE` under an autoregressive prior in raster
+    order (van den Oord et al. 2017, section 4.2)::
+
+        prior_nll(x) = -sum_ij log p(k_ij | k_<ij)
+
+    with ``p`` a :class:`~keras_ae.layers.pixelcnn.GatedPixelCNN` over ``K`` classes (first mask
+    A). The autoencoder's weights do not change (it is not trainable here); its
+    ``reconstruction`` term is logged for reference, not optimized. ``encode``/``decode``/
+    ``reconstruct`` are the autoencoder's; ``sample(n, seed)`` draws a grid cell by cell under
+    ``tf.while_loop`` and decodes it, so images are generated end to end (also by the exported
+    ``sample`` and ``sample_seeded``).
+
+    Two-stage training in the zoo: ``python -m zoo train vqvae-digits``, then
+    ``python -m zoo train vqvae-prior-digits --from RUN_DIR`` (the trained VQVAE is given as
+    ``autoencoder``, see ``previous_stage``).
+
+    Args:
+        input_shape: ``(H, W, C)``, the autoencoder's.
+        autoencoder: the trained ``VQVAE`` (its weights are kept), its Keras config, or a dict of
+            ``VQVAE`` arguments for a new one (default ``{}``: ``VQVAE``'s defaults).
+        num_layers, filters, kernel_size, first_kernel_size, hidden: of the prior network
+            (defaults 5, 32, 3, 3, 64; :class:`~keras_ae.layers.pixelcnn.GatedPixelCNN`).
+        kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+
+    Example::
+
+        vq = VQVAE(input_shape=(28, 28, 1), num_codes=64); vq.compile(); vq.fit(x, epochs=20)
+        model = VQPixelCNNPrior((28, 28, 1), autoencoder=vq); model.compile(); model.fit(x, epochs=20)
+        images = model.sample(16, seed=0)
+    """
+
+    TERMS = ("prior_nll", "reconstruction")
+    is_generative = True
+    #: the constructor argument that takes the trained model of the first stage (``zoo train --from``).
+    previous_stage = "autoencoder"
+
+    def __init__(self, input_shape, autoencoder=None, num_layers=5, filters=32, kernel_size=3, first_kernel_size=3,
+                 hidden=64, **kwargs):
+        for key in ("latent_dim", "architecture", "hidden_units", "filters"):
+            kwargs.pop(key, None)
+        if isinstance(input_shape, int) or len(tuple(input_shape)) != 3:
+            raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
+        autoencoder = _vq_autoencoder(autoencoder, tuple(int(d) for d in input_shape))
+        super().__init__(input_shape, latent_dim=autoencoder.latent_dim, hidden_units=(), **kwargs)
+        self.autoencoder = autoencoder
+        self.autoencoder.trainable = False
+        self.unit_interval_data = self.autoencoder.unit_interval_data
+        self.data_likelihood = self.autoencoder.data_likelihood
+        self.prior_network = GatedPixelCNN(num_layers, filters, kernel_size, first_kernel_size, "A",
+                                           self.autoencoder.num_codes, hidden,
+                                           kernel_initializer=self.kernel_initializer, name="prior")
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("latent_dim", "architecture", "hidden_units", "filters"):
+            config.pop(key)
+        n = self.prior_network
+        return {**config, "autoencoder": keras.saving.serialize_keras_object(self.autoencoder),
+                "num_layers": n.num_layers, "filters": n.filters, "kernel_size": n.kernel_size,
+                "first_kernel_size": n.first_kernel_size, "hidden": n.hidden}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["autoencoder"] = keras.saving.deserialize_keras_object(config["autoencoder"])
+        return super().from_config(config)
+
+    @property
+    def code_spec(self):
+        return self.autoencoder.code_spec
+
+    def _encode(self, x):
+        return self.autoencoder._encode(x)
+
+    def _decode(self, z, seed=None):
+        return self.autoencoder._decode(z)
+
+    def prior_log_prob(self, codes):
+        """Exact ``log p(k)`` of code grids ``[B, h, w]`` under the prior, per example (nats)."""
+        return self.prior_network.log_prob(self.check_codes(codes))
+
+    def _loss_terms(self, x, training=False):
+        z_e = self.autoencoder.encoder_outputs(x)
+        codes = tf.stop_gradient(self.autoencoder.quantizer.indices(z_e))
+        output = self.autoencoder.decoder_output(self.autoencoder.quantizer.lookup(codes))
+        return {"prior_nll": -self.prior_network.log_prob(codes),
+                "reconstruction": tf.stop_gradient(self.autoencoder._reconstruction_error(x, output))}
+
+    def loss_weights(self):
+        return {"prior_nll": 1.0}
+
+    def _prior_codes(self, n, seed):
+        return self.prior_network.sample(n, self.autoencoder.grid, seed)
+
+    def _sample(self, n, seed):
+        return self._decode(self._prior_codes(n, seed))
+
+    def _sample_for_export(self, n):
+        return self._decode(self._prior_codes(n, None))

@@ -12,3 +12,4 @@ from zoo.recipes import deterministic  # noqa: F401
 from zoo.recipes import variational  # noqa: F401
 from zoo.recipes import regularized  # noqa: F401
 from zoo.recipes import flows  # noqa: F401
+from zoo.recipes import vq  # noqa: F401
