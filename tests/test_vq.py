@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from keras_ae import testing
 from keras_ae.layers.quantizer import VectorQuantizer, ema_codebook, perplexity, usage
-from keras_ae.models import VQVAE
+from keras_ae.models import VQPixelCNNPrior, VQVAE
 
 SHAPE = (8, 8, 1)
 
@@ -138,3 +138,59 @@ def test_vqvae_contract(x, tmp_path, ema=True):
     codes = model.encode(x)
     assert codes.dtype == tf.int32 and tuple(codes.shape) == (16, 4, 4)
     assert 0 < model.codebook_usage(x)["usage"] <= 1
+
+
+# -- the second stage: a PixelCNN prior over the frozen codes ---------------------------------------
+def _tiny_vq(**kw):
+    return VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), seed=1, **kw)
+
+
+def test_prior_trains_only_the_prior_and_samples_images(x):
+    vq = _tiny_vq()
+    vq.compile(jit_compile=False, steps_per_execution=1)
+    vq.fit(x, batch_size=8, epochs=1, verbose=0)
+    frozen = [np.asarray(w).copy() for w in vq.weights]
+    model = VQPixelCNNPrior(SHAPE, autoencoder=vq, num_layers=2, filters=4, hidden=4, seed=2)
+    model.build()
+    model.compile(jit_compile=False, steps_per_execution=1)
+    start = [np.asarray(w).copy() for w in model.prior_network.weights]
+    assert start
+    history = model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert all(np.array_equal(a, np.asarray(w)) for a, w in zip(frozen, vq.weights))
+    assert any(not np.array_equal(a, np.asarray(w)) for a, w in zip(start, model.prior_network.weights))
+    # the logged prior NLL is the exact NLL of the codes
+    codes = vq.encode(x)
+    np.testing.assert_allclose(model.loss_terms(x)["prior_nll"], -model.prior_log_prob(codes), rtol=1e-5)
+    assert history.history["prior_nll"][0] > 0
+    images = model.sample(3, seed=4)
+    assert tuple(images.shape) == (3,) + SHAPE
+    np.testing.assert_array_equal(images, model.sample(3, seed=4))
+    with pytest.raises(ValueError, match="VQVAE"):
+        VQPixelCNNPrior(SHAPE, autoencoder=object())
+
+
+@pytest.mark.slow
+def test_two_stage_zoo_training_needs_and_uses_from(tmp_path):
+    import zoo
+    from zoo.recipes import RECIPES
+    from zoo.runner import CliError, previous_stage
+
+    with pytest.raises(CliError, match="--from RUN_DIR"):
+        previous_stage(RECIPES["vqvae-prior-digits"], None)
+    with pytest.raises(CliError, match="leave out --from"):
+        previous_stage(RECIPES["vqvae-digits"], str(tmp_path))
+    first = zoo.train("vqvae-digits", out=str(tmp_path / "vq"), epochs=1, num_codes=8, embedding_dim=4, filters=[4])
+    second = zoo.train("vqvae-prior-digits", out=str(tmp_path / "prior"), epochs=1, from_run=first.run_dir,
+                       num_layers=1, filters=4, hidden=4)
+    assert "samples.png" in second.files
+    assert second.metrics["reconstruction_mse"] == pytest.approx(first.metrics["reconstruction_mse"], rel=1e-6)
+    loaded = zoo.load(second.run_dir)
+    assert isinstance(loaded, VQPixelCNNPrior) and loaded.autoencoder.num_codes == 8
+
+
+@pytest.mark.slow
+def test_prior_contract(x, tmp_path):
+    report = testing.check_model(
+        lambda: VQPixelCNNPrior(SHAPE, autoencoder=dict(num_codes=8, embedding_dim=4, filters=(8,), seed=1),
+                                num_layers=2, filters=4, hidden=4, seed=2), x, tmp_dir=str(tmp_path), mirrored=False)
+    assert "sample" in report["tflite_signatures"]  # the sampling loop converts with builtin ops
