@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from keras_ae import serving, testing
 from keras_ae.layers.pixelcnn import GatedPixelCNN, MaskedConv2D, causal_mask
-from keras_ae.models import PixelCNNDensity
+from keras_ae.models import PixelCNNDensity, PixelVAE
 
 
 def _randomize(layer, seed=0, scale=0.5):
@@ -107,3 +107,28 @@ def test_pixelcnn_density_contract_and_exported_sample(tmp_path):
     loaded = tf.saved_model.load(path)
     exported = loaded.signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(11))["x"]
     np.testing.assert_array_equal(exported, model.sample(5, seed=11))
+
+
+def test_pixelvae_likelihood_is_exact_and_normalized_for_each_code():
+    model = PixelVAE((3, 3, 1), 2, hidden_units=(8,), num_layers=2, pixel_filters=6, pixel_hidden=6, seed=0)
+    model.build()
+    _randomize(model, scale=0.4)
+    images = np.array(list(itertools.product([0, 1], repeat=9)), np.float32).reshape(-1, 3, 3, 1)
+    for z in ([0.0, 0.0], [1.5, -2.0]):
+        codes = tf.constant(np.tile(np.array(z, np.float32), (1, len(images), 1)))  # [1, 512, 2]
+        p = np.exp(model.log_prob_of_codes(tf.constant(images), codes).numpy().astype(np.float64))[0]
+        assert p.sum() == pytest.approx(1.0, abs=1e-5)
+    a, b = (model.log_prob_of_codes(tf.constant(images[:4]), tf.constant(np.full((1, 4, 2), v, np.float32)))
+            for v in (0.0, 1.0))
+    assert not np.allclose(a, b)  # the code conditions the decoder
+    z = model.encode(images[:3])
+    np.testing.assert_array_equal(model.decode(z, seed=5), model.decode(z, seed=5))
+    assert model.free_bits == 0.25 and set(np.unique(model.decode(z, seed=5))) <= {0.0, 1.0}
+
+
+@pytest.mark.slow
+def test_pixelvae_contract(tmp_path):
+    x = (np.random.default_rng(0).uniform(size=(8, 4, 4, 1)) > 0.5).astype("float32")
+    report = testing.check_model(lambda: PixelVAE((4, 4, 1), 2, hidden_units=(8,), num_layers=2, pixel_filters=4,
+                                                  pixel_hidden=4, seed=2), x, tmp_dir=str(tmp_path), mirrored=False)
+    assert {"sample", "decode", "reconstruct"} <= set(report["tflite_signatures"])

@@ -15,3 +15,4 @@ from keras_ae.models.priors import MAFPriorVAE, MoGPriorVAE, VampPriorVAE  # noq
 from keras_ae.models.autoregressive import MADEDensity  # noqa: F401
 from keras_ae.models.vq import VQPixelCNNPrior, VQVAE  # noqa: F401
 from keras_ae.models.autoregressive import PixelCNNDensity  # noqa: F401
+from keras_ae.models.autoregressive import PixelVAE  # noqa: F401

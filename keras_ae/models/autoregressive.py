@@ -13,6 +13,7 @@ from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.made import MADE
 from keras_ae.layers.pixelcnn import GatedPixelCNN
 from keras_ae.models.base import BaseAutoencoder
+from keras_ae.models.vae import VAE
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -207,3 +208,75 @@ class PixelCNNDensity(BaseAutoencoder):
 
     def _sample_for_export(self, n):
         return self.network.sample(n, self.data_shape[:2], None)
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class PixelVAE(VAE):
+    """A VAE whose decoder is a Gated PixelCNN conditioned on the latent (PixelVAE-style).
+
+    Objective per example (minimised), the negative ELBO with free bits (Kingma et al. 2016)::
+
+        -log p(x | z) + beta * sum_j max(KL_j(q(z|x) || N(0, I)), free_bits),   z ~ q(z|x)
+
+    where ``log p(x | z) = sum_i log Bernoulli(x_i | f_i(x_<i, h(z)))`` is exact: ``f`` a
+    :class:`~keras_ae.layers.pixelcnn.GatedPixelCNN` (first mask A) and ``h(z)`` the decoder body's
+    features (a vector for ``architecture="mlp"``, an image-sized map for ``"conv"``) entering every
+    gate (Gulrajani et al. 2017, "PixelVAE"; van den Oord et al. 2016, conditional PixelCNN). A
+    powerful decoder can model ``x`` without ``z`` and leave the KL at zero (posterior collapse);
+    ``free_bits`` > 0 (default 0.25 nats per dimension) keeps each latent dimension worth using.
+    ``kl`` is logged without free bits, so ``elbo`` stays the true bound.
+
+    ``decode(z, seed)`` draws an image pixel by pixel given ``z`` (a stochastic decoder under
+    ``tf.while_loop``, also in the exported ``decode``/``reconstruct``/``sample``);
+    ``log_likelihood`` is the importance-sampled ``log p(x)`` with the exact ``p(x | z)``.
+
+    Args:
+        input_shape: ``(H, W, 1)``, binary data.
+        latent_dim: size of ``z``.
+        free_bits: nats per latent dimension below which the KL is not pushed down, default 0.25.
+        num_layers, pixel_filters, kernel_size, first_kernel_size, pixel_hidden: of the PixelCNN
+            (defaults 3, 32, 3, 5, 64).
+        other arguments: see :class:`~keras_ae.models.vae.VAE` (``likelihood`` is Bernoulli).
+    """
+
+    stochastic_decoder = True
+
+    def __init__(self, input_shape, latent_dim, free_bits=0.25, num_layers=3, pixel_filters=32, kernel_size=3,
+                 first_kernel_size=5, pixel_hidden=64, **kwargs):
+        kwargs.pop("likelihood", None)
+        if isinstance(input_shape, int) or len(tuple(input_shape)) != 3 or int(tuple(input_shape)[-1]) != 1:
+            raise ValueError(f"PixelVAE models one-channel images: input_shape must be (height, width, 1), "
+                             f"got {input_shape}")
+        super().__init__(input_shape, latent_dim, likelihood="bernoulli", free_bits=free_bits, **kwargs)
+        self.decoder_head = None  # the PixelCNN is the likelihood
+        self.pixelcnn = GatedPixelCNN(num_layers, pixel_filters, kernel_size, first_kernel_size, "A", None,
+                                      pixel_hidden, kernel_initializer=self.kernel_initializer, name="pixelcnn")
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("likelihood")
+        n = self.pixelcnn
+        return {**config, "num_layers": n.num_layers, "pixel_filters": n.filters, "kernel_size": n.kernel_size,
+                "first_kernel_size": n.first_kernel_size, "pixel_hidden": n.hidden}
+
+    def _condition(self, z):
+        return tf.cast(self.decoder_body(z), tf.float32)
+
+    def _likelihood(self, z):
+        raise NotImplementedError("PixelVAE's p(x|z) is autoregressive, not a tfd distribution object: use "
+                                  "log_prob_of_codes(x, z) for log p(x|z) and decode(z, seed) for draws")
+
+    def log_prob_of_codes(self, x, z):
+        """Exact ``log p(x|z)`` ``[n, B]`` for codes ``z`` ``[n, B, latent_dim]`` of a batch ``x``."""
+        n, batch = tf.shape(z)[0], tf.shape(z)[1]
+        x_rep = tf.reshape(tf.broadcast_to(x[None], tf.concat([[n], tf.shape(x)], 0)), (-1,) + self.data_shape)
+        log_px = self.pixelcnn.log_prob(x_rep, self._condition(tf.reshape(z, [-1, self.latent_dim])))
+        return tf.reshape(log_px, [n, batch])
+
+    def _decode(self, z, seed=None):
+        return self.pixelcnn.sample(tf.shape(z)[0], self.data_shape[:2], seed, condition=self._condition(z))
+
+    def _score(self, x):
+        """``-log p(x | z = mean) + KL(q(z|x) || p(z))``, deterministic (see ``VAE._score``)."""
+        q = self._posterior(x)
+        return -self.log_prob_of_codes(x, self.posterior_code(q)[None])[0] + self.kl(q)
