@@ -16,8 +16,31 @@ from keras_ae.models.base import BaseAutoencoder
 from keras_ae.models.vae import VAE
 
 
+class ExactDensity(BaseAutoencoder):
+    """Shared by the exact density models: the loss and the score are ``-log p(x)`` from ``_log_prob``."""
+
+    TERMS = ("nll",)
+    unit_interval_data = True
+    data_likelihood = "bernoulli"
+    is_generative = True
+
+    def _log_prob(self, x):
+        raise NotImplementedError(f"{type(self).__name__} must implement _log_prob")
+
+    def exact_log_likelihood(self, x):
+        """``log p(x)`` per example ``[B]``, exact (nats)."""
+        return self._log_prob(self.check_inputs(x))
+
+    def _loss_terms(self, x, training=False):
+        return {"nll": -self._log_prob(x)}
+
+    def _score(self, x):
+        """``-log p(x)``, exact."""
+        return -self._log_prob(x)
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
-class MADEDensity(BaseAutoencoder):
+class MADEDensity(ExactDensity):
     """MADE as a density model of binary data, with exact ``log p(x)``.
 
     Objective per example (minimised), ``x`` flattened to ``D`` values in ``{0, 1}``::
@@ -82,17 +105,6 @@ class MADEDensity(BaseAutoencoder):
     def _log_prob(self, x):
         return -objectives.bernoulli_cross_entropy(self._flat(x), self._logits(x))
 
-    def exact_log_likelihood(self, x):
-        """``log p(x)`` per example ``[B]``, exact (nats)."""
-        return self._log_prob(self.check_inputs(x))
-
-    def _loss_terms(self, x, training=False):
-        return {"nll": -self._log_prob(x)}
-
-    def _score(self, x):
-        """``-log p(x)``, exact."""
-        return -self._log_prob(x)
-
     def _encode(self, x):
         return self.made.features(self._flat(x))
 
@@ -120,7 +132,7 @@ class MADEDensity(BaseAutoencoder):
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
-class PixelCNNDensity(BaseAutoencoder):
+class PixelCNNDensity(ExactDensity):
     """Gated PixelCNN as a density model of binary images, with exact ``log p(x)``.
 
     Objective per example (minimised), pixels in raster order::
@@ -153,11 +165,6 @@ class PixelCNNDensity(BaseAutoencoder):
         nll = -model.exact_log_likelihood(x_test).numpy().mean()
     """
 
-    TERMS = ("nll",)
-    unit_interval_data = True
-    data_likelihood = "bernoulli"
-    is_generative = True
-
     def __init__(self, input_shape, num_layers=5, filters=32, kernel_size=3, first_kernel_size=5, hidden=64, **kwargs):
         for key in ("latent_dim", "architecture", "hidden_units"):
             kwargs.pop(key, None)
@@ -184,17 +191,6 @@ class PixelCNNDensity(BaseAutoencoder):
 
     def _log_prob(self, x):
         return self.network.log_prob(x)
-
-    def exact_log_likelihood(self, x):
-        """``log p(x)`` per example ``[B]``, exact (nats)."""
-        return self._log_prob(self.check_inputs(x))
-
-    def _loss_terms(self, x, training=False):
-        return {"nll": -self._log_prob(x)}
-
-    def _score(self, x):
-        """``-log p(x)``, exact."""
-        return -self._log_prob(x)
 
     def _encode(self, x):
         return self.network.features(x)
