@@ -124,8 +124,10 @@ def test_bad_arguments_name_the_problem():
     with pytest.raises(ValueError, match="decay"):
         VectorQuantizer(4, 2, decay=1.0)
     model = VQVAE(SHAPE, num_codes=4, embedding_dim=2, filters=(4,), seed=0)
-    with pytest.raises(ValueError, match="z"):
+    with pytest.raises(ValueError, match="z must hold integers"):
         model.decode(np.zeros((1, 4, 4), np.float32) + 0.5)
+    with pytest.raises(ValueError, match=r"z has values outside \[0, 3\].*codebook of 4 codes"):
+        model.decode(np.full((1, 4, 4), 4))
 
 
 @pytest.mark.slow

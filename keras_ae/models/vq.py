@@ -104,6 +104,11 @@ class VQVAE(BaseAutoencoder):
     def code_spec(self):
         return tf.TensorSpec(self.grid, tf.int32, name="z")
 
+    def check_codes(self, z, name="z"):
+        """Validate a batch of code grids ``[B, h, w]``: integers in ``[0, num_codes)``."""
+        return _checks.check_batch(z, self.code_spec, name, (0, self.num_codes - 1),
+                                   f"a codebook of {self.num_codes} codes")
+
     # -- networks --------------------------------------------------------------------------------
     def encoder_outputs(self, x):
         """``z_e = E(x)``: ``[B, h, w, D]`` float32, before quantization."""
@@ -259,6 +264,9 @@ class VQPixelCNNPrior(BaseAutoencoder):
     @property
     def code_spec(self):
         return self.autoencoder.code_spec
+
+    def check_codes(self, z, name="z"):
+        return self.autoencoder.check_codes(z, name)
 
     def _encode(self, x):
         return self.autoencoder._encode(x)
