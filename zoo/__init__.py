@@ -10,7 +10,8 @@ Importing the package does not import TensorFlow (``keras-ae --help`` stays fast
 
 
 def train(name, *, out=None, epochs=None, batch_size=None, learning_rate=None, seed=None, dataset=None,
-          num_samples=100, resume=False, data_dir=None, download=False, quiet=True, **model_arguments):
+          num_samples=100, resume=False, data_dir=None, download=False, quiet=True, from_run=None,
+          **model_arguments):
     """Train recipe ``name`` as ``python -m zoo train`` does and return its ``runner.TrainResult``.
 
     Args:
@@ -21,6 +22,7 @@ def train(name, *, out=None, epochs=None, batch_size=None, learning_rate=None, s
         resume: continue the interrupted run in ``out``.
         data_dir, download: TFDS data directory, and whether TFDS may download.
         quiet: no progress output (default); False prints one line per epoch.
+        from_run: a finished run this recipe builds on (``--from``: two-stage training).
         model_arguments: model arguments instead of the recipe's (``--set``), e.g. ``latent_dim=4``.
 
     Returns:
@@ -36,7 +38,7 @@ def train(name, *, out=None, epochs=None, batch_size=None, learning_rate=None, s
     argv = ["train", name, "--num-samples", str(num_samples)]
     for flag, value in (("--out", out), ("--epochs", epochs), ("--batch-size", batch_size),
                         ("--learning-rate", learning_rate), ("--seed", seed), ("--dataset", dataset),
-                        ("--data-dir", data_dir)):
+                        ("--data-dir", data_dir), ("--from", from_run)):
         if value is not None:
             argv += [flag, str(value)]
     argv += ["--resume"] * bool(resume) + ["--download"] * bool(download)

@@ -62,6 +62,9 @@ def _parser(prog="python -m zoo"):
     _add_speed_arguments(train)
     train.add_argument("--resume", action="store_true",
                        help="continue the interrupted run in --out from its last finished epoch")
+    train.add_argument("--from", dest="from_run", metavar="RUN_DIR",
+                       help="a finished run whose trained model this recipe builds on (two-stage training, e.g. "
+                            "a prior over the frozen codes of a vqvae run); its dataset is the default")
 
     timing = sub.add_parser("bench", help="measure training speed on random data of the recipe's shape")
     timing.add_argument("name", help="recipe name (see `python -m zoo list`)")
@@ -268,7 +271,11 @@ def train_from_args(args):
         def setting(option, key, default):
             return option if option is not None else saved.get(key, default)
 
-        dataset = runner.resolve_dataset(args.dataset or saved.get("dataset") or recipe.dataset)
+        from_run = args.from_run or saved.get("from_run")
+        from_run = os.path.abspath(from_run) if from_run else None
+        first_stage = runner.read_run_config(from_run) if from_run else {}
+        dataset = runner.resolve_dataset(args.dataset or saved.get("dataset") or first_stage.get("dataset")
+                                         or recipe.dataset)
         result = runner.train_run(recipe, dataset, epochs=setting(args.epochs, "epochs", recipe.epochs),
                                   batch_size=setting(args.batch_size, "batch_size", recipe.batch_size),
                                   learning_rate=setting(args.learning_rate, "learning_rate", recipe.learning_rate),
@@ -277,7 +284,7 @@ def train_from_args(args):
                                   resuming=previous is not None, quiet=args.quiet,
                                   model_overrides=overrides if overrides is not None else saved.get("model_overrides"),
                                   data_dir=args.data_dir or saved.get("data_dir"), download=args.download,
-                                  command="python -m zoo " + " ".join(args.argv))
+                                  command="python -m zoo " + " ".join(args.argv), from_run=from_run)
     return result
 
 

@@ -142,6 +142,26 @@ def build_model(recipe, input_shape, seed, **overrides):
         raise CliError(f"recipe {recipe.name} cannot take data of shape {tuple(input_shape)}: {reason}") from None
 
 
+def previous_stage(recipe, from_run):
+    """``{argument: model}``: the trained model of ``from_run`` for a two-stage recipe, else ``{}``.
+
+    The recipe's class names the constructor argument in ``previous_stage`` (e.g. the prior over
+    a VQ-VAE's codes takes ``autoencoder``). ``CliError`` when ``--from`` is missing for such a
+    recipe or given to another one.
+    """
+    from keras_ae import models
+
+    argument = getattr(getattr(models, recipe.model, None), "previous_stage", None)
+    if argument is None:
+        if from_run:
+            raise CliError(f"recipe {recipe.name} ({recipe.model}) does not build on another run; leave out --from")
+        return {}
+    if not from_run:
+        raise CliError(f"recipe {recipe.name} trains on the model of a finished run: pass --from RUN_DIR")
+    _, model = load_run(from_run)
+    return {argument: model}
+
+
 def build_callbacks(recipe):
     """The recipe's callbacks, built by name from ``keras_ae.callbacks``."""
     from keras_ae import callbacks as callback_module
@@ -341,7 +361,7 @@ def _write_config(path, config):
 # -- train -----------------------------------------------------------------------------------
 def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_dir, speed=Speed(),
               num_samples=100, verbose=1, resuming=False, command=None, model_overrides=None, data_dir=None,
-              download=False, quiet=False):
+              download=False, quiet=False, from_run=None):
     """Train ``recipe``'s model on ``dataset`` and write the run directory ``run_dir``.
 
     Args:
@@ -358,6 +378,8 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         model_overrides: constructor arguments replacing the recipe's (``--set key=value``).
         data_dir, download: where TFDS finds the data and whether it may download it.
         quiet: print nothing (no "training ..." line).
+        from_run: a finished run directory whose model is the first stage of this recipe's model
+            (given as the constructor argument the class names in ``previous_stage``).
 
     Returns:
         A ``TrainResult``. Bad names, data or speed options raise ``CliError``.
@@ -380,7 +402,8 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         if not len(x):  # found now, not after training when the evaluation would fail
             raise CliError(f"dataset {dataset} has an empty {split} split; a run needs examples in both")
     with strategy.scope():
-        model = build_model(recipe, x_train.shape[1:], seed, **(model_overrides or {}))
+        stage = previous_stage(recipe, from_run)
+        model = build_model(recipe, x_train.shape[1:], seed, **{**(model_overrides or {}), **stage})
         model.build()
         options = compile_options(speed)
         training.compile_model(model, learning_rate=learning_rate, **options)
@@ -426,6 +449,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
             "compile": options,
             "versions": _versions(),
             "command": command,
+            "from_run": from_run,
         })
 
     stop_on_nan = training.StopOnNaN()

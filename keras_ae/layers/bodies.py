@@ -159,3 +159,65 @@ class DecoderBody(LayerStack):
             # [B, grid_h * 2^n, grid_w * 2^n, filters[0]] -> [B, H, W, filters[0]]
             extra_h, extra_w = grid_h * 2**n - height, grid_w * 2**n - width
             self.stack.append(keras.layers.Cropping2D(((0, extra_h), (0, extra_w))))
+
+
+def grid_shape(data_shape, downsamplings):
+    """``(ceil(H / 2^n), ceil(W / 2^n))``: the grid of ``n`` stride-2 "same" convolutions of an image."""
+    height, width = data_shape[0], data_shape[1]
+    return math.ceil(height / 2**downsamplings), math.ceil(width / 2**downsamplings)
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class GridEncoderBody(LayerStack):
+    """Image ``[B, H, W, C]`` -> a grid of vectors ``[B, ceil(H / 2^n), ceil(W / 2^n), channels]``.
+
+    ``n = len(filters)`` stride-2 3x3 convolutions, a 3x3 convolution, then a linear 1x1
+    convolution to ``channels`` (the VQ-VAE encoder of van den Oord et al. 2017, section 4.1,
+    without the residual blocks).
+
+    Args:
+        data_shape: ``(H, W, C)``.
+        channels: vectors' size (a VQ-VAE's ``embedding_dim``).
+        filters: channels of the downsampling convolutions, at least one.
+        activation, kernel_initializer: as :class:`EncoderBody`.
+    """
+
+    def __init__(self, data_shape, channels, filters=(32, 64), activation="relu", kernel_initializer=None, **kwargs):
+        super().__init__(data_shape, "conv", (), filters, activation, kernel_initializer, **kwargs)
+        self.channels = int(channels)
+        for f in self.filters:
+            self.stack.append(keras.layers.Conv2D(f, 3, strides=2, padding="same", **self.layer_arguments()))
+        self.stack.append(keras.layers.Conv2D(self.filters[-1], 3, padding="same", **self.layer_arguments()))
+        self.stack.append(keras.layers.Conv2D(self.channels, 1, **{**self.layer_arguments(), "activation": None}))
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("architecture", "hidden_units"):
+            config.pop(key)
+        return {**config, "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class GridDecoderBody(LayerStack):
+    """A grid of vectors ``[B, ceil(H / 2^n), ceil(W / 2^n), D]`` -> image features ``[B, H, W, filters[0]]``.
+
+    The mirror of :class:`GridEncoderBody`: a 3x3 convolution, ``n`` stride-2 transposed
+    convolutions (``filters`` reversed), cropped to ``H x W``; a head maps the features to data
+    parameters.
+    """
+
+    def __init__(self, data_shape, filters=(32, 64), activation="relu", kernel_initializer=None, **kwargs):
+        super().__init__(data_shape, "conv", (), filters, activation, kernel_initializer, **kwargs)
+        height, width, _ = self.data_shape
+        grid_h, grid_w = grid_shape(self.data_shape, len(self.filters))
+        self.stack.append(keras.layers.Conv2D(self.filters[-1], 3, padding="same", **self.layer_arguments()))
+        for f in reversed(self.filters):
+            self.stack.append(keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", **self.layer_arguments()))
+        n = len(self.filters)
+        self.stack.append(keras.layers.Cropping2D(((0, grid_h * 2**n - height), (0, grid_w * 2**n - width))))
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("architecture", "hidden_units"):
+            config.pop(key)
+        return config

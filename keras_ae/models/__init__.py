@@ -12,6 +12,7 @@ from keras_ae.models.categorical import CategoricalVAE  # noqa: F401
 from keras_ae.models.regularized import RAE, ConstantVarianceVAE  # noqa: F401
 from keras_ae.models.flows import IAFVAE, PlanarVAE  # noqa: F401
 from keras_ae.models.priors import MAFPriorVAE, MoGPriorVAE, VampPriorVAE  # noqa: F401
-from keras_ae.models.autoregressive import MADEDensity  # noqa: F401
+from keras_ae.models.autoregressive import MADEDensity, PixelCNNDensity, PixelVAE  # noqa: F401
 from keras_ae.models.divergences import WAE, AdversarialAutoencoder, InfoVAE  # noqa: F401
 from keras_ae.models.disentangling import BetaTCVAE, CapacityVAE, DIPVAE, FactorVAE  # noqa: F401
+from keras_ae.models.vq import VQPixelCNNPrior, VQVAE  # noqa: F401

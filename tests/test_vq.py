@@ -1,0 +1,198 @@
+"""VQ-VAE and its quantizer against closed forms.
+
+- the straight-through gradient through the quantizer is the identity;
+- one EMA codebook update equals the closed form of van den Oord et al. 2017 (appendix A.1),
+  computed here with NumPy on a hand-made batch;
+- dead codes restart at encoder outputs of the batch;
+- under a 2-replica MirroredStrategy the replicas end with identical codebooks, equal to the
+  codebook one device computes on the same global batches;
+- the contract harness (both training paths, 2 replicas, save/load, SavedModel, TFLite).
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_ae import testing
+from keras_ae.layers.quantizer import VectorQuantizer, ema_codebook, perplexity, usage
+from keras_ae.models import VQPixelCNNPrior, VQVAE
+
+SHAPE = (8, 8, 1)
+
+
+@pytest.fixture(scope="module")
+def x():
+    return (np.random.default_rng(0).uniform(size=(16,) + SHAPE) > 0.5).astype("float32")
+
+
+def test_straight_through_gradient_is_the_identity():
+    q = VectorQuantizer(5, 3, restart_threshold=0.0)
+    z = tf.constant(np.random.default_rng(1).normal(size=(4, 2, 2, 3)), tf.float32)
+    w = tf.constant(np.random.default_rng(2).normal(size=(4, 2, 2, 3)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        z_q, indices = q(z)
+        y = tf.reduce_sum(w * z_q)
+    np.testing.assert_allclose(tape.gradient(y, z), w, atol=0)
+    # the value is the nearest code
+    codebook = np.asarray(q.codebook)
+    distances = ((np.asarray(z)[..., None, :] - codebook) ** 2).sum(-1)
+    np.testing.assert_array_equal(indices, distances.argmin(-1))
+    np.testing.assert_allclose(z_q, codebook[distances.argmin(-1)], atol=1e-6)
+
+
+def test_ema_update_equals_its_closed_form():
+    decay, eps = 0.8, 1e-2
+    q = VectorQuantizer(3, 2, ema=True, decay=decay, epsilon=eps, restart_threshold=0.0)
+    e0 = np.array([[0.0, 0.0], [1.0, 1.0], [5.0, -5.0]], np.float32)
+    q.codebook.assign(e0)
+    q.embed_sum.assign(e0)
+    z = np.array([[0.1, -0.2], [0.3, 0.1], [0.9, 1.2], [1.1, 0.7], [1.0, 0.8]], np.float32)  # codes 0, 0, 1, 1, 1
+    q.update(tf.constant(z), q.indices(tf.constant(z)), tf.constant([0, 0]))
+    # by hand: n = (2, 3, 0); s_0 = z0 + z1, s_1 = z2 + z3 + z4, s_2 = 0; N and m start at 1 and e0
+    n_k = np.array([2.0, 3.0, 0.0])
+    s_k = np.stack([z[:2].sum(0), z[2:].sum(0), np.zeros(2)])
+    N = decay * 1.0 + (1 - decay) * n_k
+    m = decay * e0 + (1 - decay) * s_k
+    smoothed = (N + eps) / (N.sum() + 3 * eps) * N.sum()
+    np.testing.assert_allclose(q.cluster_size, N, rtol=1e-6)
+    np.testing.assert_allclose(q.embed_sum, m, rtol=1e-6)
+    np.testing.assert_allclose(q.codebook, m / smoothed[:, None], rtol=1e-5)
+    # and the helper the layer uses agrees with a second update computed the same way by hand
+    cs, es, cb = ema_codebook(tf.constant(N, tf.float32), tf.constant(m, tf.float32), tf.constant(n_k, tf.float32),
+                              tf.constant(s_k, tf.float32), decay, eps)
+    N2, m2 = decay * N + (1 - decay) * n_k, decay * m + (1 - decay) * s_k
+    np.testing.assert_allclose(cb, m2 / ((N2 + eps) / (N2.sum() + 3 * eps) * N2.sum())[:, None], rtol=1e-5)
+
+
+@pytest.mark.parametrize("ema", [False, True])
+def test_dead_codes_restart_at_encoder_outputs(ema):
+    q = VectorQuantizer(4, 2, ema=ema, decay=0.5, restart_threshold=0.6)
+    q.codebook.assign(np.array([[0.0, 0.0], [1.0, 1.0], [50.0, 50.0], [-50.0, 50.0]], np.float32))
+    if ema:
+        q.embed_sum.assign(q.codebook)
+    z = np.array([[0.1, 0.0], [0.0, 0.2], [0.9, 1.0], [1.2, 1.1]], np.float32)  # codes 2 and 3 unused
+    q.update(tf.constant(z), q.indices(tf.constant(z)), tf.constant([3, 4]))
+    codebook = np.asarray(q.codebook)
+    for k in (2, 3):  # N_k = 0.5 < 0.6: restarted at a batch vector, counted once
+        assert any(np.allclose(codebook[k], v) for v in z), codebook[k]
+    np.testing.assert_allclose(q.cluster_size, [1.5, 1.5, 1.0, 1.0])
+
+
+def test_usage_and_perplexity():
+    k = tf.constant([[0, 0], [1, 2]])
+    assert float(usage(k, 8)) == pytest.approx(3 / 8)
+    p = np.array([0.5, 0.25, 0.25])
+    assert float(perplexity(k, 8)) == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-6)
+
+
+def _fit_ema(strategy, x, restart_threshold, start=None):
+    with strategy.scope():
+        model = VQVAE(SHAPE, num_codes=6, embedding_dim=3, filters=(4,), ema=True, decay=0.7,
+                      restart_threshold=restart_threshold, seed=3)
+        model.build()
+        if start is not None:
+            model.set_weights(start)
+        model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=False, steps_per_execution=1)
+    model.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=2, verbose=0)
+    return model, [np.asarray(v) for v in strategy.experimental_local_results(model.quantizer.codebook.value)]
+
+
+def test_two_replicas_keep_identical_codebooks(x):
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+    mirrored = tf.distribute.MirroredStrategy(devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+    start = VQVAE(SHAPE, num_codes=6, embedding_dim=3, filters=(4,), ema=True, seed=3)
+    start.build()
+    start = start.get_weights()
+    _, (reference,) = _fit_ema(tf.distribute.OneDeviceStrategy(devices[0]), x, 0.0, start)
+    _, copies = _fit_ema(mirrored, x, 0.0, start)
+    assert len(copies) == 2
+    np.testing.assert_array_equal(copies[0], copies[1])
+    # the counts and sums are summed over the replicas: the codebook one device computes on the global batch
+    np.testing.assert_allclose(copies[0], reference, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(reference, start[[w.shape for w in start].index((6, 3))])  # the codebook moved
+    _, copies = _fit_ema(mirrored, x, 0.9)  # restarts draw from the first replica's batch on both
+    np.testing.assert_array_equal(copies[0], copies[1])
+
+
+def test_bad_arguments_name_the_problem():
+    with pytest.raises(ValueError, match="input_shape must be"):
+        VQVAE((64,))
+    with pytest.raises(ValueError, match="num_codes"):
+        VQVAE(SHAPE, num_codes=1)
+    with pytest.raises(ValueError, match="decay"):
+        VectorQuantizer(4, 2, decay=1.0)
+    model = VQVAE(SHAPE, num_codes=4, embedding_dim=2, filters=(4,), seed=0)
+    with pytest.raises(ValueError, match="z must hold integers"):
+        model.decode(np.zeros((1, 4, 4), np.float32) + 0.5)
+    with pytest.raises(ValueError, match=r"z has values outside \[0, 3\].*codebook of 4 codes"):
+        model.decode(np.full((1, 4, 4), 4))
+
+
+@pytest.mark.slow
+def test_vqvae_contract(x, tmp_path, ema=True):
+    report = testing.check_model(lambda: VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), ema=ema, seed=1),
+                                 x, tmp_dir=str(tmp_path))
+    assert {"perplexity", "usage", "commitment", "codebook"} <= set(report["terms"])
+    assert {"encode", "decode", "reconstruct"} <= set(report["tflite_signatures"])
+    model = VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), ema=ema, seed=1)
+    codes = model.encode(x)
+    assert codes.dtype == tf.int32 and tuple(codes.shape) == (16, 4, 4)
+    assert 0 < model.codebook_usage(x)["usage"] <= 1
+
+
+# -- the second stage: a PixelCNN prior over the frozen codes ---------------------------------------
+def _tiny_vq(**kw):
+    return VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), seed=1, **kw)
+
+
+def test_prior_trains_only_the_prior_and_samples_images(x):
+    vq = _tiny_vq()
+    vq.compile(jit_compile=False, steps_per_execution=1)
+    vq.fit(x, batch_size=8, epochs=1, verbose=0)
+    frozen = [np.asarray(w).copy() for w in vq.weights]
+    model = VQPixelCNNPrior(SHAPE, autoencoder=vq, num_layers=2, filters=4, hidden=4, seed=2)
+    model.build()
+    model.compile(jit_compile=False, steps_per_execution=1)
+    start = [np.asarray(w).copy() for w in model.prior_network.weights]
+    assert start
+    history = model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert all(np.array_equal(a, np.asarray(w)) for a, w in zip(frozen, vq.weights))
+    assert any(not np.array_equal(a, np.asarray(w)) for a, w in zip(start, model.prior_network.weights))
+    # the logged prior NLL is the exact NLL of the codes
+    codes = vq.encode(x)
+    np.testing.assert_allclose(model.loss_terms(x)["prior_nll"], -model.prior_log_prob(codes), rtol=1e-5)
+    assert history.history["prior_nll"][0] > 0
+    images = model.sample(3, seed=4)
+    assert tuple(images.shape) == (3,) + SHAPE
+    np.testing.assert_array_equal(images, model.sample(3, seed=4))
+    with pytest.raises(ValueError, match="VQVAE"):
+        VQPixelCNNPrior(SHAPE, autoencoder=object())
+
+
+@pytest.mark.slow
+def test_two_stage_zoo_training_needs_and_uses_from(tmp_path):
+    import zoo
+    from zoo.recipes import RECIPES
+    from zoo.runner import CliError, previous_stage
+
+    with pytest.raises(CliError, match="--from RUN_DIR"):
+        previous_stage(RECIPES["vqvae-prior-digits"], None)
+    with pytest.raises(CliError, match="leave out --from"):
+        previous_stage(RECIPES["vqvae-digits"], str(tmp_path))
+    first = zoo.train("vqvae-digits", out=str(tmp_path / "vq"), epochs=1, num_codes=8, embedding_dim=4, filters=[4])
+    second = zoo.train("vqvae-prior-digits", out=str(tmp_path / "prior"), epochs=1, from_run=first.run_dir,
+                       num_layers=1, filters=4, hidden=4)
+    assert "samples.png" in second.files
+    assert second.metrics["reconstruction_mse"] == pytest.approx(first.metrics["reconstruction_mse"], rel=1e-6)
+    loaded = zoo.load(second.run_dir)
+    assert isinstance(loaded, VQPixelCNNPrior) and loaded.autoencoder.num_codes == 8
+
+
+@pytest.mark.slow
+def test_prior_contract(x, tmp_path):
+    report = testing.check_model(
+        lambda: VQPixelCNNPrior(SHAPE, autoencoder=dict(num_codes=8, embedding_dim=4, filters=(8,), seed=1),
+                                num_layers=2, filters=4, hidden=4, seed=2), x, tmp_dir=str(tmp_path), mirrored=False)
+    assert "sample" in report["tflite_signatures"]  # the sampling loop converts with builtin ops
