@@ -34,7 +34,8 @@ def is_probabilistic(model):
     return bool(getattr(model, "is_probabilistic", False))
 
 
-def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="importance", ais_steps=1000):
+def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="importance", ais_steps=1000,
+                   ais_start="prior"):
     """Estimated ``log p(x)`` per example, in nats: importance sampling or AIS.
 
     ``method="importance"`` (Burda et al. 2015, eq. 12): ``log p(x) ~ log (1/k) sum_s p(x|z_s)
@@ -53,6 +54,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="i
         seed: integer seed of the importance samples, default 0 (same seed, same estimate).
         method: ``"importance"`` (default) or ``"ais"``.
         ais_steps: AIS transitions, default 1000.
+        ais_start: the AIS initial distribution, ``"prior"`` (default) or ``"posterior"``.
 
     Returns:
         float64 array ``[N]``; the test NLL is ``-mean``.
@@ -61,7 +63,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="i
     """
     x = _check_array(model, x)
     out = [model.log_likelihood(batch, num_samples=num_samples, seed=seed + i, method=method,
-                                ais_steps=ais_steps).numpy()
+                                ais_steps=ais_steps, ais_start=ais_start).numpy()
            for i, batch in enumerate(_batches(x, batch_size))]
     return np.concatenate(out).astype(np.float64) if out else np.zeros([0])
 
@@ -175,12 +177,13 @@ METRIC_DEFINITIONS = {
     "nll_stderr": "standard error of nll over the test examples",
     "nll_num_samples": "importance samples per example behind nll",
     "nll_ais": "-log p(x) per example in nats by annealed importance sampling (nll_ais_chains chains of "
-               "nll_ais_steps HMC transitions from the prior, Wu et al. 2017) over the first nll_ais_examples "
+               "nll_ais_steps HMC transitions from nll_ais_start, Wu et al. 2017) over the first nll_ais_examples "
                "test examples; a stochastic upper bound on the NLL like nll, tighter as the steps grow",
     "nll_ais_stderr": "standard error of nll_ais over its test examples",
     "nll_ais_chains": "AIS chains per example behind nll_ais",
     "nll_ais_steps": "AIS transitions (sigmoid schedule) behind nll_ais",
     "nll_ais_examples": "test examples behind nll_ais",
+    "nll_ais_start": "the AIS initial distribution: prior, or posterior (the encoder's q(z|x))",
     "nll_is_same_examples": "nll over the same test examples as nll_ais, for comparison",
     "active_units": "latent units whose posterior mean varies over the test set (variance > 0.01)",
     "latent_units": "latent units in all",

@@ -81,6 +81,8 @@ def _parser(prog="python -m zoo"):
                     help="also estimate the test log-likelihood by annealed importance sampling (nll_ais)")
     ev.add_argument("--ais-chains", type=int, default=16, help="AIS chains per example (default 16)")
     ev.add_argument("--ais-steps", type=int, default=1000, help="AIS transitions per chain (default 1000)")
+    ev.add_argument("--ais-start", choices=("prior", "posterior"), default="prior",
+                    help="AIS initial distribution: the prior (default) or the encoder's q(z|x)")
     ev.add_argument("--ais-examples", type=int, default=100,
                     help="first test examples that AIS evaluates (default 100; AIS costs ais-steps x 10 "
                          "gradient evaluations per chain)")
@@ -394,14 +396,15 @@ def _ais_metrics(args, model, x_test):
     start = time.perf_counter()
     try:
         log_px = evaluation.log_likelihood(model, x, num_samples=args.ais_chains, method="ais",
-                                           ais_steps=args.ais_steps)
+                                           ais_steps=args.ais_steps, ais_start=args.ais_start)
     except ValueError as e:  # discrete codes: HMC cannot move them
         raise CliError(str(e)) from None
     log_px_is = evaluation.log_likelihood(model, x, num_samples=args.num_samples)
     _say(args, f"AIS in {time.perf_counter() - start:.1f} s")
     return {"nll_ais": float(-log_px.mean()), "nll_ais_stderr": float(log_px.std(ddof=1) / np.sqrt(len(x)))
             if len(x) > 1 else 0.0, "nll_ais_chains": args.ais_chains, "nll_ais_steps": args.ais_steps,
-            "nll_ais_examples": len(x), "nll_is_same_examples": float(-log_px_is.mean())}
+            "nll_ais_examples": len(x), "nll_ais_start": args.ais_start,
+            "nll_is_same_examples": float(-log_px_is.mean())}
 
 
 # -- compress / decompress ---------------------------------------------------------------------
