@@ -14,3 +14,4 @@ from keras_ae.models.flows import IAFVAE, PlanarVAE  # noqa: F401
 from keras_ae.models.priors import MAFPriorVAE, MoGPriorVAE, VampPriorVAE  # noqa: F401
 from keras_ae.models.autoregressive import MADEDensity  # noqa: F401
 from keras_ae.models.conditional import ConditionalVAE  # noqa: F401
+from keras_ae.models.semisupervised import ADGM, M2  # noqa: F401

@@ -214,6 +214,10 @@ class ConditionalVAE(VAE):
         """Logits ``[B, K]`` of the proposal over labels for ``log_likelihood`` without ``y``: uniform."""
         return tf.zeros([tf.shape(x)[0], self.num_classes])
 
+    def _importance_samples_given(self, x, num_samples, seed, training, y):
+        """The importance-weight record of ``k`` draws ``z ~ q(z | x, y)`` given the conditions (the VAE's)."""
+        return super()._importance_samples(x, num_samples, seed, training, y=y)
+
     def _importance_samples(self, x, num_samples, seed, training=False, y=None):
         """The VAE's record given ``y``; without it, labels are drawn with ``z`` (``log p(x)``).
 
@@ -222,14 +226,14 @@ class ConditionalVAE(VAE):
         ``log q(z_s | x, y_s) + log r(y_s | x)``, the weights of the joint proposal.
         """
         if y is not None:
-            return super()._importance_samples(x, num_samples, seed, training, y=y)
+            return self._importance_samples_given(x, num_samples, seed, training, y)
         label_seed, code_seed = samplers.split_seed(seed, 2)
         log_r = tf.nn.log_softmax(self.label_proposal_logits(x))  # [B, K]
         labels = tf.transpose(tf.random.stateless_categorical(log_r, num_samples, label_seed, dtype=tf.int32))
         batch = tf.shape(x)[0]
         x_rep = tf.reshape(tf.broadcast_to(x[None], tf.concat([[num_samples], tf.shape(x)], 0)),
                            tf.concat([[-1], tf.shape(x)[1:]], 0))  # [k * B, ...], sample-major
-        record = super()._importance_samples(x_rep, 1, code_seed, training, y=tf.reshape(labels, [-1]))
+        record = self._importance_samples_given(x_rep, 1, code_seed, training, tf.reshape(labels, [-1]))
 
         def per_sample(t):  # [1, k * B, ...] -> [k, B, ...]
             return tf.reshape(t, tf.concat([[num_samples, batch], tf.shape(t)[2:]], 0))
