@@ -191,10 +191,9 @@ def test_mixed_batches_train_under_two_replicas(digits):
 
 # -- the contract and the export ------------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("cls,kwargs", [(M2, {}), (ADGM, {"auxiliary_dim": 2, "skip": True})])
-def test_harness_and_exported_classify(cls, kwargs, data, tmp_path):
+def test_harness_and_exported_classify(data, tmp_path):
     x, y = data
-    report = testing.check_model(lambda: _make(cls, **kwargs), x, {"y": y}, tmp_dir=str(tmp_path), mirrored=False)
+    report = testing.check_model(lambda: _make(M2), x, {"y": y}, tmp_dir=str(tmp_path), mirrored=False)
     assert "classify" in report["signatures"] and "classify" in report["tflite_signatures"]
     # the harness's trained model (its .keras file) against its SavedModel and TFLite file, every example
     model = keras.models.load_model(str(tmp_path / "model.keras"))
@@ -206,3 +205,16 @@ def test_harness_and_exported_classify(cls, kwargs, data, tmp_path):
     run = serving.tflite_runner(serving.litert_interpreter(str(tmp_path / "model.tflite")))
     lite = run("classify", {"x": x})
     np.testing.assert_array_equal(np.asarray(lite["label"]), expected["label"].numpy())
+
+
+@pytest.mark.slow
+def test_sdgm_harness(data, tmp_path):
+    """The SDGM (ADGM with skip=True: every ADGM network plus a in the decoder) through the harness.
+
+    Training paths, save/load and endpoints only: its export code is M2's, exported above (the
+    SDGM's TFLite ``sample`` was checked once by hand in this issue's work: it converts).
+    """
+    x, y = data
+    report = testing.check_model(lambda: _make(ADGM, auxiliary_dim=2, skip=True), x, {"y": y},
+                                 tmp_dir=str(tmp_path), mirrored=False, saved_model=False, tflite=False)
+    assert "auxiliary" in report["terms"]

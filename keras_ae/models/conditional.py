@@ -119,6 +119,11 @@ class ConditionalVAE(VAE):
             return None
         return self.check_labels(y, batch)
 
+    def _checked(self, x, y, what):
+        """``(x, y)`` of a public method, checked (``y`` may be None only where it can be inferred)."""
+        x = self.check_inputs(x)
+        return x, self._given(y, int(x.shape[0]), what)
+
     def _condition_text(self):
         if self.num_classes is not None:
             return f"int labels in [0, {self.num_classes})"
@@ -246,26 +251,26 @@ class ConditionalVAE(VAE):
     # -- public methods: the contract's, with the condition -----------------------------------------
     def encode(self, x, y=None):
         """Data ``[B, *input_shape]`` and conditions -> the posterior mean ``[B, latent_dim]``."""
-        x = self.check_inputs(x)
-        return self._encode(x, y=self._given(y, int(x.shape[0]), "encode"))
+        x, y = self._checked(x, y, "encode")
+        return self._encode(x, y=y)
 
     def encode_outputs(self, x, y=None):
-        x = self.check_inputs(x)
-        return self._encode_outputs(x, y=self._given(y, int(x.shape[0]), "encode_outputs"))
+        x, y = self._checked(x, y, "encode_outputs")
+        return self._encode_outputs(x, y=y)
 
     def posterior(self, x, y=None):
         """``q(z | x, y)``."""
-        x = self.check_inputs(x)
-        return self._posterior(x, y=self._given(y, int(x.shape[0]), "posterior"))
+        x, y = self._checked(x, y, "posterior")
+        return self._posterior(x, y=y)
 
     def reconstruct(self, x, y=None):
-        x = self.check_inputs(x)
-        return self._reconstruct(x, y=self._given(y, int(x.shape[0]), "reconstruct"))
+        x, y = self._checked(x, y, "reconstruct")
+        return self._reconstruct(x, y=y)
 
     def score(self, x, y=None):
         """The deterministic negative ELBO ``[B]`` of ``x`` under its condition."""
-        x = self.check_inputs(x)
-        return self._score(x, y=self._given(y, int(x.shape[0]), "score"))
+        x, y = self._checked(x, y, "score")
+        return self._score(x, y=y)
 
     def decode(self, z, y=None, seed=None):
         """Codes ``[B, latent_dim]`` and their conditions -> the mean of ``p(x | y, z)``."""
