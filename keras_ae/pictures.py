@@ -25,6 +25,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from keras_ae import samplers
 from keras_ae.training import atomic_write_bytes
 
 #: separator value between tiles of a mosaic: mid grey, visible on black and white digits alike.
@@ -266,6 +267,35 @@ def sample_grid(model, path, n=64, seed=0):
     return _draw_grid(samples, math.ceil(n / cols), cols, path, f"{_model_name(model)}: samples (seed {seed})")
 
 
+def class_sample_grid(model, path, per_class=10, seed=0):
+    """Write class-conditional samples of a conditional model: one row per class, one code per column.
+
+    Column ``j`` uses the same code ``z_j ~ p(z)`` in every row (``model.sample(K * per_class,
+    seed, y=labels)`` draws the codes from ``seed`` alone), so a row shows its class and a column
+    one "style" across the classes.
+
+    Args:
+        model: a conditional model with ``num_classes`` labels (``ConditionalVAE``, ``M2``, ...).
+        path: PNG file to write.
+        per_class: samples per class (columns), default 10.
+        seed: sampling seed, default 0 (the same seed gives the same picture).
+    Returns:
+        ``path``.
+    """
+    classes = getattr(model, "num_classes", None)
+    if not classes or not getattr(model, "is_generative", False):
+        raise ValueError(f"{_model_name(model)} is not a class-conditional generator: it has no num_classes")
+    per_class = int(per_class)
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    # Row-major: row k holds class k; the codes of one seed repeat along the rows.
+    codes = _numpy(model.prior().sample(per_class, seed=samplers.stateless_seed(seed)))
+    labels = np.repeat(np.arange(classes), per_class).astype(np.int32)
+    samples = _numpy(model.decode(np.tile(codes, (classes, 1)), y=labels))
+    return _draw_grid(samples, classes, per_class, path, f"{_model_name(model)}: samples by class (seed {seed})",
+                      row_labels=[f"class {k}" for k in range(classes)])
+
+
 def _slerp(za, zb, t):
     """Spherical interpolation of codes ``[D]``; falls back to linear for (anti)parallel codes."""
     na, nb = np.linalg.norm(za), np.linalg.norm(zb)
@@ -487,6 +517,11 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
     - ``samples.png``: generative models (``model.is_generative``);
     - ``manifold.png`` and ``latent_scatter.png``: models with ``latent_dim == 2``.
 
+    A conditional model (one with a ``condition_spec``: its decoder needs the condition) gets
+    ``reconstructions.png`` when it can infer the condition from ``x`` (the semi-supervised
+    models), ``class_samples.png`` (one row per class) and ``samples.png``; the code-space
+    pictures would need a condition per code and are left out.
+
     Args:
         model: any keras-ae model (trained; a generative model must be able to ``sample``).
         x_test: test data ``[N, *input_shape]`` as an array.
@@ -498,6 +533,8 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
     """
     x_test = np.asarray(_numpy(x_test))
     os.makedirs(run_dir, exist_ok=True)
+    if getattr(model, "condition_spec", None) is not None:
+        return _conditional_run_pictures(model, x_test, run_dir, seed)
     written = [reconstruction_grid(model, x_test, os.path.join(run_dir, "reconstructions.png"))]
     vector = has_vector_code(model)
     if vector and len(x_test) >= 2:
@@ -509,4 +546,15 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
     if vector and _code_size(model) == 2:
         written.append(manifold_grid(model, os.path.join(run_dir, "manifold.png"), x=x_test))
         written.append(latent_scatter(model, x_test, y_test, os.path.join(run_dir, "latent_scatter.png")))
+    return written
+
+
+def _conditional_run_pictures(model, x_test, run_dir, seed):
+    """The pictures of ``write_run_pictures`` for a conditional model (see there)."""
+    written = []
+    if not getattr(model, "condition_required", True):
+        written.append(reconstruction_grid(model, x_test, os.path.join(run_dir, "reconstructions.png")))
+    if getattr(model, "num_classes", None):
+        written.append(class_sample_grid(model, os.path.join(run_dir, "class_samples.png"), seed=seed))
+    written.append(sample_grid(model, os.path.join(run_dir, "samples.png"), seed=seed))
     return written

@@ -61,6 +61,7 @@ source is a module that calls :func:`register`; nothing else changes.
 # The source modules register their specs on import; digits first, the default and first name.
 from keras_ae.data import digits, tfds, npz, procedural  # noqa: E402,F401,I001
 from keras_ae.data import loading, pipelines, registry
+from keras_ae.data import semisupervised  # noqa: F401  (labelled/unlabelled splits, mixed batches)
 from keras_ae.data.loading import load_arrays, load_dataset
 from keras_ae.data.npz import NPZ_PREFIX
 from keras_ae.data.pipelines import BINARIZE_MODES, binarize_static, evaluation_pipeline, training_pipeline

@@ -16,3 +16,5 @@ from keras_ae.models.autoregressive import MADEDensity, PixelCNNDensity, PixelVA
 from keras_ae.models.divergences import WAE, AdversarialAutoencoder, InfoVAE  # noqa: F401
 from keras_ae.models.disentangling import BetaTCVAE, CapacityVAE, DIPVAE, FactorVAE  # noqa: F401
 from keras_ae.models.vq import VQPixelCNNPrior, VQVAE  # noqa: F401
+from keras_ae.models.conditional import ConditionalVAE  # noqa: F401
+from keras_ae.models.semisupervised import ADGM, M2  # noqa: F401

@@ -309,6 +309,16 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             raise ValueError(f"{type(self).__name__} needs the batch entries {missing} (a tuple (x, y) or a dict)")
         return {k: _checks.check_batch(v, specs[k], k) for k, v in extras.items()}
 
+    def check_condition(self, condition, batch=None):
+        """Validate conditioning keywords (a conditional family's ``y``) of ``importance_samples``/``log_likelihood``.
+
+        Default: a model takes none, and any is a ``ValueError`` naming it. A conditional family
+        (``ConditionalVAE``) checks its own and returns them as tensors.
+        """
+        if condition:
+            raise ValueError(f"{type(self).__name__} is not conditional: it takes no {sorted(condition)}")
+        return {}
+
     def encode(self, x: ArrayLike) -> tf.Tensor:
         """Data ``[B, *input_shape]`` -> code ``[B, *code_spec.shape]`` (the posterior mean if probabilistic)."""
         return self._encode(self.check_inputs(x))
@@ -363,7 +373,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         _checks.check_seed(seed)
         return self._sample(n, samplers.stateless_seed(seed))
 
-    def importance_samples(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None) -> "ImportanceSamples":
+    def importance_samples(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None,
+                           **condition: ArrayLike) -> "ImportanceSamples":
         """The importance-weight record of ``num_samples`` draws ``z_s ~ q(z|x)`` for a batch.
 
         Returns a :class:`keras_ae.objectives.ImportanceSamples`: ``log p(x|z_s)``, ``log p(z_s)``,
@@ -374,20 +385,23 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             x: a batch ``[B, *input_shape]``.
             num_samples: ``k`` >= 1, default 1.
             seed: integer seed (default: the model's ``seed``); the same seed, the same draws.
+            condition: a conditional family's conditioning inputs (``y=``), checked by ``check_condition``.
         """
         self._require(self.is_probabilistic, "has no importance weights")
         x = self.check_inputs(x)
+        condition = self.check_condition(condition, int(x.shape[0]))
         k = _checks.check_positive_int(num_samples, "num_samples")
         _checks.check_seed(seed)
-        return self._importance_samples(x, k, samplers.stateless_seed(self.seed if seed is None else seed))
+        return self._importance_samples(x, k, samplers.stateless_seed(self.seed if seed is None else seed), **condition)
 
-    def log_importance_weights(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None) -> tf.Tensor:
+    def log_importance_weights(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None,
+                               **condition: ArrayLike) -> tf.Tensor:
         """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q(z|x)``: ``[k, B]``."""
-        return self.importance_samples(x, num_samples, seed).log_weights()
+        return self.importance_samples(x, num_samples, seed, **condition).log_weights()
 
     def log_likelihood(self, x: ArrayLike, num_samples: int = 1000, seed: Optional[int] = None,
                        chunk_size: Optional[int] = None, method: str = "importance", ais_steps: int = 1000,
-                       ais_start: str = "prior") -> tf.Tensor:
+                       ais_start: str = "prior", **condition: ArrayLike) -> tf.Tensor:
         """Estimated ``log p(x)`` per example ``[B]``: importance sampling (default) or annealed importance sampling.
 
         ``method="importance"`` (Burda et al. 2015, eq. 12): ``log p(x) ~ log (1/k) sum_s p(x|z_s)
@@ -406,12 +420,14 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             num_samples: ``k`` >= 1 (samples, or AIS chains), default 1000.
             seed: integer seed (default: the model's ``seed``); the same seed, the same estimate.
             chunk_size: samples per chunk (importance sampling), default from the batch size.
-            method: ``"importance"`` (default) or ``"ais"``.
+            method: ``"importance"`` (default) or ``"ais"`` (not for conditional families).
             ais_steps: AIS transitions, default 1000.
             ais_start: the AIS initial distribution, ``"prior"`` (default) or ``"posterior"``.
+            condition: a conditional family's conditioning inputs (``y=``): then ``log p(x | y)``.
         """
         self._require(self.is_probabilistic, "has no likelihood to estimate")
         x = self.check_inputs(x)
+        condition = self.check_condition(condition, int(x.shape[0]))
         k = _checks.check_positive_int(num_samples, "num_samples")
         _checks.check_seed(seed)
         method = _checks.check_choice(method, "method", ("importance", "ais"))
@@ -428,7 +444,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         total = None
         for i, start in enumerate(range(0, k, chunk_size)):
             n = min(chunk_size, k - start)
-            record = self._importance_samples(x, n, samplers.fold_seed(base_seed, i))
+            record = self._importance_samples(x, n, samplers.fold_seed(base_seed, i), **condition)
             chunk = tf.reduce_logsumexp(record.log_weights(), axis=0)
             total = chunk if total is None else tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
         return total - tf.math.log(float(k))

@@ -159,21 +159,23 @@ class VAE(BaseAutoencoder):
     def _likelihood(self, z):
         return self.decoder_head(self.decoder_body(z))
 
-    def _encode(self, x):
+    # ``**condition``: the conditioning inputs of a conditional subclass (``y`` of the
+    # ConditionalVAE), passed on to ``_posterior`` and ``_likelihood``; empty for the VAE.
+    def _encode(self, x, **condition):
         """The posterior mean ``[B, latent_dim]``."""
-        return self.posterior_code(self._posterior(x))
+        return self.posterior_code(self._posterior(x, **condition))
 
-    def _decode(self, z, seed=None):
+    def _decode(self, z, seed=None, **condition):
         """The mean of ``p(x|z)``."""
-        return tf.cast(self._likelihood(z).mean(), tf.float32)
+        return tf.cast(self._likelihood(z, **condition).mean(), tf.float32)
 
-    def _encode_outputs(self, x):
+    def _encode_outputs(self, x, **condition):
         """``{"code", "mean", "scale"}``: the posterior mean (twice) and its standard deviation."""
-        q = self._posterior(x)
+        q = self._posterior(x, **condition)
         mean = self.posterior_code(q)
         return {"code": mean, "mean": mean, "scale": tf.cast(q.stddev(), tf.float32)}
 
-    def _score(self, x):
+    def _score(self, x, **condition):
         """Per-example negative ELBO, deterministic: ``-log p(x | z = mean) + KL(q(z|x) || p(z))``.
 
         The expectation over ``q`` is replaced by its value at the posterior code (the mean), so
@@ -181,8 +183,8 @@ class VAE(BaseAutoencoder):
         and anomalies rank the same at every call. It differs from the ELBO by the Jensen gap of
         the reconstruction term (small for a confident posterior).
         """
-        q = self._posterior(x)
-        return objectives.negative_log_likelihood(self._likelihood(self.posterior_code(q)), x) + self.kl(q)
+        q = self._posterior(x, **condition)
+        return objectives.negative_log_likelihood(self._likelihood(self.posterior_code(q), **condition), x) + self.kl(q)
 
     def _sample_for_export(self, n):
         """``sample`` with fresh noise, for export graphs.
@@ -197,21 +199,25 @@ class VAE(BaseAutoencoder):
         return self._decode(z)
 
     # -- importance weights ------------------------------------------------------------------------
-    def log_prob_of_codes(self, x, z):
+    def log_prob_of_codes(self, x, z, **condition):
         """``log p(x|z)`` ``[n, B]`` for codes ``z`` ``[n, B, latent_dim]`` of a batch ``x`` ``[B, ...]``."""
         n, batch = tf.shape(z)[0], tf.shape(z)[1]
         flat_z = tf.reshape(z, [-1, self.latent_dim])  # [n * B, latent_dim]
-        x_rep = tf.broadcast_to(x[None], tf.concat([[n], tf.shape(x)], 0))
-        x_rep = tf.reshape(x_rep, tf.concat([[-1], tf.shape(x)[1:]], 0))  # [n * B, *input_shape]
-        log_px = self._likelihood(flat_z).log_prob(x_rep)
+
+        def repeated(t):  # [B, ...] -> [n * B, ...], sample-major like flat_z
+            t = tf.broadcast_to(t[None], tf.concat([[n], tf.shape(t)], 0))
+            return tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
+
+        x_rep = repeated(x)  # [n * B, *input_shape]
+        log_px = self._likelihood(flat_z, **{k: repeated(v) for k, v in condition.items()}).log_prob(x_rep)
         return tf.reshape(tf.cast(log_px, tf.float32), [n, batch])
 
-    def _importance_samples(self, x, num_samples, seed, training=False):
+    def _importance_samples(self, x, num_samples, seed, training=False, **condition):
         """``k`` reparameterized draws of ``q(z|x)`` with ``log p(x|z)``, ``log p(z)``, ``log q(z|x)``."""
-        q = self._posterior(x)
+        q = self._posterior(x, **condition)
         z = self.draw_codes(q, num_samples, seed, training=training)
         log_qz, log_pz = self.latent_log_probs(q, z)
-        return objectives.ImportanceSamples(self.log_prob_of_codes(x, z), log_pz, log_qz, q, z)
+        return objectives.ImportanceSamples(self.log_prob_of_codes(x, z, **condition), log_pz, log_qz, q, z)
 
     def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
         """AIS from the prior or from ``q(z|x)`` to ``p(x, z) = p(z) p(x|z)`` (:func:`keras_ae.ais.forward_bound`)."""
@@ -236,8 +242,8 @@ class VAE(BaseAutoencoder):
     def loss_weights(self):
         return {"reconstruction": 1.0, "kl_objective": self.beta * tf.convert_to_tensor(self.kl_weight)}
 
-    def _loss_terms(self, x, training=False):
-        record = self._importance_samples(x, self.num_samples, self.noise_seed(stream=1), training)
+    def _loss_terms(self, x, training=False, **condition):
+        record = self._importance_samples(x, self.num_samples, self.noise_seed(stream=1), training, **condition)
         reconstruction = -tf.reduce_mean(record.log_px_given_z, axis=0)
         kl, kl_objective = self.kl_terms(record.posterior)
         terms = {"reconstruction": reconstruction, "kl": kl, "elbo": -(reconstruction + kl),
