@@ -178,8 +178,7 @@ def test_mixed_batches_train_under_two_replicas(digits):
     x, y, _, _ = digits
     split = semisupervised.labelled_split(x[:200], y[:200], labels_per_class=2, seed=0)
     devices = tf.config.list_logical_devices("CPU")
-    if len(devices) < 2:
-        pytest.skip("needs two logical CPUs (tests/conftest.py)")
+    assert len(devices) >= 2, "tests/conftest.py splits the CPU into two logical devices"
     strategy = tf.distribute.MirroredStrategy([d.name for d in devices[:2]],
                                               cross_device_ops=tf.distribute.ReductionToOneDevice())
     with strategy.scope():
