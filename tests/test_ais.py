@@ -11,33 +11,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae import ais
+from tests.linear_gaussian import linear_gaussian
 
 tfd = tfp.distributions
-
-D, LATENT, NOISE = 5, 2, 0.3
-
-
-def linear_gaussian(seed=0):
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(D, LATENT)).astype(np.float32)
-    b = rng.normal(size=D).astype(np.float32)
-    prior = tfd.MultivariateNormalDiag(tf.zeros(LATENT))
-
-    def log_likelihood(x, z):  # z [C, B, d], x [B, D]
-        mean = tf.einsum("ij,cbj->cbi", w, z) + b
-        return tfd.Independent(tfd.Normal(mean, NOISE), 1).log_prob(x)
-
-    def exact(x):
-        cov = w @ w.T + NOISE ** 2 * np.eye(D)
-        return tfd.MultivariateNormalTriL(b, np.linalg.cholesky(cov).astype(np.float32)).log_prob(x).numpy()
-
-    def simulate(n, seed):
-        z = prior.sample(n, seed=tf.constant([seed, 1])).numpy()
-        x = (z @ w.T + b + NOISE * np.random.default_rng(seed).normal(size=(n, D))).astype(np.float32)
-        return x, z
-
-    return prior, log_likelihood, exact, simulate
-
 
 def log_se(log_w):
     """Delta-method standard error of ``log mean exp(log_w)`` over chains (axis 0)."""
