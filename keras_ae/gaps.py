@@ -222,3 +222,35 @@ def inference_gaps(model, x, families=("gaussian", "flow"), steps: int = 1000, l
         tail = local.trace[-max(1, steps // 10):]
         out[f"last_tenth_gain_{family}"] = np.full(len(elbo), float(tail[-1] - tail[0]))
     return out
+
+
+def gap_metrics(model, x, batch_size: int = 100, seed: int = 0, **kwargs) -> Dict[str, float]:
+    """:func:`inference_gaps` over a whole test array in batches, summarised as means in nats.
+
+    Returns ``{"gap_log_px", "gap_elbo_amortized", "gap_inference", "gap_elbo_<family>",
+    "gap_approximation_<family>", "gap_amortization_<family>"}`` (means over the examples, each
+    with a ``_stderr`` over examples), ``"gap_examples"`` and the settings, ready for
+    ``metrics.json``. Keyword arguments go to :func:`inference_gaps`.
+    """
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    x = np.asarray(x)
+    if not len(x):
+        raise ValueError("x is empty: there are no examples to measure the gaps of")
+    parts = [inference_gaps(model, x[i:i + batch_size], seed=seed + 1000 * (i // batch_size), **kwargs)
+             for i in range(0, len(x), batch_size)]
+    per_example = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if not k.endswith("_se")}
+    names = {"log_px": "gap_log_px", "elbo_amortized": "gap_elbo_amortized", "inference_gap": "gap_inference"}
+    for family in FAMILIES:
+        names.update({f"elbo_{family}": f"gap_elbo_{family}",
+                      f"approximation_gap_{family}": f"gap_approximation_{family}",
+                      f"amortization_gap_{family}": f"gap_amortization_{family}"})
+    out = {"gap_examples": len(x)}
+    for key, name in names.items():
+        if key in per_example:
+            values = per_example[key]
+            out[name] = float(values.mean())
+            out[name + "_stderr"] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    for family in FAMILIES:
+        if f"last_tenth_gain_{family}" in per_example:  # the same number for every example of a batch
+            out[f"gap_last_tenth_gain_{family}"] = float(np.max(per_example[f"last_tenth_gain_{family}"]))
+    return out

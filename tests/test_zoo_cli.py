@@ -34,6 +34,7 @@ def test_list_shows_every_recipe(capsys):
     (["train", "ae-digits", "--epochs", "0"], "--epochs must be >= 1"),
     (["eval", "/nonexistent/run"], "does not exist"),
     (["eval", "/nonexistent/run", "--ais", "--ais-steps", "0"], "--ais-steps must be >= 1"),
+    (["eval", "/nonexistent/run", "--gaps", "--gaps-steps", "0"], "--gaps-steps must be >= 1"),
 ])
 def test_bad_names_exit_2_with_one_line(args, message):
     result = run_zoo(*args, timeout=120)
@@ -75,12 +76,16 @@ def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path):
     assert os.listdir(run_dir / "tensorboard")
 
     again = run_zoo("eval", str(run_dir), "--num-samples", "20", "--ais", "--ais-chains", "2", "--ais-steps", "20",
-                    "--ais-examples", "4")
+                    "--ais-examples", "4", "--gaps", "--gaps-examples", "3", "--gaps-steps", "20")
     assert again.returncode == 0, again.stderr[-3000:]
     recomputed = json.loads((run_dir / "metrics.json").read_text())
     assert recomputed["nll_ais_examples"] == 4 and recomputed["nll_ais_steps"] == 20
     assert recomputed["nll_ais"] > 0 and recomputed["nll_is_same_examples"] > 0
     assert "nll_ais" in recomputed["definitions"]
+    assert recomputed["gap_examples"] == 3 and recomputed["gap_log_px_method"] == "ais"
+    for family in ("gaussian", "flow"):  # the split adds up
+        assert recomputed[f"gap_approximation_{family}"] + recomputed[f"gap_amortization_{family}"] == pytest.approx(
+            recomputed["gap_inference"], abs=1e-9)
 
     # lossless bits-back compression of the first test images, and back, bit for bit
     import numpy as np

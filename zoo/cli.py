@@ -5,6 +5,7 @@
                              [--strategy auto|default|mirrored|multiworker|tpu]
                              [--precision float32|mixed_float16|mixed_bfloat16] [--resume]
     python -m zoo eval RUN_DIR [--num-samples K] [--ais [--ais-chains C] [--ais-steps T] [--ais-examples N]]
+    python -m zoo eval RUN_DIR --gaps [--gaps-examples N] [--gaps-steps S] [--gaps-families gaussian,flow] [--ais]
     python -m zoo eval RUN_DIR --disentanglement [--disentanglement-scale S] [--disentanglement-metrics M,...]
     python -m zoo bench NAME [--steps N] [--batch-size B]
     python -m zoo compress RUN_DIR --out FILE.npz [--max-examples N]
@@ -86,6 +87,16 @@ def _parser(prog="python -m zoo"):
     ev.add_argument("--ais-examples", type=int, default=100,
                     help="first test examples that AIS evaluates (default 100; AIS costs ais-steps x 10 "
                          "gradient evaluations per chain)")
+    ev.add_argument("--gaps", action="store_true",
+                    help="also split the inference gap into approximation and amortization gaps (Cremer et al. "
+                         "2018, keras_ae.gaps); log p(x) by AIS with --ais (its chains and steps), else by "
+                         "importance sampling with --num-samples")
+    ev.add_argument("--gaps-examples", type=int, default=100, help="first test examples of --gaps (default 100)")
+    ev.add_argument("--gaps-steps", type=int, default=1000,
+                    help="Adam steps of each example's local posterior (default 1000)")
+    ev.add_argument("--gaps-families", default="gaussian,flow",
+                    help="comma-separated local families: gaussian (factorized), flow (Gaussian + 10 planar "
+                         "flows); default both")
     ev.add_argument("--quiet", action="store_true", help="print only errors and the metrics")
     ev.add_argument("--disentanglement", action="store_true",
                     help="compute the disentanglement metrics (keras_ae.disentanglement, disentanglement_lib's "
@@ -293,7 +304,7 @@ def train_from_args(args):
 # -- eval ------------------------------------------------------------------------------------
 def cmd_eval(args):
     """Recompute the test metrics of a finished run and merge them into its ``metrics.json``."""
-    for flag in ("num_samples", "ais_chains", "ais_steps", "ais_examples"):
+    for flag in ("num_samples", "ais_chains", "ais_steps", "ais_examples", "gaps_examples", "gaps_steps"):
         if getattr(args, flag) < 1:
             raise CliError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     if args.disentanglement:
@@ -327,6 +338,8 @@ def cmd_eval(args):
         _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")
         if args.ais:
             metrics.update(_ais_metrics(args, model, x_test))
+        if args.gaps:
+            metrics.update(_gap_metrics(args, model, x_test))
         merged = {**previous, **metrics}
         merged["definitions"] = evaluation.describe_metrics(merged)
         training.atomic_write_json(metrics_path, merged)
@@ -405,6 +418,27 @@ def _ais_metrics(args, model, x_test):
             if len(x) > 1 else 0.0, "nll_ais_chains": args.ais_chains, "nll_ais_steps": args.ais_steps,
             "nll_ais_examples": len(x), "nll_ais_start": args.ais_start,
             "nll_is_same_examples": float(-log_px_is.mean())}
+
+
+def _gap_metrics(args, model, x_test):
+    """The gap split (``gap_*``) over the first ``--gaps-examples`` test examples."""
+    from keras_ae import gaps
+
+    families = tuple(name.strip() for name in args.gaps_families.split(",") if name.strip())
+    x = x_test[:args.gaps_examples]
+    method = "ais" if args.ais else "importance"
+    _say(args, f"gaps: {len(x)} test examples, local families {', '.join(families)}, {args.gaps_steps} Adam steps, "
+               f"log p(x) by {method}")
+    start = time.perf_counter()
+    try:
+        out = gaps.gap_metrics(model, x, families=families, steps=args.gaps_steps, log_px_method=method,
+                               log_px_samples=args.ais_chains if args.ais else args.num_samples,
+                               ais_steps=args.ais_steps)
+    except ValueError as e:  # not a VAE-family model, an unknown family
+        raise CliError(str(e)) from None
+    _say(args, f"gaps in {time.perf_counter() - start:.1f} s")
+    out.update({"gap_log_px_method": method, "gap_steps": args.gaps_steps})
+    return out
 
 
 # -- compress / decompress ---------------------------------------------------------------------
