@@ -347,6 +347,26 @@ def interpolation_grid(model, x, path, pairs=5, steps=10, method="linear"):
                       f"{_model_name(model)}: {method} interpolation in code space", col_labels=col_labels)
 
 
+def latent_search_grid(latent_path, path, title, target=None):
+    """Draw a latent search (:func:`keras_ae.latent_search.search`): one row per code, one column per recorded step.
+
+    ``latent_path`` is a :class:`keras_ae.latent_search.LatentPath`; ``target`` (optional, one image
+    or one per row) is drawn in a last column. Columns are labelled with the step and, in the title,
+    the mean objective at the start and the end.
+    """
+    decoded = np.asarray(latent_path.decoded, np.float32)  # [T, B, *shape]
+    steps, rows = decoded.shape[:2]
+    cells = np.swapaxes(decoded, 0, 1)  # [B, T, *shape]
+    labels = [f"step {int(t)}" for t in latent_path.steps]
+    if target is not None:
+        target = np.broadcast_to(np.asarray(target, np.float32), (rows,) + decoded.shape[2:])
+        cells = np.concatenate([cells, target[:, None]], axis=1)
+        labels.append("target")
+    objective = np.asarray(latent_path.objective)
+    title = f"{title}: objective {objective[0].mean():.3g} -> {objective[-1].mean():.3g}"
+    return _draw_grid(cells.reshape((-1,) + decoded.shape[2:]), rows, len(labels), path, title, col_labels=labels)
+
+
 def latent_traversal(model, x, path, dims=None, steps=9, span=2.5, dim_labels=None):
     """Write traversals of single code dimensions around the code of ``x[0]``.
 

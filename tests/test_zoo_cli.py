@@ -87,6 +87,17 @@ def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path):
         assert recomputed[f"gap_approximation_{family}"] + recomputed[f"gap_amortization_{family}"] == pytest.approx(
             recomputed["gap_inference"], abs=1e-9)
 
+    # latent search for a class and for a test image, with its picture
+    found = run_zoo("search", str(run_dir), "--class", "3", "--codes", "2", "--steps", "20")
+    assert found.returncode == 0, found.stderr[-3000:]
+    report = json.loads(found.stdout)
+    assert report["class_probability_end"] > report["class_probability_start"]
+    assert (run_dir / "latent_search.png").stat().st_size > 1000
+    near = run_zoo("search", str(run_dir), "--target", "0", "--codes", "1", "--steps", "20",
+                   "--out", str(tmp_path / "near.png"))
+    assert near.returncode == 0 and json.loads(near.stdout)["objective_end"] > json.loads(near.stdout)["objective_start"]
+    assert run_zoo("search", str(run_dir), "--target", "100000").returncode == 2
+
     # lossless bits-back compression of the first test images, and back, bit for bit
     import numpy as np
     from zoo.runner import load_split

@@ -10,6 +10,7 @@
     python -m zoo bench NAME [--steps N] [--batch-size B]
     python -m zoo compress RUN_DIR --out FILE.npz [--max-examples N]
     python -m zoo decompress RUN_DIR FILE.npz --out IMAGES.npz
+    python -m zoo search RUN_DIR (--class C | --target INDEX) [--codes N] [--steps S] [--prior-weight W] [--out PNG]
 
 Bad names (recipe, dataset, strategy), a malformed TF_CONFIG, a global batch the replicas cannot
 share, bad or damaged data, bad run directories, a run directory another process writes (each is
@@ -119,6 +120,22 @@ def _parser(prog="python -m zoo"):
     decomp.add_argument("run_dir", help="the run that compressed the message")
     decomp.add_argument("message", help="a file written by `compress`")
     decomp.add_argument("--out", required=True, help="the images (.npz with x, uint8 0/1)")
+    find = sub.add_parser("search", help="optimise codes in a run's latent space for a class or a target image "
+                                         "under the prior (keras_ae.latent_search) and draw the path")
+    find.add_argument("run_dir", help="a finished run of a VAE-family model")
+    goal = find.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--class", dest="label", type=int,
+                      help="maximise a logistic-regression classifier's log-probability of this class (the "
+                           "classifier is fitted on the run's labelled training split)")
+    goal.add_argument("--target", type=int, help="come close to this test example (its index)")
+    find.add_argument("--codes", type=int, default=8, help="codes searched from prior draws (default 8)")
+    find.add_argument("--steps", type=int, default=300, help="Adam steps (default 300)")
+    find.add_argument("--learning-rate", type=float, default=0.05, help="Adam learning rate (default 0.05)")
+    find.add_argument("--prior-weight", type=float, default=1.0,
+                      help="weight of log p(z) in the objective (default 1; 0 ignores the prior)")
+    find.add_argument("--seed", type=int, default=0, help="seed of the starting codes (default 0)")
+    find.add_argument("--out", help="the picture (default RUN_DIR/latent_search.png)")
+    _add_data_arguments(find)
     return parser
 
 
@@ -215,6 +232,8 @@ def _main(argv=None, prog=None):
             return cmd_compress(args)
         if args.command == "decompress":
             return cmd_decompress(args)
+        if args.command == "search":
+            return cmd_search(args)
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -484,6 +503,68 @@ def cmd_decompress(args):
     with atomic.atomic_file(args.out, suffix=".npz") as tmp:
         np.savez(tmp, x=images.astype(np.uint8))
     print(f"{len(images)} images -> {args.out}")
+    return 0
+
+
+# -- search ----------------------------------------------------------------------------------
+def cmd_search(args):
+    """Latent search for a class or a target image; writes the path picture and prints the result."""
+    import numpy as np
+
+    from keras_ae import latent_search, pictures
+
+    for flag in ("codes", "steps"):
+        if getattr(args, flag) < 1:
+            raise CliError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    if not os.path.isdir(args.run_dir):
+        raise CliError(f"run directory {args.run_dir} does not exist")
+    config, model = runner.load_run(args.run_dir)
+    data_dir = args.data_dir or config.get("data_dir")
+    binarize, seed = config["recipe"].get("binarize"), config.get("seed", 0)
+    target = None
+    if args.target is not None:
+        x_test, _ = runner.load_split(config["dataset"], "test", binarize, seed, data_dir, args.download)
+        if not 0 <= args.target < len(x_test):
+            raise CliError(f"--target {args.target} is out of range: the test split has {len(x_test)} examples")
+        target = x_test[args.target]
+        objective, what = latent_search.target_objective(target), f"test example {args.target}"
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        x_train, y_train = runner.load_split(config["dataset"], "train", "static" if binarize else None, seed,
+                                             data_dir, args.download)
+        if y_train is None:
+            raise CliError(f"--class needs labels, and {config['dataset']} has none")
+        classes = np.unique(y_train)
+        if args.label not in classes:
+            raise CliError(f"--class {args.label} is not a label of {config['dataset']} (labels: {classes.tolist()})")
+        fitted = LogisticRegression(max_iter=1000).fit(x_train.reshape(len(x_train), -1), y_train)
+        coef = fitted.coef_.T.astype(np.float32)
+        intercept = fitted.intercept_.astype(np.float32)
+
+        def logits(x):
+            import tensorflow as tf
+
+            return tf.matmul(tf.reshape(x, [tf.shape(x)[0], -1]), coef) + intercept
+
+        objective = latent_search.class_objective(logits, int(np.searchsorted(fitted.classes_, args.label)))
+        what = f"class {args.label}"
+    try:
+        path = latent_search.search_model(model, objective, num_codes=args.codes, seed=args.seed, steps=args.steps,
+                                          learning_rate=args.learning_rate, prior_weight=args.prior_weight,
+                                          record_every=max(1, args.steps // 10))
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    out = args.out or os.path.join(args.run_dir, "latent_search.png")
+    pictures.latent_search_grid(path, out, f"{os.path.basename(os.path.normpath(args.run_dir))}: {what}", target)
+    report = {"goal": what, "codes": args.codes, "steps": args.steps, "prior_weight": args.prior_weight,
+              "objective_start": float(path.objective[0].mean()), "objective_end": float(path.objective[-1].mean()),
+              "log_prior_start": float(path.log_prior[0].mean()), "log_prior_end": float(path.log_prior[-1].mean()),
+              "picture": out}
+    if args.label is not None:
+        report["class_probability_start"] = float(np.exp(path.objective[0]).mean())
+        report["class_probability_end"] = float(np.exp(path.objective[-1]).mean())
+    print(json.dumps(report, indent=2))
     return 0
 
 
