@@ -5,7 +5,7 @@ The best factorized Gaussian under the ELBO (reverse KL) has the exact mean and 
 ``1 / Lambda_ii``, so its approximation gap is ``KL(q* || p(z|x)) = (sum_i log Lambda_ii -
 log det Lambda) / 2`` for every example. Tolerances: four standard errors of the Monte Carlo ELBO,
 plus the optimiser's residual (the ELBO is quadratic at its optimum, so an Adam jitter of size
-``lr`` in the parameters costs O(lr^2) nats; 0.01 covers it at lr = 0.01 with room).
+``lr`` in the parameters costs O(lr^2) nats; 0.01 covers it at the tests' lr = 0.01 with room).
 """
 
 import numpy as np
@@ -34,7 +34,8 @@ def test_the_gaussian_family_reaches_the_closed_form_approximation_gap():
     gap = 0.5 * (np.sum(np.log(np.diag(precision))) - np.linalg.slogdet(precision)[1])
     assert gap > 0.1  # the posterior is correlated enough for the test to mean something
     start = np.zeros((len(x), 2), np.float32), np.ones((len(x), 2), np.float32)  # the prior: far off
-    local = gaps.optimize_local_posterior(log_joint, *start, family="gaussian", steps=1500, learning_rate=0.01, seed=1)
+    local = gaps.optimize_local_posterior(log_joint, *start, family="gaussian", steps=1500, learning_rate=0.01,
+                                          seed=1)
     elbo, se = gaps.elbo_estimate(log_joint, local.distribution, 4000, seed=2)
     np.testing.assert_array_less(np.abs(log_px - elbo - gap), 4 * se + OPTIMIZER_RESIDUAL)
     # the optimum itself: the exact posterior mean and the inverse diagonal precision
@@ -45,8 +46,10 @@ def test_the_gaussian_family_reaches_the_closed_form_approximation_gap():
 def test_the_flow_family_closes_part_of_the_gap_and_never_loses_to_the_gaussian():
     x, log_joint, log_px = _problem()
     start = np.zeros((len(x), 2), np.float32), np.ones((len(x), 2), np.float32)
-    gaussian = gaps.optimize_local_posterior(log_joint, *start, family="gaussian", steps=1500, learning_rate=0.01, seed=1)
-    flow = gaps.optimize_local_posterior(log_joint, *start, family="flow", steps=800, flow_steps=4, learning_rate=0.01, seed=1)
+    gaussian = gaps.optimize_local_posterior(log_joint, *start, family="gaussian", steps=1500, learning_rate=0.01,
+                                             seed=1)
+    flow = gaps.optimize_local_posterior(log_joint, *start, family="flow", steps=800, flow_steps=4,
+                                         learning_rate=0.01, seed=1)
     elbo_g, se_g = gaps.elbo_estimate(log_joint, gaussian.distribution, 4000, seed=2)
     elbo_f, se_f = gaps.elbo_estimate(log_joint, flow.distribution, 4000, seed=3)
     noise = 4 * np.sqrt(se_g ** 2 + se_f ** 2) + OPTIMIZER_RESIDUAL
