@@ -189,6 +189,7 @@ METRIC_DEFINITIONS = {
     "gap_log_px": "mean log p(x) of the gap examples, in nats, by gap_log_px_method (ais or importance)",
     "gap_log_px_method": "how gap_log_px was estimated: ais or importance",
     "gap_steps": "Adam steps of each example's local posterior q*",
+    "gap_learning_rate": "Adam learning rate of each example's local posterior q*",
     "gap_elbo_amortized": "mean ELBO L[q] of the encoder's q(z|x) on the gap examples (1000 draws each)",
     "gap_inference": "inference gap log p(x) - L[q]; each family's approximation and amortization gaps add up to it",
     "gap_elbo_gaussian": "mean ELBO L[q*] of each example's own optimised factorized Gaussian",

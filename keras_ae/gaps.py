@@ -171,7 +171,7 @@ def _check_model(model):
 def inference_gaps(model, x, families=("gaussian", "flow"), steps: int = 1000, learning_rate: float = LEARNING_RATE,
                    train_samples: int = 10, elbo_samples: int = 1000, log_px_method: str = "ais",
                    log_px_samples: int = 16, ais_steps: int = 1000, flow_steps: int = 10,
-                   seed: int = 0) -> Dict[str, np.ndarray]:
+                   seed: int = 0, log_px=None) -> Dict[str, np.ndarray]:
     """Per-example ``log p(x)``, ``L[q]``, ``L[q*]`` per local family, and the gap split, in nats.
 
     Args:
@@ -184,6 +184,8 @@ def inference_gaps(model, x, families=("gaussian", "flow"), steps: int = 1000, l
         log_px_samples: AIS chains (default 16) or importance samples.
         ais_steps: AIS transitions, default 1000.
         seed: integer seed.
+        log_px: ``[B]`` estimates of ``log p(x)`` already computed (e.g. by AIS for the same
+            examples); then ``log_px_method`` and its settings are not used.
 
     Returns:
         a dict of float64 ``[B]`` arrays: ``log_px``, ``elbo_amortized`` (and ``_se``), and per
@@ -202,8 +204,13 @@ def inference_gaps(model, x, families=("gaussian", "flow"), steps: int = 1000, l
     def log_joint(z):
         return tf.cast(prior.log_prob(z), tf.float32) + model.log_prob_of_codes(x, z)
 
-    out = {"log_px": model.log_likelihood(x, num_samples=log_px_samples, seed=seed, method=log_px_method,
-                                          ais_steps=ais_steps).numpy().astype(np.float64)}
+    if log_px is None:
+        log_px = model.log_likelihood(x, num_samples=log_px_samples, seed=seed, method=log_px_method,
+                                      ais_steps=ais_steps).numpy()
+    log_px = np.asarray(log_px, np.float64)
+    if log_px.shape != (int(x.shape[0]),):
+        raise ValueError(f"log_px must hold one value per example, shape ({int(x.shape[0])},), got {log_px.shape}")
+    out = {"log_px": log_px}
     q = model._posterior(x)
     out["elbo_amortized"], out["elbo_amortized_se"] = elbo_estimate(log_joint, q, elbo_samples, seed + 1)
     out["inference_gap"] = out["log_px"] - out["elbo_amortized"]
@@ -225,19 +232,23 @@ def inference_gaps(model, x, families=("gaussian", "flow"), steps: int = 1000, l
     return out
 
 
-def gap_metrics(model, x, batch_size: int = 100, seed: int = 0, **kwargs) -> Dict[str, float]:
+def gap_metrics(model, x, batch_size: int = 100, seed: int = 0, log_px=None, **kwargs) -> Dict[str, float]:
     """:func:`inference_gaps` over a whole test array in batches, summarised as means in nats.
 
     Returns ``{"gap_log_px", "gap_elbo_amortized", "gap_inference", "gap_elbo_<family>",
     "gap_approximation_<family>", "gap_amortization_<family>"}`` (means over the examples, each
     with a ``_stderr`` over examples), ``"gap_examples"`` and the settings, ready for
-    ``metrics.json``. Keyword arguments go to :func:`inference_gaps`.
+    ``metrics.json``. ``log_px`` ``[N]``: estimates already computed for ``x`` (optional).
+    Keyword arguments go to :func:`inference_gaps`.
     """
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     x = np.asarray(x)
     if not len(x):
         raise ValueError("x is empty: there are no examples to measure the gaps of")
-    parts = [inference_gaps(model, x[i:i + batch_size], seed=seed + 1000 * (i // batch_size), **kwargs)
+    if log_px is not None and np.shape(log_px) != (len(x),):
+        raise ValueError(f"log_px must hold one value per example, shape ({len(x)},), got {np.shape(log_px)}")
+    parts = [inference_gaps(model, x[i:i + batch_size], seed=seed + 1000 * (i // batch_size),
+                            log_px=None if log_px is None else log_px[i:i + batch_size], **kwargs)
              for i in range(0, len(x), batch_size)]
     per_example = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if not k.endswith("_se")}
     names = {"log_px": "gap_log_px", "elbo_amortized": "gap_elbo_amortized", "inference_gap": "gap_inference"}

@@ -355,10 +355,12 @@ def cmd_eval(args):
         start = time.perf_counter()
         metrics = runner.test_metrics(model, x_test, args.num_samples)
         _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")
+        ais_log_px = None
         if args.ais:
-            metrics.update(_ais_metrics(args, model, x_test))
+            ais_metrics, ais_log_px = _ais_metrics(args, model, x_test)
+            metrics.update(ais_metrics)
         if args.gaps:
-            metrics.update(_gap_metrics(args, model, x_test))
+            metrics.update(_gap_metrics(args, model, x_test, ais_log_px))
         merged = {**previous, **metrics}
         merged["definitions"] = evaluation.describe_metrics(merged)
         training.atomic_write_json(metrics_path, merged)
@@ -416,7 +418,8 @@ def cmd_eval_disentanglement(args):
 
 
 def _ais_metrics(args, model, x_test):
-    """``nll_ais`` and its companions over the first ``--ais-examples`` test examples."""
+    """``(metrics, log_px)``: ``nll_ais`` and its companions over the first ``--ais-examples`` test
+    examples, and the AIS estimates themselves."""
     import numpy as np
 
     from keras_ae import evaluation
@@ -436,11 +439,14 @@ def _ais_metrics(args, model, x_test):
     return {"nll_ais": float(-log_px.mean()), "nll_ais_stderr": float(log_px.std(ddof=1) / np.sqrt(len(x)))
             if len(x) > 1 else 0.0, "nll_ais_chains": args.ais_chains, "nll_ais_steps": args.ais_steps,
             "nll_ais_examples": len(x), "nll_ais_start": args.ais_start,
-            "nll_is_same_examples": float(-log_px_is.mean())}
+            "nll_is_same_examples": float(-log_px_is.mean())}, log_px
 
 
-def _gap_metrics(args, model, x_test):
-    """The gap split (``gap_*``) over the first ``--gaps-examples`` test examples."""
+def _gap_metrics(args, model, x_test, ais_log_px=None):
+    """The gap split (``gap_*``) over the first ``--gaps-examples`` test examples.
+
+    With ``--ais``, ``log p(x)`` is the AIS estimate of the same run (``ais_log_px``, computed
+    again only for gap examples beyond ``--ais-examples``)."""
     from keras_ae import gaps
 
     families = tuple(name.strip() for name in args.gaps_families.split(",") if name.strip())
@@ -449,14 +455,15 @@ def _gap_metrics(args, model, x_test):
     _say(args, f"gaps: {len(x)} test examples, local families {', '.join(families)}, {args.gaps_steps} Adam steps, "
                f"log p(x) by {method}")
     start = time.perf_counter()
+    reuse = ais_log_px if ais_log_px is not None and len(ais_log_px) >= len(x) else None
     try:
         out = gaps.gap_metrics(model, x, families=families, steps=args.gaps_steps, log_px_method=method,
                                log_px_samples=args.ais_chains if args.ais else args.num_samples,
-                               ais_steps=args.ais_steps)
+                               ais_steps=args.ais_steps, log_px=None if reuse is None else reuse[:len(x)])
     except ValueError as e:  # not a VAE-family model, an unknown family
         raise CliError(str(e)) from None
     _say(args, f"gaps in {time.perf_counter() - start:.1f} s")
-    out.update({"gap_log_px_method": method, "gap_steps": args.gaps_steps})
+    out.update({"gap_log_px_method": method, "gap_steps": args.gaps_steps, "gap_learning_rate": gaps.LEARNING_RATE})
     return out
 
 
