@@ -420,7 +420,7 @@ def test_every_zoo_recipe_exports_and_serves_without_keras_ae(tmp_path):
     """Each recipe kind (tiny): SavedModel served by a plain TF process within 1e-5, TFLite within 1e-4."""
     from zoo.recipes import RECIPES
 
-    from zoo.recipes.registry import representative_recipes  # one per class and architecture
+    from zoo.recipes.registry import representative_recipes  # one per kind of model graph
 
     models_by_name, jobs = {}, []
     for name, recipe in sorted((n, RECIPES[n]) for n in representative_recipes()):
