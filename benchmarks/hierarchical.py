@@ -1,13 +1,15 @@
 """Test NLL and per-layer diagnostics of finished runs; NLL differences to a reference run, paired over test images.
 
-Each run's importance-sampled ``log p(x)`` per test example is recomputed exactly as ``zoo eval``
-does (``keras_ae.evaluation.log_likelihood``, ``--num-samples`` draws, seed 0, so the mean is the
-``nll`` of its ``metrics.json``); the difference to the reference run is averaged over the same
-test images, with its standard error. The KLs and active units per layer are read from each
-run's ``metrics.json`` (written by ``zoo train`` / ``zoo eval``).
+For each run: the test NLL (importance-sampled, k = ``nll_num_samples``) of its ``metrics.json``,
+and, recomputed here, the 10-sample test ELBO with each layer's KL (``keras_ae.evaluation.elbo``)
+and the active units of each stochastic layer (``evaluation.active_units(per_layer=True)``,
+Burda et al.'s ``Cov_x(E_q[u]) > 0.01``). With ``--paired``, each run's ``log p(x)`` per test
+image is recomputed as ``zoo eval`` does (``--num-samples`` draws, seed 0: its mean is the
+``nll`` of ``metrics.json``) and the difference to ``--reference`` is averaged over the same
+images, with its standard error.
 
     python benchmarks/hierarchical.py runs/hvae2-mnist5k runs/ladder-vae-mnist5k \\
-        --reference runs/vae-mnist5k --num-samples 1000 --out benchmarks/hierarchical_mnist5k.json
+        --reference runs/vae-mnist5k --paired --num-samples 1000 --out benchmarks/hierarchical_mnist5k.json
 """
 
 import argparse
@@ -20,49 +22,51 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def per_example_log_likelihood(run_dir, num_samples):
+def measure(run_dir, num_samples, paired):
+    """The row of one run; with ``paired`` also its per-image ``log p(x)`` (else None)."""
     from keras_ae import evaluation
     from zoo import runner
 
     config, model = runner.load_run(run_dir)
     x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"), config.get("seed", 0),
                                   config.get("data_dir"))
-    return config, model, evaluation.log_likelihood(model, x_test, num_samples=num_samples, seed=0)
-
-
-def summary(run_dir, config, model, log_px, reference=None):
-    with open(os.path.join(run_dir, "metrics.json")) as f:
-        metrics = json.load(f)
-    layers = list(getattr(model, "latent_layers", {"z": model.latent_dim}))
+    metrics = runner.read_json(os.path.join(run_dir, "metrics.json"), expect=dict)
+    parts = evaluation.elbo(model, x_test, num_samples=10)
+    active = evaluation.active_units(model, x_test, per_layer=True)
+    sizes = dict(getattr(model, "latent_layers", {"z": model.latent_dim}))
     row = {"run": run_dir, "recipe": config["recipe"]["name"], "model": type(model).__name__,
-           "epochs": config["epochs"], "nll": float(-log_px.mean()),
-           "nll_stderr": float(log_px.std(ddof=1) / np.sqrt(len(log_px))), "elbo": metrics.get("elbo"),
-           "kl": metrics.get("kl"), "train_seconds": metrics.get("train_seconds"),
-           "active_units": {name: metrics.get(f"active_units_{name}", metrics.get("active_units")) for name in layers},
-           "latent_units": {name: metrics.get(f"latent_units_{name}", metrics.get("latent_units")) for name in layers},
-           "kl_per_layer": {name: metrics.get(f"kl_{name}") for name in layers if f"kl_{name}" in metrics}}
-    if reference is not None:
-        difference = -(log_px - reference)  # NLL of this run minus the reference's, per image
-        row["delta_nll"] = float(difference.mean())
-        row["delta_nll_stderr"] = float(difference.std(ddof=1) / np.sqrt(len(difference)))
-    return row
+           "dataset": config["dataset"], "epochs": config["epochs"], "callbacks": config["recipe"]["callbacks"],
+           "nll": metrics["nll"], "nll_stderr": metrics["nll_stderr"], "nll_num_samples": metrics["nll_num_samples"],
+           "elbo": float(parts["elbo"].mean()), "reconstruction": float(parts["reconstruction"].mean()),
+           "kl": float(parts["kl"].mean()),
+           "kl_per_layer": {name: float(parts[f"kl_{name}"].mean()) for name in sizes if f"kl_{name}" in parts},
+           "active_units": active, "latent_units": sizes, "train_seconds": metrics.get("train_seconds")}
+    log_px = None
+    if paired:
+        log_px = evaluation.log_likelihood(model, x_test, num_samples=num_samples, seed=0)
+        row.update(nll=float(-log_px.mean()), nll_stderr=float(log_px.std(ddof=1) / np.sqrt(len(log_px))),
+                   nll_num_samples=num_samples)
+    return row, log_px
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="finished run directories")
     parser.add_argument("--reference", help="the run the NLL differences are paired against (e.g. the VAE)")
-    parser.add_argument("--num-samples", type=int, default=1000, help="importance samples per example (default 1000)")
+    parser.add_argument("--paired", action="store_true", help="recompute log p(x) per image for paired differences")
+    parser.add_argument("--num-samples", type=int, default=1000, help="importance samples with --paired (default 1000)")
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args(argv)
-    reference = None
-    rows = []
-    if args.reference:
-        config, model, reference = per_example_log_likelihood(args.reference, args.num_samples)
-        rows.append(summary(args.reference, config, model, reference, reference))
-    for run_dir in args.runs:
-        config, model, log_px = per_example_log_likelihood(run_dir, args.num_samples)
-        rows.append(summary(run_dir, config, model, log_px, reference))
+    reference, rows = None, []
+    for run_dir in ([args.reference] if args.reference else []) + args.runs:
+        row, log_px = measure(run_dir, args.num_samples, args.paired)
+        if log_px is not None and reference is None and args.reference:
+            reference = log_px
+        if log_px is not None and reference is not None:
+            difference = reference - log_px  # this run's NLL minus the reference's, per image
+            row.update(delta_nll=float(difference.mean()),
+                       delta_nll_stderr=float(difference.std(ddof=1) / np.sqrt(len(difference))))
+        rows.append(row)
     print("| recipe | model | test NLL (nats) | Δ vs reference | test ELBO | KL per layer | active units per layer |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
@@ -73,7 +77,7 @@ def main(argv=None):
               f"{row['elbo']:.2f} | {kl} | {active} |")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"num_samples": args.num_samples, "rows": rows}, f, indent=2)
+            json.dump({"paired_num_samples": args.num_samples if args.paired else None, "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
     Returns:
         ``{"elbo", "reconstruction", "kl"}``, each a float64 array ``[N]``; a model with several
         stochastic layers (``latent_layers``, e.g. :class:`~keras_ae.models.TwoLayerVAE`) adds
-        ``kl_<layer>`` for each, from its ``kl_per_layer`` (``kl`` is their sum).
+        ``kl_<layer>`` for each, from its ``kl_per_layer`` with ``num_samples`` fresh draws per
+        example (``kl`` is their sum; a layer without a closed form is Monte Carlo, and fresh draws
+        keep its error independent across examples, so the test mean converges).
 
     Example: ``parts = evaluation.elbo(model, x_test); parts["elbo"].mean()``.
     """
@@ -94,8 +96,9 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
     for i, batch in enumerate(_batches(x, batch_size)):
         record = model.importance_samples(batch, num_samples, seed=_batch_seed(seed, i))
         parts["reconstruction"].append(-tf.reduce_mean(record.log_px_given_z, axis=0).numpy())
-        if layered:  # a hierarchy: the KL of each stochastic layer, and their sum
-            for name, value in model.kl_per_layer(record.posterior).items():
+        if layered:  # a hierarchy: the KL of each stochastic layer (fresh draws for every batch), and their sum
+            kl = model.kl_per_layer(record.posterior, seed=_batch_seed(seed + 1, i), num_samples=num_samples)
+            for name, value in kl.items():
                 parts.setdefault(f"kl_{name}", []).append(value.numpy())
             parts["kl"].append(sum(parts[f"kl_{name}"][-1] for name in model.latent_layers))
         else:
@@ -222,8 +225,8 @@ METRIC_DEFINITIONS = {
     "active_units": "latent units whose posterior mean varies over the test set (variance > 0.01)",
     "latent_units": "latent units in all",
     "kl_<layer>": "KL of stochastic layer <layer> per example in nats, E_q[log q(<layer>|.) - log p(<layer>|.)] "
-                  "(closed form given the layers drawn before it where it has one, else Monte Carlo); "
-                  "the layers' KLs add up to kl",
+                  "(closed form given the layers drawn before it where it has one, else Monte Carlo over 10 "
+                  "posterior draws); the layers' KLs add up to kl",
     "active_units_<layer>": "units of stochastic layer <layer> whose posterior mean E_q[<layer>|x] varies over "
                             "the test set (variance > 0.01, Burda et al.); the mean is Monte Carlo over 64 "
                             "posterior draws for a layer drawn given another",

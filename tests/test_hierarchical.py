@@ -28,7 +28,7 @@ def trained(binary_digits):
     for cls in (TwoLayerVAE, LadderVAE):
         model = cls(input_shape=(8, 8, 1), latent_dims=(6, 3), hidden_units=(64,), top_hidden_units=(32,), seed=0)
         model.compile(optimizer=keras.optimizers.Adam(3e-3))
-        model.fit(x_train, epochs=15, batch_size=64, verbose=0)
+        model.fit(x_train, epochs=8, batch_size=64, verbose=0)
         models[cls.__name__] = model
     return models
 
@@ -173,9 +173,14 @@ def test_deeper_ladders_and_bad_arguments():
         LadderVAE(input_shape=(8, 8, 1), latent_dims=(4, 2), free_bits=0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [TwoLayerVAE, LadderVAE])
 def test_contract_harness(cls, tmp_path):
-    """Both training paths, export (SavedModel for both, TFLite once), 2 replicas once for the family."""
+    """Both training paths, export (SavedModel for both, TFLite once), 2 replicas once for the family.
+
+    (tests/test_zoo_harness.py also puts the hvae2-digits and ladder-vae-digits recipes through the
+    harness, and tests/test_serving.py exports them to a process without keras_ae.)
+    """
     x = (np.random.default_rng(0).uniform(size=(16, 8, 8, 1)) > 0.5).astype("float32")
     first = cls is TwoLayerVAE
     report = testing.check_model(lambda: cls(**TINY), x, tmp_dir=str(tmp_path), tflite=first, mirrored=first)

@@ -338,7 +338,9 @@ class HierarchicalVAE(VAE):
 
         With a ``seed``: ``num_samples`` (default 1) fresh draws. Without one: deterministic,
         ``num_samples`` (default ``SCORE_KL_SAMPLES``) fixed standard-normal draws seeded by the
-        model's seed (builtin ops only, so the exported ``score`` converts to TFLite).
+        model's seed (builtin ops only, so the exported ``score`` converts to TFLite); the same
+        draws serve every example, so a test-set mean of a Monte Carlo layer keeps their error:
+        pass a seed for test means (:func:`keras_ae.evaluation.elbo` does).
         """
         if seed is not None:
             z, params = q.draw(num_samples or 1, seed)
