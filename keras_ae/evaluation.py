@@ -82,16 +82,27 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
         seed: integer seed, default 0.
 
     Returns:
-        ``{"elbo", "reconstruction", "kl"}``, each a float64 array ``[N]``.
+        ``{"elbo", "reconstruction", "kl"}``, each a float64 array ``[N]``; a model with several
+        stochastic layers (``latent_layers``, e.g. :class:`~keras_ae.models.TwoLayerVAE`) adds
+        ``kl_<layer>`` for each, from its ``kl_per_layer`` with ``num_samples`` fresh draws per
+        example (``kl`` is their sum; a layer without a closed form is Monte Carlo, and fresh draws
+        keep its error independent across examples, so the test mean converges).
 
     Example: ``parts = evaluation.elbo(model, x_test); parts["elbo"].mean()``.
     """
     x = _check_array(model, x)
     parts = {"reconstruction": [], "kl": []}
+    layered = callable(getattr(model, "kl_per_layer", None))
     for i, batch in enumerate(_batches(x, batch_size)):
         record = model.importance_samples(batch, num_samples, seed=_batch_seed(seed, i))
         parts["reconstruction"].append(-tf.reduce_mean(record.log_px_given_z, axis=0).numpy())
-        parts["kl"].append(model.kl(record.posterior).numpy())  # the model decides: analytic or Monte Carlo
+        if layered:  # a hierarchy: the KL of each stochastic layer (fresh draws for every batch), and their sum
+            kl = model.kl_per_layer(record.posterior, seed=_batch_seed(seed + 1, i), num_samples=num_samples)
+            for name, value in kl.items():
+                parts.setdefault(f"kl_{name}", []).append(value.numpy())
+            parts["kl"].append(sum(parts[f"kl_{name}"][-1] for name in model.latent_layers))
+        else:
+            parts["kl"].append(model.kl(record.posterior).numpy())  # the model decides: analytic or Monte Carlo
     parts = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
     parts["elbo"] = -(parts["reconstruction"] + parts["kl"])
     return parts
@@ -117,13 +128,35 @@ def posterior_means(model, x, batch_size=256):
     return np.concatenate(means).astype(np.float64)
 
 
-def unit_activity(model, x, batch_size=256):
-    """``A_u = Cov_x(E_q[z_u | x])`` for every latent unit ``u`` (Burda et al. 2015, section 5.2)."""
-    means = posterior_means(model, x, batch_size)
-    return means.var(axis=0, ddof=1) if len(means) > 1 else np.zeros(means.shape[1])
+def posterior_layer_means(model, x, batch_size=256, seed=0):
+    """``{layer: E_q[z_layer | x] [N, d]}``, one entry per stochastic layer (``{"z": ...}`` for one layer).
+
+    A model with several layers (``latent_layers``) gives them with its ``posterior_layer_means``
+    (a hierarchical VAE: Monte Carlo over posterior draws for the layers drawn given others);
+    every other model has the one layer of :func:`posterior_means`.
+    """
+    if not callable(getattr(model, "posterior_layer_means", None)):
+        return {"z": posterior_means(model, x, batch_size)}
+    x = _check_array(model, x)
+    means = {}
+    for i, batch in enumerate(_batches(x, batch_size)):
+        for name, value in model.posterior_layer_means(batch, seed=_batch_seed(seed, i)).items():
+            means.setdefault(name, []).append(np.asarray(value, np.float64).reshape(len(batch), -1))
+    return {name: np.concatenate(values) for name, values in means.items()}
 
 
-def active_units(model, x, threshold=0.01, batch_size=256):
+def unit_activity(model, x, batch_size=256, per_layer=False):
+    """``A_u = Cov_x(E_q[z_u | x])`` for every latent unit ``u`` (Burda et al. 2015, section 5.2).
+
+    ``per_layer=True``: ``{layer: [d]}`` per stochastic layer (:func:`posterior_layer_means`);
+    else one array over every unit, the layers concatenated in code order.
+    """
+    activity = {name: means.var(axis=0, ddof=1) if len(means) > 1 else np.zeros(means.shape[1])
+                for name, means in posterior_layer_means(model, x, batch_size).items()}
+    return activity if per_layer else np.concatenate(list(activity.values()))
+
+
+def active_units(model, x, threshold=0.01, batch_size=256, per_layer=False):
     """Number of active latent units: ``A_u = Cov_x(E_q[z_u | x]) > threshold`` (Burda et al. 2015).
 
     A unit whose posterior mean does not move with the input carries no information (posterior
@@ -131,10 +164,14 @@ def active_units(model, x, threshold=0.01, batch_size=256):
 
     Args:
         threshold: activity threshold, default 0.01 (the paper's 10^-2).
+        per_layer: ``{layer: count}`` per stochastic layer instead of the total (a hierarchical VAE
+            has ``z1``, ``z2``, ...; other models the one layer ``z``).
 
-    Example: ``evaluation.active_units(model, x_test)``.
+    Example: ``evaluation.active_units(model, x_test)``; ``evaluation.active_units(hvae, x_test, per_layer=True)``.
     """
-    return int(np.sum(unit_activity(model, x, batch_size) > threshold))
+    activity = unit_activity(model, x, batch_size, per_layer=True)
+    counts = {name: int(np.sum(values > threshold)) for name, values in activity.items()}
+    return counts if per_layer else sum(counts.values())
 
 
 def reconstruction_error(model, x, batch_size=256):
@@ -203,6 +240,13 @@ METRIC_DEFINITIONS = {
     "gap_last_tenth_gain_flow": "as gap_last_tenth_gain_gaussian, for the flow family",
     "active_units": "latent units whose posterior mean varies over the test set (variance > 0.01)",
     "latent_units": "latent units in all",
+    "kl_<layer>": "KL of stochastic layer <layer> per example in nats, E_q[log q(<layer>|.) - log p(<layer>|.)] "
+                  "(closed form given the layers drawn before it where it has one, else Monte Carlo over 10 "
+                  "posterior draws); the layers' KLs add up to kl",
+    "active_units_<layer>": "units of stochastic layer <layer> whose posterior mean E_q[<layer>|x] varies over "
+                            "the test set (variance > 0.01, Burda et al.); the mean is Monte Carlo over 64 "
+                            "posterior draws for a layer drawn given another",
+    "latent_units_<layer>": "units of stochastic layer <layer>",
     "status": "completed, or failed (then error says why)",
     "train_seconds": "wall-clock seconds of fit (no evaluation, pictures or saving)",
     "epochs": "epochs trained",
@@ -239,6 +283,11 @@ def describe_metrics(metrics):
             out[key] = METRIC_DEFINITIONS[key]
         elif key.startswith("test_"):
             out[key] = METRIC_DEFINITIONS["test_<term>"].replace("<term>", key[len("test_"):])
+        else:
+            for prefix in ("kl_", "active_units_", "latent_units_"):
+                if key.startswith(prefix):
+                    out[key] = METRIC_DEFINITIONS[prefix + "<layer>"].replace("<layer>", key[len(prefix):])
+                    break
     return out
 
 
@@ -250,6 +299,8 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
     ``elbo``, ``reconstruction`` and ``kl`` (nats per example, 10-sample reconstruction term),
     ``nll`` (``-log p(x)`` importance-sampled with ``nll_num_samples = num_samples``), its
     standard error ``nll_stderr`` over the test examples, ``active_units`` and ``latent_units``.
+    Models with several stochastic layers add ``kl_<layer>``, ``active_units_<layer>`` and
+    ``latent_units_<layer>`` for each (``z1``, ``z2``, ...).
 
     Args:
         model: any keras-ae model.
@@ -278,6 +329,10 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
             nll_stderr=float(log_px.std(ddof=1) / math.sqrt(len(log_px))) if len(log_px) > 1 else 0.0,
             nll_num_samples=int(num_samples),
         )
-        activity = unit_activity(model, x, batch_size)
-        metrics.update(active_units=int(np.sum(activity > active_threshold)), latent_units=int(activity.size))
+        activity = unit_activity(model, x, batch_size, per_layer=True)
+        counts = {name: int(np.sum(values > active_threshold)) for name, values in activity.items()}
+        metrics.update(active_units=sum(counts.values()), latent_units=sum(int(v.size) for v in activity.values()))
+        if len(activity) > 1:  # a hierarchy: each stochastic layer's own count
+            for name, values in activity.items():
+                metrics[f"active_units_{name}"], metrics[f"latent_units_{name}"] = counts[name], int(values.size)
     return metrics

@@ -183,6 +183,19 @@ def free_bits_kl(kl_dims, free_bits):
     return tf.reduce_sum(tf.where(above, kl_dims, floor * tf.ones_like(kl_dims)), axis=1)
 
 
+def precision_weighted_gaussian(loc_a, scale_a, loc_b, scale_b):
+    """``(loc, scale)`` of the normalized product of two diagonal Gaussians ``N(loc_a, scale_a^2) N(loc_b, scale_b^2)``.
+
+    ``sigma^2 = 1 / (sigma_a^-2 + sigma_b^-2)``, ``mu = (mu_a sigma_a^-2 + mu_b sigma_b^-2) sigma^2``:
+    the ladder VAE's combination of a bottom-up estimate with the top-down prior (Sønderby et al.
+    2016, eq. 18-19). Shapes broadcast; float32 out.
+    """
+    loc_a, scale_a, loc_b, scale_b = (tf.cast(t, tf.float32) for t in (loc_a, scale_a, loc_b, scale_b))
+    precision_a, precision_b = tf.math.reciprocal(tf.square(scale_a)), tf.math.reciprocal(tf.square(scale_b))
+    variance = tf.math.reciprocal(precision_a + precision_b)
+    return (loc_a * precision_a + loc_b * precision_b) * variance, tf.sqrt(variance)
+
+
 def importance_log_weights(log_px_given_z, log_pz, log_qz, kl_weight=1.0):
     """``log w = log p(x|z) + kl_weight * (log p(z) - log q(z|x))``, each ``[n, B]``.
 
