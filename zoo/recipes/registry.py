@@ -71,4 +71,8 @@ def representative_recipes():
         return recipe.model, recipe.model_args.get("architecture", "mlp")
 
     on_digits = {kind(r) for r in RECIPES.values() if r.dataset == "digits"}
-    return sorted(n for n, r in RECIPES.items() if r.dataset == "digits" or kind(r) not in on_digits)
+    elsewhere = {}  # kinds with no digits recipe: the first such recipe by name
+    for name in sorted(RECIPES):
+        if kind(RECIPES[name]) not in on_digits:
+            elsewhere.setdefault(kind(RECIPES[name]), name)
+    return sorted([n for n, r in RECIPES.items() if r.dataset == "digits"] + list(elsewhere.values()))
