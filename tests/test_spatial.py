@@ -69,6 +69,16 @@ def test_the_models_slowness_term_is_that_of_its_feature_points():
         model.loss_terms(frames[1], x_prev=frames[0])
 
 
+def test_mixed_precision_keeps_the_spatial_softmax_in_float32():
+    model = DeepSpatialAutoencoder(input_shape=(8, 8, 1), num_points=2, filters=(4,), kernel_size=3,
+                                   dtype="mixed_float16", seed=0)
+    model.build()
+    frames = np.random.default_rng(2).uniform(size=(3, 2, 8, 8, 1)).astype(np.float32)
+    assert model.feature_maps.compute_dtype == "float16" and model.encode(frames[1]).dtype == tf.float32
+    terms = model.loss_terms(frames[1], x_prev=frames[0], x_next=frames[2])
+    assert all(np.all(np.isfinite(v)) for v in terms.values())
+
+
 # -- the moving-objects video ----------------------------------------------------------------------
 def test_the_video_is_deterministic_per_seed_and_split_by_sequence():
     generator = video.MovingObjects()

@@ -33,6 +33,8 @@ class SpatialSoftmax(keras.layers.Layer):
     """
 
     def __init__(self, temperature=1.0, learn_temperature=True, flatten=True, **kwargs):
+        # float32 inside whatever the policy: a float16 softmax over H x W positions loses the peaks.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.temperature = _checks.check_number(temperature, "temperature", minimum=0, exclusive_minimum=True)
         self.learn_temperature = bool(learn_temperature)
@@ -56,7 +58,7 @@ class SpatialSoftmax(keras.layers.Layer):
         maps = tf.cast(maps, tf.float32)
         shape = tf.shape(maps)
         flat = tf.reshape(maps, [shape[0], shape[1] * shape[2], shape[3]])
-        return tf.nn.softmax(flat * tf.exp(-self.log_temperature), axis=1)
+        return tf.nn.softmax(flat * tf.exp(-tf.cast(self.log_temperature, tf.float32)), axis=1)
 
     def call(self, maps):
         attention = self.attention(maps)  # [B, HW, C]
