@@ -188,12 +188,21 @@ def reconstruction_error(model, x, batch_size=256):
     return total / max(count, 1)
 
 
-def term_means(model, x, batch_size=256):
-    """Test means of the model's own per-example loss terms (``model.TERMS``, evaluation mode)."""
+def term_means(model, x, batch_size=256, extras=None):
+    """Test means of the model's own per-example loss terms (``model.TERMS``, evaluation mode).
+
+    ``extras``: the batch entries the loss needs besides ``x`` (``model.batch_extras_spec()``,
+    e.g. neighbouring frames), arrays aligned with ``x``.
+    """
     x = _check_array(model, x)
+    extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
+    for key, value in extras.items():
+        if len(value) != len(x):
+            raise ValueError(f"extras[{key!r}] has {len(value)} entries for {len(x)} examples of x")
     sums = {term: 0.0 for term in model.TERMS}
-    for batch in _batches(x, batch_size):
-        terms = model.loss_terms(tf.convert_to_tensor(batch), training=False)
+    for start in range(0, len(x), _checks.check_positive_int(batch_size, "batch_size")):
+        batch = tf.convert_to_tensor(x[start:start + batch_size])
+        terms = model.loss_terms(batch, training=False, **{k: v[start:start + batch_size] for k, v in extras.items()})
         for term in sums:
             sums[term] += float(tf.reduce_sum(terms[term]))
     return {term: value / max(len(x), 1) for term, value in sums.items()}
@@ -271,6 +280,12 @@ METRIC_DEFINITIONS = {
                     "predicting each factor from the standardised code, averaged; 1 is best, 0.5 chance",
     "gaussian_total_correlation": "total correlation in nats of a Gaussian with the codes' covariance, "
                                   "KL(N(0, S) || N(0, diag S)); 0 for uncorrelated codes, lower is better",
+    # keras_ae.feature_points, for runs on a dataset with true object positions (moving-objects)
+    "position_r2": "R^2 on the test frames (held-out sequences) of a least-squares linear map, fitted on the training "
+                   "frames, from the code (a spatial autoencoder's feature points) to the true object positions; "
+                   "the mean over the position coordinates, 1 is perfect, 0 no better than the mean position",
+    "position_r2_min": "the lowest R^2 over the position coordinates (the worst-located object's x or y)",
+    "position_r2_train": "R^2 of the same linear map on the training frames it was fitted on",
     "disentanglement_scale": "fraction of disentanglement_lib's point counts the disentanglement metrics used",
 }
 
@@ -291,7 +306,7 @@ def describe_metrics(metrics):
     return out
 
 
-def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_threshold=0.01):
+def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_threshold=0.01, extras=None):
     """Flat test metrics for ``metrics.json``; the same keys for every run of a family.
 
     Every model: ``reconstruction_mse`` (mean squared error per element), ``score`` (mean anomaly
@@ -309,6 +324,9 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
         batch_size: examples per batch, default 100.
         seed: seed of every Monte Carlo estimate, default 0.
         active_threshold: see :func:`active_units`, default 0.01.
+        extras: the batch entries the model's loss needs besides ``x`` (its
+            ``batch_extras_spec()``, e.g. the neighbouring frames of a model trained on video),
+            arrays aligned with ``x``; needed for the ``test_<term>`` means of such a model.
 
     Example: ``evaluate_model(model, x_test, num_samples=1000)["nll"]``.
     """
@@ -318,7 +336,7 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
         "reconstruction_mse": reconstruction_error(model, x, batch_size),
         "score": float(np.mean(np.concatenate([np.asarray(model.score(b)) for b in _batches(x, batch_size)]))),
     }
-    metrics.update({f"test_{term}": value for term, value in term_means(model, x, batch_size).items()})
+    metrics.update({f"test_{term}": value for term, value in term_means(model, x, batch_size, extras).items()})
     if is_probabilistic(model):
         parts = elbo(model, x, batch_size=batch_size, seed=seed)
         metrics.update({name: float(values.mean()) for name, values in parts.items()})

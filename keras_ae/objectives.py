@@ -75,6 +75,19 @@ def jacobian_frobenius_sq(fn, x):
     return _sum_over_event(tf.square(jac))
 
 
+# -- the deep spatial autoencoder -------------------------------------------------------------
+# Finn et al. 2016, "Deep spatial autoencoders for visuomotor learning".
+
+
+def slowness(code_prev, code, code_next):
+    """Per-example ``||(f_next - f) - (f - f_prev)||^2``: the slowness term ``g_slow`` of three consecutive codes.
+
+    A second difference: zero exactly when the codes move at constant velocity.
+    """
+    acceleration = tf.cast(code_next, tf.float32) - 2.0 * tf.cast(code, tf.float32) + tf.cast(code_prev, tf.float32)
+    return _sum_over_event(tf.square(acceleration))
+
+
 # -- regularized autoencoders ----------------------------------------------------------------
 # Ghosh et al. 2020, "From variational to deterministic autoencoders" (RAE).
 

@@ -20,6 +20,7 @@ import math
 import os
 import statistics
 
+import matplotlib
 import numpy as np
 import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -492,6 +493,55 @@ def latent_scatter(model, x, y, path, max_points=10000):
     return _save(fig, path)
 
 
+def feature_point_grid(model, x, path, positions=None, n=16, cols=8):
+    """Write ``n`` frames with the model's feature points drawn on them (and the true object positions).
+
+    Each of the ``K`` feature points (``model.feature_points(x)``, ``(x, y)`` in [-1, 1] as
+    :class:`keras_ae.layers.SpatialSoftmax` gives them) is a coloured dot, the same colour for
+    the same point in every frame; the true object positions, when given, are red rings.
+
+    Args:
+        model: a model with ``feature_points`` (:class:`keras_ae.models.DeepSpatialAutoencoder`).
+        x: frames ``[N, H, W, C]``; the first ``n`` are drawn (consecutive frames show the points move).
+        path: PNG file to write.
+        positions: the true positions ``[N, M, 2]`` in the same coordinates, or None.
+        n: frames drawn, default 16.
+        cols: frames per row, default 8.
+    Returns:
+        ``path``.
+    """
+    x = np.asarray(x, np.float32)[:n]
+    if len(x) == 0:
+        raise ValueError("feature_point_grid needs at least one frame")
+    points = _batched(model.feature_points, x)  # [n, K, 2]
+    images = _as_images(x)
+    height, width = images.shape[1:3]
+    to_pixels = lambda p, size: (np.asarray(p) + 1.0) * (size - 1) / 2.0  # noqa: E731
+    if positions is not None:
+        positions = np.asarray(positions, np.float32)[:n]
+        if len(positions) != len(x) or positions.ndim != 3 or positions.shape[-1] != 2:
+            raise ValueError(f"positions must be [N, M, 2] for the {len(x)} frames, got shape {positions.shape}")
+    cols = max(1, min(cols, len(x)))
+    rows = math.ceil(len(x) / cols)
+    fig = _new_figure(cols * 1.3, rows * 1.3 + 0.5)
+    colours = np.asarray([matplotlib.colormaps["tab20"](k % 20) for k in range(points.shape[1])])
+    for i in range(len(x)):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.imshow(images[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.scatter(to_pixels(points[i, :, 0], width), to_pixels(points[i, :, 1], height), s=9, c=colours,
+                   edgecolors="black", linewidths=0.3)
+        if positions is not None:
+            ax.scatter(to_pixels(positions[i, :, 0], width), to_pixels(positions[i, :, 1], height), s=70,
+                       marker="o", facecolors="none", edgecolors="red", linewidths=1.0)
+        ax.set_xlim(-0.5, width - 0.5)
+        ax.set_ylim(height - 0.5, -0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    legend = " (red rings: true positions)" if positions is not None else ""
+    fig.suptitle(f"{_model_name(model)}: feature points{legend}", fontsize=9)
+    return _save(fig, path)
+
+
 def loss_curves(history, path):
     """Every logged term against the epoch, one panel per term (``loss_curves.png`` of a run).
 
@@ -528,14 +578,16 @@ def loss_curves(history, path):
     return _save(fig, path)
 
 
-def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
+def write_run_pictures(model, x_test, y_test, run_dir, seed=0, positions=None):
     """Write every picture that applies to ``model`` into ``run_dir`` and return the paths.
 
     - ``reconstructions.png``: always;
     - ``interpolations.png`` and ``traversals.png``: models whose code is a float vector
       (``code_spec``), not a grid of indices;
     - ``samples.png``: generative models (``model.is_generative``);
-    - ``manifold.png`` and ``latent_scatter.png``: models with ``latent_dim == 2``.
+    - ``manifold.png`` and ``latent_scatter.png``: models with ``latent_dim == 2``;
+    - ``feature_points.png``: models with ``feature_points`` (the spatial autoencoder), the first
+      16 test frames with their feature points and, given ``positions``, the true object positions.
 
     A conditional model (one with a ``condition_spec``: its decoder needs the condition) gets
     ``reconstructions.png`` when it can infer the condition from ``x`` (the semi-supervised
@@ -548,6 +600,7 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
         y_test: test labels ``[N]`` or None.
         run_dir: folder to write into (created if missing).
         seed: seed of the samples, default 0.
+        positions: the true object positions ``[N, M, 2]`` of ``x_test`` (a video dataset), or None.
     Returns:
         list of the files written, in the order above.
     """
@@ -566,6 +619,9 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0):
     if vector and _code_size(model) == 2:
         written.append(manifold_grid(model, os.path.join(run_dir, "manifold.png"), x=x_test))
         written.append(latent_scatter(model, x_test, y_test, os.path.join(run_dir, "latent_scatter.png")))
+    if callable(getattr(model, "feature_points", None)):
+        written.append(feature_point_grid(model, x_test, os.path.join(run_dir, "feature_points.png"),
+                                          positions=positions))
     return written
 
 

@@ -58,7 +58,7 @@ def test_names():
     assert D.DATASET_NAMES[0] == "digits"
     assert set(D.DATASET_NAMES) == {
         "digits", "mnist", "fashion_mnist", "binarized_mnist", "cifar10", "omniglot", "dsprites", "celeb_a",
-        "dsprites-procedural",
+        "dsprites-procedural", "moving-objects",
     }
     for name in D.DATASET_NAMES:
         assert D.check_dataset_name(name) == name

@@ -33,13 +33,24 @@ def recipe_batch(recipe, n=40, seed=0):
     return (x > 0.5).astype("float32") if recipe.binarize else x
 
 
+def recipe_extras(model, n, seed=1):
+    """The batch entries a model needs besides ``x`` (``batch_extras_spec``): uniform floats, zero integers."""
+    rng = np.random.default_rng(seed)
+    extras = {}
+    for key, spec in model.batch_extras_spec().items():
+        shape, dtype = (n,) + tuple(spec.shape), spec.dtype.as_numpy_dtype
+        extras[key] = rng.uniform(size=shape).astype(dtype) if spec.dtype.is_floating else np.zeros(shape, dtype)
+    return extras or None
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_recipe_passes_the_contract_harness(name, tmp_path):
     recipe = RECIPES[name]
     x = recipe_batch(recipe)
     # Two replicas once per model class (CI time is bounded).
     mirrored = name in MIRRORED
-    report = testing.check_model(lambda: build_model(recipe, x.shape[1:], seed=0), x, batch_size=10,
+    extras = recipe_extras(build_model(recipe, x.shape[1:], seed=0), len(x))
+    report = testing.check_model(lambda: build_model(recipe, x.shape[1:], seed=0), x, extras, batch_size=10,
                                  learning_rate=recipe.learning_rate, tmp_dir=str(tmp_path),
                                  saved_model=False, tflite=False, mirrored=mirrored)
     model = build_model(recipe, x.shape[1:], seed=0)

@@ -74,6 +74,17 @@ def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
         model.build()
         training.compile_model(model, learning_rate=recipe.learning_rate, **options)
     ds = data.training_pipeline(x, batch_size, shuffle=True, seed=seed, repeat=True, drop_remainder=True)
+    extras = model.batch_extras_spec()
+    if extras:  # entries the loss needs besides x (labels, neighbouring frames): zeros time the same
+        import tensorflow as tf
+
+        def with_extras(x):
+            batch = tf.shape(x)[:1]
+            return {"x": x, **{k: tf.zeros(tf.concat([batch, tf.constant(s.shape.as_list(), tf.int32,
+                                                                          [s.shape.rank])], 0), s.dtype)
+                               for k, s in extras.items()}}
+
+        ds = ds.map(with_extras)
     spe = model.steps_per_execution
     total_steps = -(-(warmup + steps) // spe) * spe
     clock = StepClock(spe)

@@ -353,7 +353,10 @@ def cmd_eval(args):
         _say(args, f"evaluating {args.run_dir}: {len(x_test)} test examples, "
                    f"{args.num_samples} importance samples each")
         start = time.perf_counter()
-        metrics = runner.test_metrics(model, x_test, args.num_samples)
+        x_eval, eval_extras = runner.evaluation_data(model, config["dataset"], x_test,
+                                                     config["recipe"].get("name", "?"))
+        metrics = runner.test_metrics(model, x_eval, args.num_samples, eval_extras)
+        metrics.update(runner.position_metrics(model, config["dataset"]))
         _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")
         ais_log_px = None
         if args.ais:

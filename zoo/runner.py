@@ -169,13 +169,88 @@ def build_callbacks(recipe):
     return [getattr(callback_module, name)(**kwargs) for name, kwargs in recipe.callbacks]
 
 
-def test_metrics(model, x_test, num_samples):
+def test_metrics(model, x_test, num_samples, extras=None):
     """``keras_ae.evaluation.evaluate_model`` as JSON numbers (counts stay integers)."""
     from keras_ae import evaluation
 
-    metrics = evaluation.evaluate_model(model, x_test, num_samples=num_samples)
+    metrics = evaluation.evaluate_model(model, x_test, num_samples=num_samples, extras=extras)
     return {k: int(v) if isinstance(v, (int, np.integer)) else float(v) if hasattr(v, "__float__") else v
             for k, v in metrics.items()}
+
+
+# -- video datasets: consecutive frames and true positions -------------------------------------
+def sequences_of(dataset, split):
+    """The ``keras_ae.data.video.VideoSplit`` (frames as sequences, true positions) of a video dataset, else None."""
+    from keras_ae import data
+
+    spec = data.dataset_spec(dataset)
+    return None if spec.load_sequences is None else spec.load_sequences(dataset, split)
+
+
+def _check_sequence_model(model, dataset, recipe_name):
+    """``CliError`` unless the zoo can make the batch entries ``model`` needs from ``dataset``."""
+    from keras_ae import data
+    from keras_ae.data import video
+
+    needs = sorted(model.batch_extras_spec())
+    name = f"recipe {recipe_name} ({type(model).__name__})"
+    if needs != sorted(video.NEIGHBOUR_KEYS):
+        raise CliError(f"{name} needs the batch entries {needs}, which zoo train cannot make; "
+                       "train it with your own batches (docs/adding-a-model.md)")
+    if data.dataset_spec(dataset).load_sequences is None:
+        videos = ", ".join(n for n in data.dataset_names() if data.dataset_spec(n).load_sequences is not None)
+        raise CliError(f"{name} trains on consecutive frames, and {dataset} is not a video dataset; "
+                       f"train it on one ({videos})")
+
+
+def training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed):
+    """``(train_ds, test_ds)`` for ``fit``: batches of ``x``, or for a model that needs neighbouring
+    frames (``x_prev``, ``x_next``) consecutive-frame triples of the dataset's sequences."""
+    from keras_ae import data
+    from keras_ae.data import video
+
+    if not model.batch_extras_spec():
+        train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
+                                          binarize="dynamic" if recipe.binarize == "dynamic" else None)
+        return train_ds, data.evaluation_pipeline(x_test, batch_size)
+    _check_sequence_model(model, dataset, recipe.name)
+    return (video.window_pipeline(sequences_of(dataset, "train").frames, batch_size, shuffle=True, seed=seed),
+            video.window_pipeline(sequences_of(dataset, "test").frames, batch_size, shuffle=False))
+
+
+def evaluation_data(model, dataset, x_test, recipe_name="?"):
+    """``(x, extras)`` the test metrics run on: ``x_test``, or for a model that needs neighbouring
+    frames the middle frames of the test split's consecutive-frame triples and their neighbours."""
+    from keras_ae.data import video
+
+    if not model.batch_extras_spec():
+        return x_test, None
+    _check_sequence_model(model, dataset, recipe_name)
+    windows = video.frame_windows(sequences_of(dataset, "test").frames)
+    return windows.pop("x"), windows
+
+
+def position_metrics(model, dataset):
+    """For a dataset with true object positions and a model with a float vector code: the R^2 of
+    a linear map from the code to the positions (``keras_ae.feature_points.position_r2``, fitted on
+    the training frames, scored on the test frames) as ``position_r2``, ``position_r2_min`` and
+    ``position_r2_train``; else ``{}``."""
+    from keras_ae import feature_points, pictures
+
+    test = sequences_of(dataset, "test")
+    if test is None or not pictures.has_vector_code(model):
+        return {}
+    train = sequences_of(dataset, "train")
+    flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731  [S, T, ...] -> [S * T, ...]
+    r2 = feature_points.position_r2(model, flat(train.frames), flat(train.positions), flat(test.frames),
+                                    flat(test.positions))
+    return {"position_r2": r2["r2"], "position_r2_min": r2["r2_min"], "position_r2_train": r2["r2_train"]}
+
+
+def test_positions(dataset):
+    """The true positions of the test frames (in ``load_arrays`` order) of a video dataset, else None."""
+    test = sequences_of(dataset, "test")
+    return None if test is None else test.positions.reshape((-1,) + test.positions.shape[2:])
 
 
 def weights_digest(model):
@@ -407,9 +482,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         model.build()
         options = compile_options(speed)
         training.compile_model(model, learning_rate=learning_rate, **options)
-    train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
-                                      binarize="dynamic" if recipe.binarize == "dynamic" else None)
-    test_ds = data.evaluation_pipeline(x_test, batch_size)
+    train_ds, test_ds = training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed)
 
     history_path = os.path.join(write_dir, "history.csv")
     history, resumed_at = [], 0
@@ -488,11 +561,14 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     # The run directory's lifecycle: evaluation, pictures and metrics first, model.keras last.
     # model.keras therefore marks a complete run; until it is there the backup (at the last
     # epoch) is kept, so a run killed now is resumed (it only evaluates again) and never lost.
-    metrics = test_metrics(model, x_test, num_samples)
+    x_eval, eval_extras = evaluation_data(model, dataset, x_test, recipe.name)
+    metrics = test_metrics(model, x_eval, num_samples, eval_extras)
+    metrics.update(position_metrics(model, dataset))
     metrics.update(status="completed", train_seconds=train_seconds, epochs=epochs)
     metrics["definitions"] = evaluation.describe_metrics(metrics)
     try:
-        written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed)
+        written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed,
+                                              positions=test_positions(dataset))
         written.append(pictures.loss_curves(training.read_history(history_path),
                                             os.path.join(run_dir, "loss_curves.png")))
         training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)

@@ -38,6 +38,11 @@ dsprites-procedural (64, 64, 1) train 32768, test 2048 distinct combinations of 
                              (``dsprites-procedural:N``: a train split of N); pixels are 0 or 1,
                              the label is the shape; the ground-truth factors are there for the
                              disentanglement metrics.
+moving-objects (32, 32, 1)   train 512, test 128 sequences of 16 frames (8192 / 2048 frames) of
+                             three objects moving smoothly and bouncing off the walls, rendered
+                             without a download by :mod:`~keras_ae.data.video`; split by
+                             sequence; label -1; the true object positions and the sequences
+                             (consecutive-frame triples) come from the spec's ``load_sequences``.
 npz:PATH       from the file ``train`` / ``test`` from the arrays ``x_train`` / ``x_test`` (required)
                              and ``y_train`` / ``y_test`` (optional, else -1). uint8 is divided
                              by 255; float (or bool) must already lie in [0, 1]. ``[N, H, W]``
@@ -53,13 +58,14 @@ TFDS datasets are read with ``tfds.load`` (downloaded on first use into ``data_d
 
 Layout: :mod:`~keras_ae.data.registry` holds one :class:`DatasetSpec` per name (or name family,
 ``npz:``); each source module registers its specs when imported: :mod:`~keras_ae.data.digits`,
-:mod:`~keras_ae.data.tfds`, :mod:`~keras_ae.data.npz`, :mod:`~keras_ae.data.procedural`. :mod:`~keras_ae.data.loading` loads any
+:mod:`~keras_ae.data.tfds`, :mod:`~keras_ae.data.npz`, :mod:`~keras_ae.data.procedural`, :mod:`~keras_ae.data.video`.
+:mod:`~keras_ae.data.loading` loads any
 registered name; :mod:`~keras_ae.data.pipelines` turns arrays or datasets into batches. A new
 source is a module that calls :func:`register`; nothing else changes.
 """
 
 # The source modules register their specs on import; digits first, the default and first name.
-from keras_ae.data import digits, tfds, npz, procedural  # noqa: E402,F401,I001
+from keras_ae.data import digits, tfds, npz, procedural, video  # noqa: E402,F401,I001
 from keras_ae.data import loading, pipelines, registry
 from keras_ae.data import semisupervised  # noqa: F401  (labelled/unlabelled splits, mixed batches)
 from keras_ae.data.loading import load_arrays, load_dataset

@@ -62,6 +62,10 @@ class DatasetSpec:
             (``None`` otherwise): ``data`` has ``factor_sizes``, ``sample_factors(n, rng)`` and
             ``sample_observations_from_factors(factors, rng)``, which the metrics of
             :mod:`keras_ae.disentanglement` need.
+        load_sequences: ``load_sequences(name, split) -> VideoSplit`` for a video dataset (``None``
+            otherwise): the frames as sequences ``[S, T, H, W, C]`` and the true object positions
+            ``[S, T, K, 2]`` (:mod:`keras_ae.data.video`), for models trained on consecutive
+            frames and for the feature-point metric; ``load_arrays`` gives the same frames flat.
     """
 
     name: str
@@ -74,6 +78,7 @@ class DatasetSpec:
     check_name: Optional[Callable[[str], None]] = None
     usage: str = ""
     ground_truth: Optional[Callable] = None
+    load_sequences: Optional[Callable] = None
 
     def __post_init__(self):
         """Check that the spec is complete: a name, splits, and exactly one loader."""

@@ -19,3 +19,4 @@ from keras_ae.models.vq import VQPixelCNNPrior, VQVAE  # noqa: F401
 from keras_ae.models.conditional import ConditionalVAE  # noqa: F401
 from keras_ae.models.semisupervised import ADGM, M2  # noqa: F401
 from keras_ae.models.hierarchical import LadderVAE, TwoLayerVAE  # noqa: F401
+from keras_ae.models.spatial import DeepSpatialAutoencoder  # noqa: F401
