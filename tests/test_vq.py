@@ -306,8 +306,8 @@ def test_vqvae2_prior_contract_and_exported_sample(x, tmp_path):
     exported = loaded.signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(11))["x"]
     expected = model.sample(5, seed=11)
     np.testing.assert_array_equal(exported, expected)
-    codes = model.encode(expected)
-    assert len(np.unique(codes["top"])) > 1 or len(np.unique(codes["bottom"])) > 1  # not one constant draw
+    codes = model._prior_codes(5, tf.constant([11, 0]))  # the drawn grids (a tiny untrained decoder may blur them)
+    assert len(np.unique(codes["top"])) > 1 and len(np.unique(codes["bottom"])) > 1  # not one constant draw
     assert not np.array_equal(model.sample(5, seed=12), expected)
 
 
