@@ -59,7 +59,8 @@ def available_scores(model):
         names.append("negative_elbo")
     if evaluation.is_probabilistic(model):
         names.append("nll")
-    if getattr(model, "is_generative", False) and model.code_spec.dtype.is_floating:
+    spec = model.code_spec
+    if getattr(model, "is_generative", False) and not isinstance(spec, dict) and spec.dtype.is_floating:
         names.append("latent_density")
     return names
 

@@ -189,6 +189,8 @@ def has_vector_code(model):
     """Whether the model's code (``code_spec``) is a flat float vector: what interpolations,
     traversals and manifolds move through. A grid of integer indices is not."""
     spec = model.code_spec
+    if not isinstance(spec, tf.TensorSpec):  # a structured code (VQVAE2's two index grids)
+        return False
     return tf.as_dtype(spec.dtype).is_floating and len(spec.shape) == 1
 
 

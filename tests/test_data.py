@@ -17,28 +17,6 @@ from keras_ae import data as D
 TFDS_NAMES = [n for n in D.DATASET_NAMES if D.dataset_spec(n).source == "tfds"]
 
 
-@pytest.fixture
-def mock_tfds(tmp_path):
-    """Mock TFDS offline; data_dir is an empty folder so no real metadata or data is picked up.
-
-    ``mock_data`` stands for a prepared dataset, so the builder also says it is prepared (the
-    loader checks that before reading, to fail fast on an unprepared one).
-    """
-    import contextlib
-    from unittest import mock
-
-    import tensorflow_datasets as tfds
-
-    @contextlib.contextmanager
-    def _mock(num_examples, **kwargs):
-        with tfds.testing.mock_data(num_examples=num_examples, policy=tfds.testing.MockPolicy.USE_CODE,
-                                    data_dir=str(tmp_path / "tfds"), **kwargs), \
-                mock.patch.object(tfds.core.DatasetBuilder, "is_prepared", return_value=True):
-            yield
-
-    return _mock
-
-
 def write_npz(tmp_path, filename="data.npz", **arrays):
     path = tmp_path / filename
     np.savez(path, **arrays)

@@ -6,17 +6,23 @@
 - dead codes restart at encoder outputs of the batch;
 - under a 2-replica MirroredStrategy the replicas end with identical codebooks, equal to the
   codebook one device computes on the same global batches;
-- the contract harness (both training paths, 2 replicas, save/load, SavedModel, TFLite).
+- the contract harness (both training paths, 2 replicas, save/load, SavedModel, TFLite);
+- VQ-VAE-2: the two index grids round-trip through the exported encode/decode, its priors
+  (top, and bottom given top) are exactly normalized, the exported seeded sample equals
+  ``model.sample`` for the same seed, and the zoo trains both stages on CIFAR-10-shaped images
+  (32x32x3) under ``tfds.testing.mock_data``.
 """
+
+import itertools
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import testing
+from keras_ae import serving, testing
 from keras_ae.layers.quantizer import VectorQuantizer, ema_codebook, perplexity, usage
-from keras_ae.models import VQPixelCNNPrior, VQVAE
+from keras_ae.models import VQVAE2, VQPixelCNNPrior, VQVAE, VQVAE2Prior
 
 SHAPE = (8, 8, 1)
 
@@ -196,3 +202,129 @@ def test_prior_contract(x, tmp_path):
         lambda: VQPixelCNNPrior(SHAPE, autoencoder=dict(num_codes=8, embedding_dim=4, filters=(8,), seed=1),
                                 num_layers=2, filters=4, hidden=4, seed=2), x, tmp_dir=str(tmp_path), mirrored=False)
     assert "sample" in report["tflite_signatures"]  # the sampling loop converts with builtin ops
+
+
+# -- VQ-VAE-2: two levels of codes and a prior per level ----------------------------------------------
+def _tiny_vq2(**kw):
+    return VQVAE2(SHAPE, num_codes=8, num_top_codes=5, embedding_dim=4, filters=(8,), top_filters=(8,), seed=1, **kw)
+
+
+def _randomize(layer, seed=0, scale=0.3):
+    rng = np.random.default_rng(seed)
+    for v in layer.trainable_weights:
+        v.assign(rng.normal(scale=scale, size=v.shape).astype("float32"))
+
+
+def test_vqvae2_codes_round_trip(x):
+    model = _tiny_vq2()
+    model.build()
+    codes = model.encode(x)
+    assert set(codes) == {"top", "bottom"}
+    assert codes["top"].dtype == tf.int32 and tuple(codes["top"].shape) == (16, 2, 2)
+    assert codes["bottom"].dtype == tf.int32 and tuple(codes["bottom"].shape) == (16, 4, 4)
+    assert {k: tuple(s.shape) for k, s in model.code_spec.items()} == {"top": (2, 2), "bottom": (4, 4)}
+    np.testing.assert_array_equal(model.decode(codes), model.reconstruct(x))
+    np.testing.assert_array_equal(model.decode((codes["top"], codes["bottom"])), model.decode(codes))
+    # the top codes reach the decoder: other top codes, another image
+    other = {"top": (codes["top"] + 1) % 5, "bottom": codes["bottom"]}
+    assert not np.allclose(model.decode(other), model.decode(codes))
+    with pytest.raises(ValueError, match=r"z\['top'\] has values outside \[0, 4\].*top codebook of 5 codes"):
+        model.decode({"top": np.full((1, 2, 2), 5), "bottom": np.zeros((1, 4, 4), np.int32)})
+    with pytest.raises(ValueError, match="keys 'top' and 'bottom'"):
+        model.decode({"bottom": np.zeros((1, 4, 4), np.int32)})
+    with pytest.raises(ValueError, match="batch sizes differ"):
+        model.decode({"top": np.zeros((2, 2, 2), np.int32), "bottom": np.zeros((1, 4, 4), np.int32)})
+
+
+def test_vqvae2_trains_both_codebooks():
+    rng = np.random.default_rng(5)
+    x = (rng.uniform(size=(64,) + SHAPE) > 0.5).astype("float32")
+    model = _tiny_vq2(ema=True, restart_threshold=1.0)
+    model.build()
+    start = {q.name: np.asarray(q.codebook).copy() for q in (model.top_quantizer, model.bottom_quantizer)}
+    model.compile(jit_compile=False, steps_per_execution=1)
+    history = model.fit(x, batch_size=16, epochs=1, verbose=0)
+    assert {"usage_top", "usage_bottom", "perplexity_top", "perplexity_bottom"} <= set(history.history)
+    for q in (model.top_quantizer, model.bottom_quantizer):
+        assert not np.allclose(np.asarray(q.codebook), start[q.name]), q.name
+    used = model.codebook_usage(x)
+    assert 0 < used["usage_top"] <= 1 and 0 < used["usage_bottom"] <= 1
+
+
+def test_vqvae2_prior_is_exactly_normalized_per_level():
+    vq = VQVAE2((4, 4, 1), num_codes=3, num_top_codes=2, embedding_dim=2, filters=(2,), top_filters=(2,), seed=0)
+    model = VQVAE2Prior((4, 4, 1), autoencoder=vq, num_layers=2, filters=4, hidden=4, seed=1)
+    model.build()
+    _randomize(model)
+    # top grids 1x1 of 2 codes, bottom grids 2x2 of 3 codes: every pair (2 * 81)
+    tops = np.array([[[t]] for t in range(2)], np.int32)
+    bottoms = np.array(list(itertools.product(range(3), repeat=4)), np.int32).reshape(-1, 2, 2)
+    top, bottom = (np.repeat(tops, len(bottoms), 0), np.tile(bottoms, (2, 1, 1)))
+    p = np.exp(model.prior_log_prob({"top": top, "bottom": bottom}).numpy().astype(np.float64))
+    assert p.sum() == pytest.approx(1.0, abs=1e-5)
+    # p(b | t) is a distribution for each t, and it depends on t
+    assert p[:81].sum() + p[81:].sum() == pytest.approx(1.0, abs=1e-5)
+    conditional = p.reshape(2, 81) / p.reshape(2, 81).sum(1, keepdims=True)
+    assert not np.allclose(conditional[0], conditional[1])
+
+
+@pytest.mark.slow
+def test_vqvae2_contract(x, tmp_path):
+    report = testing.check_model(lambda: _tiny_vq2(ema=True), x, tmp_dir=str(tmp_path))  # with 2 replicas
+    assert report["replicas"] == 2
+    assert {"usage_top", "usage_bottom", "commitment"} <= set(report["terms"])
+    assert {"encode", "decode", "reconstruct"} <= set(report["tflite_signatures"])
+    # the codes round-trip through the SavedModel: encode gives both grids by name, decode takes them by name
+    model = keras.models.load_model(str(tmp_path / "model.keras"))
+    codes = model.encode(x)
+    signatures = tf.saved_model.load(report["saved_model"]).signatures
+    exported = signatures["encode"](x=tf.constant(x))
+    assert sorted(exported) == ["bottom", "top"]
+    for level in ("top", "bottom"):
+        np.testing.assert_array_equal(exported[level], codes[level])
+    decoded = signatures["decode"](top=exported["top"], bottom=exported["bottom"])["reconstruction"]
+    np.testing.assert_allclose(decoded, model.decode(codes), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_vqvae2_prior_contract_and_exported_sample(x, tmp_path):
+    def make():
+        return VQVAE2Prior(SHAPE, autoencoder=dict(num_codes=8, num_top_codes=5, embedding_dim=4, filters=(8,),
+                                                   top_filters=(8,), seed=1),
+                           num_layers=2, filters=4, hidden=4, seed=2)
+
+    report = testing.check_model(make, x, tmp_dir=str(tmp_path), mirrored=False)
+    assert {"top_nll", "bottom_nll", "prior_nll"} <= set(report["terms"])
+    # both sampling loops convert with builtin ops; the seeded one is left out and the sidecar says why
+    assert {"sample", "encode", "decode", "reconstruct"} <= set(report["tflite_signatures"])
+    assert "sample_seeded" in report["tflite_skipped"]
+    model = make()
+    model.build()
+    _randomize(model.top_prior, 1)
+    _randomize(model.bottom_prior, 2)
+    loaded = tf.saved_model.load(serving.export_saved_model(model, str(tmp_path / "again"), "vq2-prior"))
+    exported = loaded.signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(11))["x"]
+    expected = model.sample(5, seed=11)
+    np.testing.assert_array_equal(exported, expected)
+    codes = model._prior_codes(5, tf.constant([11, 0]))  # the drawn grids (a tiny untrained decoder may blur them)
+    assert len(np.unique(codes["top"])) > 1 and len(np.unique(codes["bottom"])) > 1  # not one constant draw
+    assert not np.array_equal(model.sample(5, seed=12), expected)
+
+
+@pytest.mark.slow
+def test_vqvae2_two_stages_on_cifar10_under_tfds_mock(mock_tfds, tmp_path):
+    import zoo
+
+    small = dict(num_codes=8, num_top_codes=4, embedding_dim=4, filters=[4, 4], top_filters=[4])
+    with mock_tfds(num_examples=8):
+        first = zoo.train("vqvae2-cifar10", out=str(tmp_path / "vq2"), epochs=1, batch_size=4, **small)
+        second = zoo.train("vqvae2-prior-cifar10", out=str(tmp_path / "prior"), epochs=1, batch_size=4,
+                           from_run=first.run_dir, num_layers=1, filters=4, hidden=4)
+    assert first.status == "completed" and second.status == "completed"
+    assert np.isfinite(first.metrics["reconstruction_mse"]) and "test_usage_bottom" in first.metrics
+    assert np.isfinite(second.metrics["test_prior_nll"]) and "samples.png" in second.files
+    model = zoo.load(second.run_dir)
+    assert isinstance(model, VQVAE2Prior)
+    assert {k: tuple(s.shape) for k, s in model.code_spec.items()} == {"top": (4, 4), "bottom": (8, 8)}
+    images = model.sample(2, seed=0)
+    assert tuple(images.shape) == (2, 32, 32, 3)

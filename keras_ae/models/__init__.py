@@ -15,7 +15,7 @@ from keras_ae.models.priors import MAFPriorVAE, MoGPriorVAE, VampPriorVAE  # noq
 from keras_ae.models.autoregressive import MADEDensity, PixelCNNDensity, PixelVAE  # noqa: F401
 from keras_ae.models.divergences import WAE, AdversarialAutoencoder, InfoVAE  # noqa: F401
 from keras_ae.models.disentangling import BetaTCVAE, CapacityVAE, DIPVAE, FactorVAE  # noqa: F401
-from keras_ae.models.vq import VQPixelCNNPrior, VQVAE  # noqa: F401
+from keras_ae.models.vq import VQVAE2, VQPixelCNNPrior, VQVAE, VQVAE2Prior  # noqa: F401
 from keras_ae.models.conditional import ConditionalVAE  # noqa: F401
 from keras_ae.models.semisupervised import ADGM, M2  # noqa: F401
 from keras_ae.models.hierarchical import LadderVAE, TwoLayerVAE  # noqa: F401

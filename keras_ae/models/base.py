@@ -228,7 +228,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
 
     @property
     def code_spec(self):
-        """``tf.TensorSpec`` of one code (no batch axis): a flat float vector unless a family says otherwise."""
+        """``tf.TensorSpec`` of one code (no batch axis): a flat float vector unless a family says otherwise.
+
+        A family whose code has several parts returns ``{name: tf.TensorSpec}`` (``VQVAE2``: the
+        ``top`` and ``bottom`` index grids); its ``encode`` returns and its ``decode`` takes a
+        dict with those keys, and the exported ``decode`` has one input per part, named by its key.
+        """
         return tf.TensorSpec((self.latent_dim,), tf.float32, name="z")
 
     def batch_extras_spec(self):
@@ -585,14 +590,31 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         conditional ``sample``) by extending this dict; the exporter needs no change.
         """
         x = tf.TensorSpec((None,) + tuple(self.data_spec.shape), self.data_spec.dtype, name="x")
-        z = tf.TensorSpec((None,) + tuple(self.code_spec.shape), self.code_spec.dtype, name="z")
+        codes = self.code_spec
+        if isinstance(codes, dict):
+            # A structured code (``{name: TensorSpec}``, e.g. VQVAE2's top and bottom grids): one
+            # input per part, named by its key, and ``_decode`` takes the dict.
+            names = tuple(codes)
+            z_inputs = tuple(tf.TensorSpec((None,) + tuple(codes[k].shape), codes[k].dtype, name=k) for k in names)
+
+            def decode(*parts):
+                return {"reconstruction": self._decode(dict(zip(names, parts)))}
+
+            def decode_probe(model, x):
+                return {k: np.asarray(v) for k, v in model.encode(x).items()}
+        else:
+            z_inputs = (tf.TensorSpec((None,) + tuple(codes.shape), codes.dtype, name="z"),)
+
+            def decode(z):
+                return {"reconstruction": self._decode(z)}
+
+            def decode_probe(model, x):
+                return {"z": np.asarray(model.encode(x))}
         endpoints = {
             "reconstruct": Endpoint(lambda x: {"reconstruction": self._reconstruct(x)}, (x,),
                                     stochastic=self.stochastic_decoder),
             "encode": Endpoint(self._encode_outputs, (x,)),
-            "decode": Endpoint(lambda z: {"reconstruction": self._decode(z)}, (z,),
-                               stochastic=self.stochastic_decoder,
-                               probe=lambda model, x: {"z": np.asarray(model.encode(x))}),
+            "decode": Endpoint(decode, z_inputs, stochastic=self.stochastic_decoder, probe=decode_probe),
             "score": Endpoint(lambda x: {"score": self._score(x)}, (x,)),
         }
         if self.is_generative:

@@ -21,6 +21,13 @@ def data_range(model, data=None):
     return None
 
 
+def code_description(spec):
+    """``{"name", "shape", "dtype"}`` of a code spec; a structured code (a dict of specs) gives ``{"parts": {...}}``."""
+    if isinstance(spec, dict):
+        return {"parts": {key: code_description(part) for key, part in spec.items()}}
+    return {"name": spec.name, "shape": [-1] + list(spec.shape), "dtype": spec.dtype.name}
+
+
 def tflite_sidecar(model, path, blob, quantization, ops_note, signatures, representative_data=None):
     """The sidecar dict of a converted TFLite file (without parity, which the caller adds).
 
@@ -47,8 +54,7 @@ def tflite_sidecar(model, path, blob, quantization, ops_note, signatures, repres
             "dtype": model.data_spec.dtype.name,
             "value_range": data_range(model, representative_data),
         },
-        "code": {"name": model.code_spec.name, "shape": [-1] + list(model.code_spec.shape),
-                 "dtype": model.code_spec.dtype.name},
+        "code": code_description(model.code_spec),
         "batch": "dynamic: resize the input tensor (get_signature_runner does it)",
         "signatures": {sig: {"inputs": sorted(r["inputs"]), "outputs": sorted(r["outputs"])}
                        for sig, r in signatures.items()},
