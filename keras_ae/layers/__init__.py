@@ -10,3 +10,4 @@ from keras_ae.layers.made import MADE  # noqa: F401
 from keras_ae.layers.flows import AutoregressiveFlow, PlanarBijector, PlanarFlow  # noqa: F401
 from keras_ae.layers.quantizer import VectorQuantizer  # noqa: F401
 from keras_ae.layers.pixelcnn import GatedPixelCNN, GatedPixelCNNBlock, MaskedConv2D  # noqa: F401
+from keras_ae.layers.attention import FilterbankRead, FilterbankWrite  # noqa: F401

@@ -18,3 +18,4 @@ from keras_ae.models.disentangling import BetaTCVAE, CapacityVAE, DIPVAE, Factor
 from keras_ae.models.vq import VQPixelCNNPrior, VQVAE  # noqa: F401
 from keras_ae.models.conditional import ConditionalVAE  # noqa: F401
 from keras_ae.models.semisupervised import ADGM, M2  # noqa: F401
+from keras_ae.models.draw import DRAW  # noqa: F401

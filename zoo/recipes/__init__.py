@@ -15,3 +15,4 @@ from zoo.recipes import flows  # noqa: F401
 from zoo.recipes import disentangling  # noqa: F401
 from zoo.recipes import divergences  # noqa: F401
 from zoo.recipes import vq  # noqa: F401
+from zoo.recipes import draw  # noqa: F401
