@@ -273,6 +273,13 @@ def has_canvas_sequence(model):
     return callable(getattr(model, "sample_sequence", None)) and callable(getattr(model, "canvas_sequence", None))
 
 
+def _sample_sequence(model, n, seed):
+    """``model.sample_sequence(n, seed)`` as numpy ``[n, T, ...]``, or ``ValueError`` for a model without one."""
+    if not has_canvas_sequence(model):
+        raise ValueError(f"{_model_name(model)} has no per-step outputs (sample_sequence)")
+    return _numpy(model.sample_sequence(n, seed=seed))
+
+
 def _step_labels(steps):
     return [f"t={t + 1}" for t in range(steps)]
 
@@ -291,9 +298,7 @@ def generation_sequence_grid(model, path, n=8, seed=0):
     Returns:
         ``path``.
     """
-    if not has_canvas_sequence(model):
-        raise ValueError(f"{_model_name(model)} has no per-step outputs (sample_sequence)")
-    sequence = _numpy(model.sample_sequence(n, seed=seed))  # [n, T, ...]
+    sequence = _sample_sequence(model, n, seed)
     steps = sequence.shape[1]
     return _draw_grid(sequence.reshape((-1,) + sequence.shape[2:]), len(sequence), steps, path,
                       f"{_model_name(model)}: generation sequence, the canvas after each step (seed {seed})",
@@ -343,9 +348,7 @@ def generation_sequence_gif(model, path, n=16, seed=0, zoom=4, frame_ms=200, hol
     """
     from PIL import Image
 
-    if not has_canvas_sequence(model):
-        raise ValueError(f"{_model_name(model)} has no per-step outputs (sample_sequence)")
-    sequence = _numpy(model.sample_sequence(n, seed=seed))  # [n, T, ...]
+    sequence = _sample_sequence(model, n, seed)
     steps = sequence.shape[1]
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)

@@ -30,11 +30,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import _checks, ais, objectives, samplers
+from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.attention import FilterbankRead, FilterbankWrite, image_shape_of
 from keras_ae.layers.bodies import new_kernel_initializer
 from keras_ae.layers.heads import GaussianHead, bernoulli
 from keras_ae.models.base import BaseAutoencoder, Endpoint
+from keras_ae.models.vae import VAE
 
 tfd = tfp.distributions
 
@@ -345,20 +346,9 @@ class DRAW(BaseAutoencoder):
         log_px = self._log_px(x_rep, self._generate(tf.reshape(z, [-1, self.code_size])))
         return tf.reshape(log_px, [n, batch])
 
-    def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
-        """AIS from the prior or from the mean-path Gaussians (:meth:`posterior`) to ``p(x, z) = p(z) p(x | z)``."""
-        init_seed, chain_seed = samplers.split_seed(seed, 2)
-        prior = self._prior()
-        initial = prior if start == "prior" else self._posterior(x)
-        z0 = initial.sample([num_chains, int(x.shape[0])] if start == "prior" else num_chains, seed=init_seed)
-
-        def log_joint(z):
-            return tf.cast(prior.log_prob(z), tf.float32) + self.log_prob_of_codes(x, z)
-
-        def log_initial(z):
-            return tf.cast(initial.log_prob(z), tf.float32)
-
-        return ais.forward_bound(log_initial, log_joint, tf.cast(z0, tf.float32), num_steps, chain_seed).log_marginal
+    #: AIS from the prior or from the mean-path Gaussians (:meth:`posterior`) to ``p(x, z) = p(z) p(x | z)``:
+    #: the VAE's, which reads only ``_prior``, ``_posterior`` and ``log_prob_of_codes``.
+    _ais_log_likelihood = VAE._ais_log_likelihood
 
     # -- training --------------------------------------------------------------------------------
     def loss_weights(self):
