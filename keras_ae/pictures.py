@@ -1,4 +1,5 @@
-"""Pictures for run directories: reconstructions, samples, interpolations, traversals, 2-D manifolds.
+"""Pictures for run directories: reconstructions, samples, interpolations, traversals, 2-D manifolds,
+generation sequences (PNG and animated GIF) of models that draw in steps.
 
 Every function takes a model that follows :class:`keras_ae.models.base.BaseAutoencoder`
 (``encode``/``decode``; ``sample`` when ``model.is_generative``) and writes one PNG atomically
@@ -268,6 +269,106 @@ def sample_grid(model, path, n=64, seed=0):
     samples = _numpy(model.sample(n, seed=seed))
     cols = math.ceil(math.sqrt(n))
     return _draw_grid(samples, math.ceil(n / cols), cols, path, f"{_model_name(model)}: samples (seed {seed})")
+
+
+def has_canvas_sequence(model):
+    """Whether ``model`` draws in steps and shows them (``sample_sequence``/``canvas_sequence``, as DRAW)."""
+    return callable(getattr(model, "sample_sequence", None)) and callable(getattr(model, "canvas_sequence", None))
+
+
+def _sample_sequence(model, n, seed):
+    """``model.sample_sequence(n, seed)`` as numpy ``[n, T, ...]``, or ``ValueError`` for a model without one."""
+    if not has_canvas_sequence(model):
+        raise ValueError(f"{_model_name(model)} has no per-step outputs (sample_sequence)")
+    return _numpy(model.sample_sequence(n, seed=seed))
+
+
+def _step_labels(steps):
+    return [f"t={t + 1}" for t in range(steps)]
+
+
+def generation_sequence_grid(model, path, n=8, seed=0):
+    """Write the generation sequence: one row per sample, one column per step (``model.sample_sequence``).
+
+    Cell ``(i, t)`` is sample ``i``'s canvas after step ``t`` (DRAW: ``sigmoid(c_t)``); the last
+    column is ``model.sample(n, seed)``.
+
+    Args:
+        model: a model with ``sample_sequence(n, seed)`` (``[n, T, *input_shape]``).
+        path: PNG file to write.
+        n: samples (rows), default 8.
+        seed: sampling seed, default 0 (the same seed gives the same picture).
+    Returns:
+        ``path``.
+    """
+    sequence = _sample_sequence(model, n, seed)
+    steps = sequence.shape[1]
+    return _draw_grid(sequence.reshape((-1,) + sequence.shape[2:]), len(sequence), steps, path,
+                      f"{_model_name(model)}: generation sequence, the canvas after each step (seed {seed})",
+                      col_labels=_step_labels(steps))
+
+
+def reconstruction_sequence_grid(model, x, path, n=8):
+    """Write how the model draws its reconstructions: per row an input, then its canvas after each step.
+
+    The canvases are ``model.canvas_sequence(model.encode(x))``; the last one is ``reconstruct(x)``.
+
+    Args:
+        model: a model with ``canvas_sequence(z)`` and ``encode``.
+        x: data ``[N, *input_shape]``; the first ``n`` examples are drawn.
+        path: PNG file to write.
+        n: examples (rows), default 8.
+    Returns:
+        ``path``.
+    """
+    if not has_canvas_sequence(model):
+        raise ValueError(f"{_model_name(model)} has no per-step outputs (canvas_sequence)")
+    x = np.asarray(x, np.float32)[:n]
+    sequence = _numpy(model.canvas_sequence(model.encode(x)))  # [n, T, ...]
+    steps = sequence.shape[1]
+    rows = np.concatenate([x[:, None], sequence], axis=1)
+    return _draw_grid(rows.reshape((-1,) + x.shape[1:]), len(x), steps + 1, path,
+                      f"{_model_name(model)}: inputs and the canvas after each step of their reconstruction",
+                      col_labels=["input"] + _step_labels(steps))
+
+
+def generation_sequence_gif(model, path, n=16, seed=0, zoom=4, frame_ms=200, hold_ms=1500):
+    """Write the generation sequence as an animated GIF: frame ``t`` shows every sample's canvas after step ``t``.
+
+    The samples are tiled in a square grid (those of :func:`generation_sequence_grid` with the
+    same ``seed`` come first), each pixel drawn as ``zoom x zoom``; the last frame stays
+    ``hold_ms`` before the animation loops. Written with Pillow, atomically.
+
+    Args:
+        model: a model with ``sample_sequence(n, seed)``.
+        path: GIF file to write.
+        n: samples, default 16.
+        seed: sampling seed, default 0.
+        zoom: pixel magnification, default 4.
+        frame_ms, hold_ms: duration of a step's frame and of the last one, default 200 and 1500 ms.
+    Returns:
+        ``path``.
+    """
+    from PIL import Image
+
+    sequence = _sample_sequence(model, n, seed)
+    steps = sequence.shape[1]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    frames = []
+    for t in range(steps):
+        images = _as_images(sequence[:, t])
+        if images is None:
+            raise ValueError(f"{_model_name(model)}'s examples are not images; a GIF needs images")
+        tile = _mosaic(images, rows, cols)
+        tile = np.repeat(np.repeat(tile, zoom, axis=0), zoom, axis=1)
+        pixels = np.round(np.clip(tile, 0.0, 1.0) * 255).astype(np.uint8)
+        frames.append(Image.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L"))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                   duration=[frame_ms] * (steps - 1) + [hold_ms])
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
 
 
 def class_sample_grid(model, path, per_class=10, seed=0):
@@ -590,6 +691,9 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0, positions=None):
     - ``manifold.png`` and ``latent_scatter.png``: models with ``latent_dim == 2``;
     - ``feature_points.png``: models with ``feature_points`` (the spatial autoencoder), the first
       16 test frames with their feature points and, given ``positions``, the true object positions.
+    - ``generation_sequence.png`` (rows: samples, columns: steps), ``generation_sequence.gif``
+      (the same steps animated) and ``reconstruction_sequence.png``: models that draw in steps
+      and show them (``sample_sequence``/``canvas_sequence``, as DRAW).
 
     A conditional model (one with a ``condition_spec``: its decoder needs the condition) gets
     ``reconstructions.png`` when it can infer the condition from ``x`` (the semi-supervised
@@ -624,6 +728,10 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0, positions=None):
     if callable(getattr(model, "feature_points", None)):
         written.append(feature_point_grid(model, x_test, os.path.join(run_dir, "feature_points.png"),
                                           positions=positions))
+    if has_canvas_sequence(model):
+        written.append(generation_sequence_grid(model, os.path.join(run_dir, "generation_sequence.png"), seed=seed))
+        written.append(generation_sequence_gif(model, os.path.join(run_dir, "generation_sequence.gif"), seed=seed))
+        written.append(reconstruction_sequence_grid(model, x_test, os.path.join(run_dir, "reconstruction_sequence.png")))
     return written
 
 

@@ -18,8 +18,10 @@ from zoo.runner import build_model
 #: Classes whose own test file runs the harness (both training paths, 2 replicas, SavedModel and
 #: TFLite) on a tiny instance; their recipe-sized networks would cost minutes of CI each here:
 #: tests/test_vq.py (VQVAE2, VQVAE2Prior), tests/test_pixelcnn.py (PixelVAE),
-#: tests/test_hierarchical.py (TwoLayerVAE), tests/test_spatial.py (DeepSpatialAutoencoder).
-HARNESSED_IN_THEIR_OWN_TESTS = ("VQVAE2", "VQVAE2Prior", "PixelVAE", "TwoLayerVAE", "DeepSpatialAutoencoder")
+#: tests/test_hierarchical.py (TwoLayerVAE), tests/test_spatial.py (DeepSpatialAutoencoder),
+#: tests/test_draw.py (DRAW).
+HARNESSED_IN_THEIR_OWN_TESTS = ("VQVAE2", "VQVAE2Prior", "PixelVAE", "TwoLayerVAE", "DeepSpatialAutoencoder",
+                                "DRAW")
 
 #: One recipe per kind of model graph is enough for the contract (the MNIST recipes are the digits
 #: ones with larger bodies, and their XLA compilation is what costs CI time).

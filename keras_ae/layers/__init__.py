@@ -11,3 +11,4 @@ from keras_ae.layers.flows import AutoregressiveFlow, PlanarBijector, PlanarFlow
 from keras_ae.layers.quantizer import VectorQuantizer  # noqa: F401
 from keras_ae.layers.pixelcnn import GatedPixelCNN, GatedPixelCNNBlock, MaskedConv2D  # noqa: F401
 from keras_ae.layers.spatial_softmax import SpatialSoftmax  # noqa: F401
+from keras_ae.layers.attention import FilterbankRead, FilterbankWrite  # noqa: F401

@@ -17,3 +17,4 @@ from zoo.recipes import divergences  # noqa: F401
 from zoo.recipes import vq  # noqa: F401
 from zoo.recipes import hierarchical  # noqa: F401
 from zoo.recipes import spatial  # noqa: F401
+from zoo.recipes import draw  # noqa: F401
