@@ -78,7 +78,9 @@ def test_per_layer_kls_sum_to_the_total_kl(cls, trained, binary_digits):
     # evaluation.elbo reports each layer's KL, and their sum as kl.
     parts = evaluation.elbo(model, x, num_samples=4)
     np.testing.assert_allclose(parts["kl"], parts["kl_z1"] + parts["kl_z2"], rtol=1e-6)
-    assert np.all(parts["kl_z1"] > 0) and np.all(parts["kl_z2"] > -1e-6)
+    # kl_z1 of the two-layer model is a Monte Carlo estimate (4 draws): per example it may dip
+    # below 0 by its noise, so its mean over the 32 examples is what must be positive
+    assert np.mean(parts["kl_z1"]) > 0 and np.all(parts["kl_z2"] > -1e-6)
 
 
 @pytest.mark.parametrize("cls", [TwoLayerVAE, LadderVAE])
