@@ -118,30 +118,39 @@ class FactorVAE(DiscriminatorOptimizerDefault, VAE):
         gamma: weight of the TC, >= 0, default 10.0 (Kim & Mnih compare gamma from 10 to 100 on dSprites;
             10 is the low end).
         discriminator_units: default six layers of 1000 units, leaky ReLU (slope 0.2), the paper's.
+        discriminator_learning_rate: of the discriminator's default optimizer, > 0, default 1e-4
+            (the paper's).
         other arguments: see :class:`~keras_ae.models.vae.VAE` (``beta`` 1 in the paper).
 
     Optimizers: ``compile()`` gives the discriminator the paper's ``Adam(1e-4, beta_1=0.5, beta_2=0.9)``
-    (pass another as ``group_optimizers={"discriminator": ...}``); the paper trains the VAE with
-    ``Adam(1e-4)``.
+    (its learning rate is ``discriminator_learning_rate``; pass another optimizer as
+    ``group_optimizers={"discriminator": ...}``); the paper trains the VAE with ``Adam(1e-4)``.
     """
 
     TERMS = ("reconstruction", "kl", "elbo", "total_correlation")
     PARAMETER_GROUPS = {"discriminator": ("discriminator_loss",)}
     DISCRIMINATOR_OPTIMIZER = {"learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.9}
 
-    def __init__(self, input_shape, latent_dim, gamma=10.0, discriminator_units=(1000,) * 6, **kwargs):
+    def __init__(self, input_shape, latent_dim, gamma=10.0, discriminator_units=(1000,) * 6,
+                 discriminator_learning_rate=1e-4, **kwargs):
         _checks.check_number(gamma, "gamma", minimum=0)
+        _checks.check_number(discriminator_learning_rate, "discriminator_learning_rate", minimum=0,
+                             exclusive_minimum=True)
         units = _checks.check_int_sequence(discriminator_units, "discriminator_units")
         if kwargs.get("num_samples", 1) != 1:
             raise ValueError(f"num_samples must be 1 for FactorVAE, got {kwargs['num_samples']}")
         super().__init__(input_shape, latent_dim, **kwargs)
         self.gamma = float(gamma)
         self.discriminator_units = units
+        self.discriminator_learning_rate = float(discriminator_learning_rate)
+        self.DISCRIMINATOR_OPTIMIZER = {**type(self).DISCRIMINATOR_OPTIMIZER,
+                                        "learning_rate": self.discriminator_learning_rate}
         self.discriminator = latent_discriminator(units, self.kernel_initializer, "discriminator", leaky_slope=0.2)
 
     def get_config(self):
         config = super().get_config()
-        config.update(gamma=self.gamma, discriminator_units=list(self.discriminator_units))
+        config.update(gamma=self.gamma, discriminator_units=list(self.discriminator_units),
+                      discriminator_learning_rate=self.discriminator_learning_rate)
         return config
 
     def parameter_group_variables(self, group):
