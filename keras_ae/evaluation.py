@@ -83,7 +83,9 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0, condition=None):
     """The ELBO per example, split as ``elbo = -(reconstruction + kl)`` (nats).
 
     ``reconstruction = E_q[-log p(x|z)]`` estimated with ``num_samples`` samples of ``q(z|x)``;
-    ``kl = KL(q(z|x) || p(z))`` in closed form where TFP has one (else Monte Carlo).
+    ``kl = KL(q(z|x) || p(z))`` in closed form where TFP has one (else Monte Carlo); for a
+    semi-supervised model without labels, the Monte Carlo ``KL(q(y, z|x) || p(y, z))`` of the
+    label and code drawn together.
 
     Args:
         model: a probabilistic model (it has ``importance_samples`` and ``kl``).
@@ -113,6 +115,10 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0, condition=None):
             for name, value in kl.items():
                 parts.setdefault(f"kl_{name}", []).append(value.numpy())
             parts["kl"].append(sum(parts[f"kl_{name}"][-1] for name in model.latent_layers))
+        elif record.posterior is None:
+            # A joint proposal without one posterior object (a semi-supervised model draws the
+            # label with z when y is not given): KL(q(y, z|x) || p(y, z)), Monte Carlo over the draws.
+            parts["kl"].append(tf.reduce_mean(record.log_qz - record.log_pz, axis=0).numpy())
         else:
             parts["kl"].append(model.kl(record.posterior).numpy())  # the model decides: analytic or Monte Carlo
     parts = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
