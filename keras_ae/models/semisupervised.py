@@ -527,6 +527,12 @@ class M1M2(BaseAutoencoder):
         with self.distribute_strategy.scope():
             self.autoencoder.build()
             self.m2.build()
+        # Again now that every weight of the first stage exists, variable by variable: the dense
+        # layer a head's projection creates in its build is not among the layers that
+        # ``trainable = False`` reaches (Keras 3.15), so its weights would stay trainable.
+        self.autoencoder.trainable = False
+        for variable in self.autoencoder.weights:
+            variable.trainable = False
         super().build(input_shape)
 
     # -- M2's interface, on images -----------------------------------------------------------------
