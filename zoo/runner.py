@@ -136,6 +136,9 @@ def build_model(recipe, input_shape, seed, **overrides):
         if isinstance(e, TypeError) or "keyword argument" in reason:  # an argument it does not take (--set)
             raise CliError(f"recipe {recipe.name}: {recipe.model} does not take the arguments given "
                            f"({reason})") from None
+        stage = getattr(cls, "previous_stage", None)
+        if stage in overrides and not isinstance(overrides[stage], dict):  # the trained model of --from
+            raise CliError(f"recipe {recipe.name} cannot build on the run given with --from: {reason}") from None
         if overrides:
             raise CliError(f"recipe {recipe.name} with {overrides}: {reason}") from None
         # e.g. a conv recipe on vector data: the model says what it needs
