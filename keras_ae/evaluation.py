@@ -215,10 +215,14 @@ def term_means(model, x, batch_size=256, extras=None):
     """Test means of the model's own per-example loss terms (``model.TERMS``, evaluation mode).
 
     ``extras``: the batch entries the loss needs besides ``x`` (``model.batch_extras_spec()``,
-    e.g. neighbouring frames), arrays aligned with ``x``.
+    e.g. neighbouring frames), arrays aligned with ``x``. A semi-supervised model given no labels
+    gets ``y = -1`` (every example unlabelled: the terms of the unlabelled bound).
     """
     x = _check_array(model, x)
     extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
+    if "y" not in extras and getattr(model, "condition_spec", None) is not None \
+            and not getattr(model, "condition_required", True):
+        extras["y"] = np.full(len(x), -1, np.int32)
     for key, value in extras.items():
         if len(value) != len(x):
             raise ValueError(f"extras[{key!r}] has {len(value)} entries for {len(x)} examples of x")

@@ -9,6 +9,8 @@
 - the labelled split is balanced and seeded; mixed batches keep their ratio on every replica;
 - the harness, and the exported ``classify`` (SavedModel and TFLite) agrees with the model on
   every example;
+- ``evaluate_model`` of a semi-supervised model: ``test_error`` is the error of ``classify`` on
+  every example; ``nll`` is ``-log p(x)`` (the label summed out) with or without the labels;
 - M1+M2: its bounds and ``classify`` equal an M2's with the same weights on the precomputed codes
   of the first stage, which stays frozen in ``fit``; the harness on a tiny instance.
 """
@@ -20,7 +22,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import objectives, serving, testing
+from keras_ae import evaluation, objectives, serving, testing
 from keras_ae.data import semisupervised
 from keras_ae.models import ADGM, M2, VAE, Autoencoder, M1M2, PlanarVAE
 
@@ -219,6 +221,23 @@ def test_sdgm_harness(data, tmp_path):
     report = testing.check_model(lambda: _make(ADGM, auxiliary_dim=2, skip=True), x, {"y": y},
                                  tmp_dir=str(tmp_path), mirrored=False, saved_model=False, tflite=False)
     assert "auxiliary" in report["terms"]
+
+
+def test_evaluate_model_records_the_classification_error(m2, data):
+    x, _ = data
+    y = (np.arange(len(x)) % K).astype("int32")
+    labelled = evaluation.evaluate_model(m2, x, num_samples=3, batch_size=5, extras={"y": y})
+    expected = np.mean(m2.classify(x)["label"].numpy() != y)
+    assert labelled["test_error"] == expected
+    alone = evaluation.evaluate_model(m2, x, num_samples=3, batch_size=5)
+    assert "test_error" not in alone
+    for key in ("nll", "elbo", "kl", "score", "reconstruction_mse"):  # of x alone either way
+        assert labelled[key] == alone[key], key
+    # the ELBO's KL without labels is the Monte Carlo KL of q(y, z | x) from p(y, z): >= 0 on average
+    assert np.isfinite(alone["elbo"]) and alone["kl"] > 0
+    np.testing.assert_allclose(labelled["test_classification"],
+                               -np.mean(np.log(m2.classify(x)["probabilities"].numpy()[np.arange(len(x)), y])),
+                               rtol=1e-5)
 
 
 # -- M1+M2 ----------------------------------------------------------------------------------------

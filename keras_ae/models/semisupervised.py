@@ -241,17 +241,24 @@ class M2(ConditionalVAE):
     # -- export -----------------------------------------------------------------------------------
     def export_endpoints(self):
         """``classify(x)``; ``reconstruct``, ``encode``, ``score`` of ``x`` alone; ``decode(z, y)``, ``sample(y)``."""
-        conditional = super().export_endpoints()
-        x = conditional["reconstruct"].inputs[0]
-        return {
-            "reconstruct": Endpoint(lambda x: {"reconstruction": self._reconstruct(x)}, (x,)),
-            "encode": Endpoint(lambda x: self._encode_outputs(x), (x,)),
-            "decode": conditional["decode"],
-            "score": Endpoint(lambda x: {"score": self._score(x)}, (x,)),
-            "classify": Endpoint(self._classify, (x,)),
-            "sample": conditional["sample"],
-            "sample_seeded": conditional["sample_seeded"],
-        }
+        return _semisupervised_endpoints(self)
+
+
+def _semisupervised_endpoints(model):
+    """The signatures of a model that infers the label from ``x`` (M2, ADGM, M1M2): ``classify(x)``;
+    ``reconstruct``, ``encode``, ``score`` of ``x`` alone; the conditional ``decode(z, y)``,
+    ``sample(y)``, ``sample_seeded(y, seed)``."""
+    conditional = ConditionalVAE.export_endpoints(model)  # the conditional VAE's, on the model's hooks
+    x = conditional["reconstruct"].inputs[0]
+    return {
+        "reconstruct": Endpoint(lambda x: {"reconstruction": model._reconstruct(x)}, (x,)),
+        "encode": Endpoint(lambda x: model._encode_outputs(x), (x,)),
+        "decode": conditional["decode"],
+        "score": Endpoint(lambda x: {"score": model._score(x)}, (x,)),
+        "classify": Endpoint(model._classify, (x,)),
+        "sample": conditional["sample"],
+        "sample_seeded": conditional["sample_seeded"],
+    }
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -620,7 +627,8 @@ class M1M2(BaseAutoencoder):
         return self._reconstruct(*self._checked(x, y))
 
     def decode(self, z, y=None, seed=None):
-        """Codes ``z2`` ``[B, latent_dim]`` and labels ``[B]`` -> images (M1's decoder at the mean of ``p(z1|y,z2)``)."""
+        """Codes ``z2`` ``[B, latent_dim]`` and labels ``[B]`` -> images: M1's decoder mean at the mean
+        of ``p(z1 | y, z2)``."""
         z = self.check_codes(z)
         _checks.check_seed(seed)
         if y is None:
@@ -638,24 +646,4 @@ class M1M2(BaseAutoencoder):
     def export_endpoints(self):
         """M2's signatures on images: ``classify(x)``, ``reconstruct``, ``encode``, ``score`` of ``x``;
         ``decode(z, y)``, ``sample(y)``, ``sample_seeded(y, seed)`` give images."""
-        x = tf.TensorSpec((None,) + tuple(self.data_spec.shape), self.data_spec.dtype, name="x")
-        z = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-        y = tf.TensorSpec((None,), tf.int32, name="y")
-
-        def code_probe(model, data):
-            return {"z": np.asarray(model._encode(tf.constant(data))), "y": model.probe_conditions(len(data))}
-
-        return {
-            "reconstruct": Endpoint(lambda x: {"reconstruction": self._reconstruct(x)}, (x,)),
-            "encode": Endpoint(lambda x: self._encode_outputs(x), (x,)),
-            "decode": Endpoint(lambda z, y: {"reconstruction": self._decode(z, y=y)}, (z, y), probe=code_probe),
-            "score": Endpoint(lambda x: {"score": self._score(x)}, (x,)),
-            "classify": Endpoint(self._classify, (x,)),
-            "sample": Endpoint(lambda y: {"x": self._sample_given(y)}, (y,), stochastic=True,
-                               probe=lambda model, data: {"y": model.probe_conditions(len(data))}),
-            "sample_seeded": Endpoint(
-                lambda y, seed: {"x": self._sample(tf.shape(y)[0], samplers.stateless_seed(seed), y=y)},
-                (y, tf.TensorSpec((), tf.int32, name="seed")),
-                probe=lambda model, data: {"y": model.probe_conditions(4), "seed": np.array(7, np.int32)},
-                tflite_skip="seeded (stateless) random ops have no TFLite builtin kernel; use sample"),
-        }
+        return _semisupervised_endpoints(self)
