@@ -19,6 +19,16 @@ def _batches(x, batch_size):
         yield x[start:start + batch_size]
 
 
+def _batches_with(x, condition, batch_size):
+    """``(batch, condition of the batch)`` over ``x``; ``condition``: ``{name: array aligned with x}`` or None."""
+    condition = {k: np.asarray(v) for k, v in (condition or {}).items()}
+    for key, value in condition.items():
+        if len(value) != len(x):
+            raise ValueError(f"the condition {key!r} has {len(value)} entries for {len(x)} examples of x")
+    for start in range(0, len(x), _checks.check_positive_int(batch_size, "batch_size")):
+        yield x[start:start + batch_size], {k: v[start:start + batch_size] for k, v in condition.items()}
+
+
 def _batch_seed(seed, index):
     """A distinct integer seed for batch ``index`` of an evaluation seeded with ``seed``."""
     return (int(seed) * 100_003 + index) % (2**31 - 1)
@@ -35,7 +45,7 @@ def is_probabilistic(model):
 
 
 def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="importance", ais_steps=1000,
-                   ais_start="prior"):
+                   ais_start="prior", condition=None):
     """Estimated ``log p(x)`` per example, in nats: importance sampling or AIS.
 
     ``method="importance"`` (Burda et al. 2015, eq. 12): ``log p(x) ~ log (1/k) sum_s p(x|z_s)
@@ -55,6 +65,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="i
         method: ``"importance"`` (default) or ``"ais"``.
         ais_steps: AIS transitions, default 1000.
         ais_start: the AIS initial distribution, ``"prior"`` (default) or ``"posterior"``.
+        condition: a conditional model's conditions ``{"y": [N, ...]}`` (then ``log p(x | y)``), or None.
 
     Returns:
         float64 array ``[N]``; the test NLL is ``-mean``.
@@ -63,16 +74,18 @@ def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="i
     """
     x = _check_array(model, x)
     out = [model.log_likelihood(batch, num_samples=num_samples, seed=seed + i, method=method,
-                                ais_steps=ais_steps, ais_start=ais_start).numpy()
-           for i, batch in enumerate(_batches(x, batch_size))]
+                                ais_steps=ais_steps, ais_start=ais_start, **given).numpy()
+           for i, (batch, given) in enumerate(_batches_with(x, condition, batch_size))]
     return np.concatenate(out).astype(np.float64) if out else np.zeros([0])
 
 
-def elbo(model, x, num_samples=10, batch_size=256, seed=0):
+def elbo(model, x, num_samples=10, batch_size=256, seed=0, condition=None):
     """The ELBO per example, split as ``elbo = -(reconstruction + kl)`` (nats).
 
     ``reconstruction = E_q[-log p(x|z)]`` estimated with ``num_samples`` samples of ``q(z|x)``;
-    ``kl = KL(q(z|x) || p(z))`` in closed form where TFP has one (else Monte Carlo).
+    ``kl = KL(q(z|x) || p(z))`` in closed form where TFP has one (else Monte Carlo); for a
+    semi-supervised model without labels, the Monte Carlo ``KL(q(y, z|x) || p(y, z))`` of the
+    label and code drawn together.
 
     Args:
         model: a probabilistic model (it has ``importance_samples`` and ``kl``).
@@ -80,6 +93,7 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
         num_samples: samples of ``q`` for the reconstruction term, default 10.
         batch_size: examples per batch, default 256.
         seed: integer seed, default 0.
+        condition: a conditional model's conditions ``{"y": [N, ...]}``, or None.
 
     Returns:
         ``{"elbo", "reconstruction", "kl"}``, each a float64 array ``[N]``; a model with several
@@ -93,14 +107,18 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
     x = _check_array(model, x)
     parts = {"reconstruction": [], "kl": []}
     layered = callable(getattr(model, "kl_per_layer", None))
-    for i, batch in enumerate(_batches(x, batch_size)):
-        record = model.importance_samples(batch, num_samples, seed=_batch_seed(seed, i))
+    for i, (batch, given) in enumerate(_batches_with(x, condition, batch_size)):
+        record = model.importance_samples(batch, num_samples, seed=_batch_seed(seed, i), **given)
         parts["reconstruction"].append(-tf.reduce_mean(record.log_px_given_z, axis=0).numpy())
         if layered:  # a hierarchy: the KL of each stochastic layer (fresh draws for every batch), and their sum
             kl = model.kl_per_layer(record.posterior, seed=_batch_seed(seed + 1, i), num_samples=num_samples)
             for name, value in kl.items():
                 parts.setdefault(f"kl_{name}", []).append(value.numpy())
             parts["kl"].append(sum(parts[f"kl_{name}"][-1] for name in model.latent_layers))
+        elif record.posterior is None:
+            # A joint proposal without one posterior object (a semi-supervised model draws the
+            # label with z when y is not given): KL(q(y, z|x) || p(y, z)), Monte Carlo over the draws.
+            parts["kl"].append(tf.reduce_mean(record.log_qz - record.log_pz, axis=0).numpy())
         else:
             parts["kl"].append(model.kl(record.posterior).numpy())  # the model decides: analytic or Monte Carlo
     parts = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
@@ -108,35 +126,37 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0):
     return parts
 
 
-def posterior_means(model, x, batch_size=256):
+def posterior_means(model, x, batch_size=256, condition=None):
     """``E_q[z|x]`` flattened ``[N, D]`` (the code itself for a deterministic encoder).
 
     A posterior without a closed-form mean (a flow posterior) gives its code, ``encode(x)``.
+    ``condition``: a conditional model's conditions ``{"y": [N, ...]}`` (``E_q[z|x, y]``), or None.
     """
     x = _check_array(model, x)
     means = []
-    for batch in _batches(x, batch_size):
+    for batch, given in _batches_with(x, condition, batch_size):
         mean = None
         if is_probabilistic(model):
             try:
-                mean = tf.cast(model.posterior(batch).mean(), tf.float32)
+                mean = tf.cast(model.posterior(batch, **given).mean(), tf.float32)
             except NotImplementedError:
                 pass
         if mean is None:
-            mean = tf.cast(model.encode(batch), tf.float32)
+            mean = tf.cast(model.encode(batch, **given), tf.float32)
         means.append(tf.reshape(mean, [tf.shape(mean)[0], -1]).numpy())
     return np.concatenate(means).astype(np.float64)
 
 
-def posterior_layer_means(model, x, batch_size=256, seed=0):
+def posterior_layer_means(model, x, batch_size=256, seed=0, condition=None):
     """``{layer: E_q[z_layer | x] [N, d]}``, one entry per stochastic layer (``{"z": ...}`` for one layer).
 
     A model with several layers (``latent_layers``) gives them with its ``posterior_layer_means``
     (a hierarchical VAE: Monte Carlo over posterior draws for the layers drawn given others);
-    every other model has the one layer of :func:`posterior_means`.
+    every other model has the one layer of :func:`posterior_means` (given ``condition``, a
+    conditional model's ``{"y": ...}``).
     """
     if not callable(getattr(model, "posterior_layer_means", None)):
-        return {"z": posterior_means(model, x, batch_size)}
+        return {"z": posterior_means(model, x, batch_size, condition)}
     x = _check_array(model, x)
     means = {}
     for i, batch in enumerate(_batches(x, batch_size)):
@@ -145,14 +165,15 @@ def posterior_layer_means(model, x, batch_size=256, seed=0):
     return {name: np.concatenate(values) for name, values in means.items()}
 
 
-def unit_activity(model, x, batch_size=256, per_layer=False):
+def unit_activity(model, x, batch_size=256, per_layer=False, condition=None):
     """``A_u = Cov_x(E_q[z_u | x])`` for every latent unit ``u`` (Burda et al. 2015, section 5.2).
 
     ``per_layer=True``: ``{layer: [d]}`` per stochastic layer (:func:`posterior_layer_means`);
-    else one array over every unit, the layers concatenated in code order.
+    else one array over every unit, the layers concatenated in code order. ``condition``: a
+    conditional model's ``{"y": ...}`` (``E_q[z_u | x, y]``), or None.
     """
     activity = {name: means.var(axis=0, ddof=1) if len(means) > 1 else np.zeros(means.shape[1])
-                for name, means in posterior_layer_means(model, x, batch_size).items()}
+                for name, means in posterior_layer_means(model, x, batch_size, condition=condition).items()}
     return activity if per_layer else np.concatenate(list(activity.values()))
 
 
@@ -174,15 +195,17 @@ def active_units(model, x, threshold=0.01, batch_size=256, per_layer=False):
     return counts if per_layer else sum(counts.values())
 
 
-def reconstruction_error(model, x, batch_size=256):
+def reconstruction_error(model, x, batch_size=256, condition=None):
     """Mean squared error per element ``mean (x - reconstruct(x))^2``; for any model.
+
+    ``condition``: a conditional model's ``{"y": ...}`` (``reconstruct(x, y)``), or None.
 
     Example: ``evaluation.reconstruction_error(model, x_test)``.
     """
     x = _check_array(model, x)
     total, count = 0.0, 0
-    for batch in _batches(x, batch_size):
-        diff = batch - np.asarray(model.reconstruct(batch), np.float64)
+    for batch, given in _batches_with(x, condition, batch_size):
+        diff = batch - np.asarray(model.reconstruct(batch, **given), np.float64)
         total += float(np.sum(diff**2))
         count += diff.size
     return total / max(count, 1)
@@ -192,10 +215,14 @@ def term_means(model, x, batch_size=256, extras=None):
     """Test means of the model's own per-example loss terms (``model.TERMS``, evaluation mode).
 
     ``extras``: the batch entries the loss needs besides ``x`` (``model.batch_extras_spec()``,
-    e.g. neighbouring frames), arrays aligned with ``x``.
+    e.g. neighbouring frames), arrays aligned with ``x``. A semi-supervised model given no labels
+    gets ``y = -1`` (every example unlabelled: the terms of the unlabelled bound).
     """
     x = _check_array(model, x)
     extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
+    if "y" not in extras and getattr(model, "condition_spec", None) is not None \
+            and not getattr(model, "condition_required", True):
+        extras["y"] = np.full(len(x), -1, np.int32)
     for key, value in extras.items():
         if len(value) != len(x):
             raise ValueError(f"extras[{key!r}] has {len(value)} entries for {len(x)} examples of x")
@@ -256,6 +283,8 @@ METRIC_DEFINITIONS = {
                             "the test set (variance > 0.01, Burda et al.); the mean is Monte Carlo over 64 "
                             "posterior draws for a layer drawn given another",
     "latent_units_<layer>": "units of stochastic layer <layer>",
+    "test_error": "classification error of model.classify (argmax q(y|x)) over every test example, with the "
+                  "test labels (a semi-supervised model: M2, ADGM, M1M2)",
     "status": "completed, or failed (then error says why)",
     "train_seconds": "wall-clock seconds of fit (no evaluation, pictures or saving)",
     "epochs": "epochs trained",
@@ -306,6 +335,42 @@ def describe_metrics(metrics):
     return out
 
 
+def classification_error(model, x, y, batch_size=256):
+    """Test classification error of a model with a classifier: ``mean [argmax q(y|x) != y]`` over every example.
+
+    Args:
+        model: a model with ``classify(x) -> {"label": [B], ...}`` (``M2``, ``ADGM``, ``M1M2``).
+        x: test array ``[N, *input_shape]``.
+        y: int labels ``[N]`` in ``[0, num_classes)``.
+        batch_size: examples per batch, default 256.
+
+    Example: ``evaluation.classification_error(m2, x_test, y_test)``.
+    """
+    x = _check_array(model, x)
+    y = np.asarray(y)
+    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must hold one int label per example of x, shape ({len(x)},), got {y.dtype} {y.shape}")
+    if not len(x):
+        raise ValueError("x is empty: there is no example to classify")
+    labels = np.concatenate([np.asarray(model.classify(batch)["label"]) for batch in _batches(x, batch_size)])
+    return float(np.mean(labels != y))
+
+
+def _condition(model, extras):
+    """The conditioning keywords (``{"y": ...}``) a conditional model's public methods need, from the extras.
+
+    Only for a model that cannot infer its condition (``condition_required``, e.g. a
+    ``ConditionalVAE``); a semi-supervised model infers the label from ``x``, so its
+    reconstruction, score and likelihood stay those of ``x`` alone (``log p(x)``, ``y``
+    marginalised), comparable with an unconditional model's.
+    """
+    if getattr(model, "condition_spec", None) is None or not getattr(model, "condition_required", False):
+        return {}
+    if "y" not in (extras or {}):
+        raise ValueError(f"{type(model).__name__} needs the condition y to be evaluated: pass extras={{'y': ...}}")
+    return {"y": np.asarray(extras["y"])}
+
+
 def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_threshold=0.01, extras=None):
     """Flat test metrics for ``metrics.json``; the same keys for every run of a family.
 
@@ -315,7 +380,13 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
     ``nll`` (``-log p(x)`` importance-sampled with ``nll_num_samples = num_samples``), its
     standard error ``nll_stderr`` over the test examples, ``active_units`` and ``latent_units``.
     Models with several stochastic layers add ``kl_<layer>``, ``active_units_<layer>`` and
-    ``latent_units_<layer>`` for each (``z1``, ``z2``, ...).
+    ``latent_units_<layer>`` for each (``z1``, ``z2``, ...). A model with a classifier
+    (``classify``) given the test labels (``extras={"y": ...}``) adds ``test_error``
+    (:func:`classification_error` over every example). A conditional model that needs its
+    condition (``ConditionalVAE``) is evaluated given ``y`` (``nll`` is then ``-log p(x | y)``);
+    a semi-supervised one (``M2``) on ``x`` alone (``nll`` is ``-log p(x)``, the label
+    marginalised) except for the ``test_<term>`` means, which use the labels (the labelled bound
+    and ``test_classification``, the cross-entropy of ``q(y|x)``).
 
     Args:
         model: any keras-ae model.
@@ -325,29 +396,34 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
         seed: seed of every Monte Carlo estimate, default 0.
         active_threshold: see :func:`active_units`, default 0.01.
         extras: the batch entries the model's loss needs besides ``x`` (its
-            ``batch_extras_spec()``, e.g. the neighbouring frames of a model trained on video),
-            arrays aligned with ``x``; needed for the ``test_<term>`` means of such a model.
+            ``batch_extras_spec()``, e.g. the neighbouring frames of a model trained on video, or
+            the labels ``y`` of a conditional model), arrays aligned with ``x``; needed for the
+            ``test_<term>`` means of such a model.
 
     Example: ``evaluate_model(model, x_test, num_samples=1000)["nll"]``.
     """
     x = _check_array(model, x)
+    condition = _condition(model, extras)
     metrics = {
         "num_test": int(len(x)),
-        "reconstruction_mse": reconstruction_error(model, x, batch_size),
-        "score": float(np.mean(np.concatenate([np.asarray(model.score(b)) for b in _batches(x, batch_size)]))),
+        "reconstruction_mse": reconstruction_error(model, x, batch_size, condition),
+        "score": float(np.mean(np.concatenate([np.asarray(model.score(b, **given))
+                                               for b, given in _batches_with(x, condition, batch_size)]))),
     }
     metrics.update({f"test_{term}": value for term, value in term_means(model, x, batch_size, extras).items()})
+    if callable(getattr(model, "classify", None)) and "y" in (extras or {}):
+        metrics["test_error"] = classification_error(model, x, extras["y"], batch_size)
     if is_probabilistic(model):
-        parts = elbo(model, x, batch_size=batch_size, seed=seed)
+        parts = elbo(model, x, batch_size=batch_size, seed=seed, condition=condition)
         metrics.update({name: float(values.mean()) for name, values in parts.items()})
-    if is_probabilistic(model):
-        log_px = log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size, seed=seed)
+        log_px = log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size, seed=seed,
+                                condition=condition)
         metrics.update(
             nll=float(-log_px.mean()),
             nll_stderr=float(log_px.std(ddof=1) / math.sqrt(len(log_px))) if len(log_px) > 1 else 0.0,
             nll_num_samples=int(num_samples),
         )
-        activity = unit_activity(model, x, batch_size, per_layer=True)
+        activity = unit_activity(model, x, batch_size, per_layer=True, condition=condition)
         counts = {name: int(np.sum(values > active_threshold)) for name, values in activity.items()}
         metrics.update(active_units=sum(counts.values()), latent_units=sum(int(v.size) for v in activity.values()))
         if len(activity) > 1:  # a hierarchy: each stochastic layer's own count

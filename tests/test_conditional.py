@@ -6,6 +6,8 @@
 - ``log_likelihood`` without ``y`` marginalises a uniform label: with k draws it agrees with
   ``logmeanexp_y log p(x | y)``;
 - bad conditions are ValueErrors naming ``y``;
+- ``evaluate_model`` conditions on the test labels (``extras={"y": ...}``) and refuses to run
+  without them;
 - the harness (both training paths, 2 replicas, SavedModel and TFLite with ``decode(z, y)`` and
   ``sample(y)``), and the class-conditional picture.
 """
@@ -17,7 +19,7 @@ import pytest
 import tensorflow as tf
 from scipy.special import logsumexp
 
-from keras_ae import pictures, testing
+from keras_ae import evaluation, pictures, testing
 from keras_ae.models import ConditionalVAE
 
 SHAPE = (4, 4, 1)
@@ -141,3 +143,16 @@ def test_harness_and_conditional_export(data, tmp_path):
     again = loaded.signatures["sample_seeded"](y=labels, seed=tf.constant(7))["x"].numpy()
     np.testing.assert_array_equal(seeded, again)
     assert np.max(np.abs(seeded[2] - seeded[3])) > 0  # same label, different draws
+
+
+def test_evaluate_model_is_given_the_labels(model, data):
+    x, y = data
+    metrics = evaluation.evaluate_model(model, x, num_samples=3, extras={"y": y})
+    expected = model.log_likelihood(x, num_samples=3, seed=0, y=y).numpy()  # one batch: seed 0
+    np.testing.assert_allclose(metrics["nll"], -expected.mean(), rtol=1e-6)
+    reconstruction = np.asarray(model.reconstruct(x, y=y), np.float64)
+    np.testing.assert_allclose(metrics["reconstruction_mse"], np.mean((x - reconstruction) ** 2), rtol=1e-6)
+    np.testing.assert_allclose(metrics["score"], np.mean(model.score(x, y=y)), rtol=1e-6)
+    assert "test_error" not in metrics  # no classifier
+    with pytest.raises(ValueError, match="needs the condition y"):
+        evaluation.evaluate_model(model, x, num_samples=3)

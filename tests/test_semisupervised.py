@@ -8,7 +8,11 @@
   equal M2's with the same weights;
 - the labelled split is balanced and seeded; mixed batches keep their ratio on every replica;
 - the harness, and the exported ``classify`` (SavedModel and TFLite) agrees with the model on
-  every example.
+  every example;
+- ``evaluate_model`` of a semi-supervised model: ``test_error`` is the error of ``classify`` on
+  every example; ``nll`` is ``-log p(x)`` (the label summed out) with or without the labels;
+- M1+M2: its bounds and ``classify`` equal an M2's with the same weights on the precomputed codes
+  of the first stage, which stays frozen in ``fit``; the harness on a tiny instance.
 """
 
 import re
@@ -18,9 +22,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import objectives, serving, testing
+from keras_ae import evaluation, objectives, serving, testing
 from keras_ae.data import semisupervised
-from keras_ae.models import ADGM, M2
+from keras_ae.models import ADGM, M2, VAE, Autoencoder, M1M2, PlanarVAE
 
 SHAPE = (4, 4, 1)
 K = 3
@@ -217,3 +221,91 @@ def test_sdgm_harness(data, tmp_path):
     report = testing.check_model(lambda: _make(ADGM, auxiliary_dim=2, skip=True), x, {"y": y},
                                  tmp_dir=str(tmp_path), mirrored=False, saved_model=False, tflite=False)
     assert "auxiliary" in report["terms"]
+
+
+def test_evaluate_model_records_the_classification_error(m2, data):
+    x, _ = data
+    y = (np.arange(len(x)) % K).astype("int32")
+    labelled = evaluation.evaluate_model(m2, x, num_samples=3, batch_size=5, extras={"y": y})
+    expected = np.mean(m2.classify(x)["label"].numpy() != y)
+    assert labelled["test_error"] == expected
+    alone = evaluation.evaluate_model(m2, x, num_samples=3, batch_size=5)
+    assert "test_error" not in alone
+    for key in ("nll", "elbo", "kl", "score", "reconstruction_mse"):  # of x alone either way
+        assert labelled[key] == alone[key], key
+    # the ELBO's KL without labels is the Monte Carlo KL of q(y, z | x) from p(y, z): >= 0 on average
+    assert np.isfinite(alone["elbo"]) and alone["kl"] > 0
+    np.testing.assert_allclose(labelled["test_classification"],
+                               -np.mean(np.log(m2.classify(x)["probabilities"].numpy()[np.arange(len(x)), y])),
+                               rtol=1e-5)
+
+
+# -- M1+M2 ----------------------------------------------------------------------------------------
+def _make_m1m2(first_stage=None):
+    vae = first_stage or VAE(SHAPE, latent_dim=3, hidden_units=(8,), seed=2)
+    return M1M2(SHAPE, autoencoder=vae, latent_dim=2, num_classes=K, hidden_units=(8,), seed=1)
+
+
+@pytest.fixture(scope="module")
+def m1m2():
+    model = _make_m1m2()
+    model.build()
+    return model
+
+
+def test_m1m2_is_m2_on_the_first_stage_codes(m1m2, data):
+    x, y = data
+    codes = m1m2.autoencoder.posterior(x).mean().numpy()
+    m2 = M2((3,), 2, num_classes=K, hidden_units=(8,), likelihood="gaussian", seed=1)
+    m2.build()
+    m2.set_weights(m1m2.m2.get_weights())
+    for labels in (y, np.full(len(x), -1), np.full(len(x), 1)):
+        ours, theirs = m1m2.loss_terms(x, y=labels), m2.loss_terms(codes, y=labels)
+        for term in M2.TERMS:
+            np.testing.assert_array_equal(ours[term], theirs[term], err_msg=term)
+    np.testing.assert_array_equal(m1m2.score(x), m2.score(codes))
+    np.testing.assert_array_equal(m1m2.classify(x)["probabilities"], m2.classify(codes)["probabilities"])
+    np.testing.assert_array_equal(m1m2.encode(x), m2.encode(codes))
+    # images out: M1's decoder mean at M2's mean of p(z1 | y, z2)
+    z = np.random.default_rng(1).normal(size=(3, 2)).astype("float32")
+    np.testing.assert_allclose(m1m2.decode(z, y=[0, 1, 2]), m1m2.autoencoder.decode(m2.decode(z, y=[0, 1, 2])),
+                               atol=1e-6)
+    assert m1m2.sample(4, seed=3).shape == (4,) + SHAPE
+
+
+def test_m1m2_keeps_the_first_stage_frozen(data):
+    x, y = data
+    model = _make_m1m2()
+    model.build()
+    first, second = model.autoencoder.get_weights(), model.m2.get_weights()
+    assert not model.autoencoder.trainable_weights
+    assert {v.path for v in model.trainable_weights} == {v.path for v in model.m2.trainable_weights}
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    model.fit(tf.data.Dataset.from_tensor_slices({"x": x, "y": y}).batch(6), epochs=2, verbose=0)
+    for before, after in zip(first, model.autoencoder.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(second, model.m2.get_weights())) > 1e-4
+
+
+def test_m1m2_needs_a_vector_gaussian_code(data):
+    with pytest.raises(ValueError, match="vector Gaussian code"):
+        _make_m1m2(Autoencoder(SHAPE, latent_dim=3, hidden_units=(8,)))
+    with pytest.raises(ValueError, match="vector Gaussian code"):
+        _make_m1m2(PlanarVAE(SHAPE, latent_dim=3, hidden_units=(8,), flow_steps=1))
+    with pytest.raises(ValueError, match="input_shape"):
+        M1M2((8, 8, 1), autoencoder=VAE(SHAPE, latent_dim=3, hidden_units=(8,)), latent_dim=2, num_classes=K)
+    with pytest.raises(ValueError, match="needs the labels y"):
+        M1M2(SHAPE, autoencoder=dict(latent_dim=3, hidden_units=(8,)), latent_dim=2, num_classes=K).decode(
+            np.zeros((2, 2), "float32"))
+
+
+@pytest.mark.slow
+def test_m1m2_harness(data, tmp_path):
+    """Both training paths, 2 replicas, save/load, SavedModel and TFLite, on images; classify agrees."""
+    x, y = data
+    report = testing.check_model(_make_m1m2, x, {"y": y}, tmp_dir=str(tmp_path))
+    assert report["replicas"] == 2
+    assert {"classify", "decode", "sample"} <= set(report["tflite_signatures"])
+    model = keras.models.load_model(str(tmp_path / "model.keras"))
+    exported = tf.saved_model.load(report["saved_model"]).signatures["classify"](x=tf.constant(x))
+    np.testing.assert_array_equal(exported["label"].numpy(), model.classify(x)["label"].numpy())

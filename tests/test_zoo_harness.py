@@ -19,9 +19,11 @@ from zoo.runner import build_model
 #: TFLite) on a tiny instance; their recipe-sized networks would cost minutes of CI each here:
 #: tests/test_vq.py (VQVAE2, VQVAE2Prior), tests/test_pixelcnn.py (PixelVAE),
 #: tests/test_hierarchical.py (TwoLayerVAE), tests/test_spatial.py (DeepSpatialAutoencoder),
-#: tests/test_draw.py (DRAW).
+#: tests/test_draw.py (DRAW); tests/test_conditional.py (ConditionalVAE) and
+#: tests/test_semisupervised.py (M2, ADGM, M1M2: the recipe-sized ADGM took 74 s here).
 HARNESSED_IN_THEIR_OWN_TESTS = ("VQVAE2", "VQVAE2Prior", "PixelVAE", "TwoLayerVAE", "DeepSpatialAutoencoder",
                                 "DRAW")
+HARNESSED_IN_THEIR_OWN_TESTS += ("ConditionalVAE", "M2", "ADGM", "M1M2")
 
 #: One recipe per kind of model graph is enough for the contract (the MNIST recipes are the digits
 #: ones with larger bodies, and their XLA compilation is what costs CI time).
@@ -64,5 +66,5 @@ def test_recipe_passes_the_contract_harness(name, tmp_path):
     model = build_model(recipe, x.shape[1:], seed=0)
     assert set(report["terms"]) >= {"loss"} | set(model.TERMS)
     assert report.get("replicas") == (2 if mirrored else None)
-    assert report["signatures"][:4] == sorted(["decode", "encode", "reconstruct", "score"] +
-                                              (["sample"] if model.is_generative else []))[:4]
+    assert set(report["signatures"]) >= {"decode", "encode", "reconstruct", "score"} | (
+        {"sample"} if model.is_generative else set())

@@ -338,8 +338,9 @@ def cmd_eval(args):
         config, model = runner.load_run(args.run_dir)
         # A complete run killed between saving model.keras and removing its backup: tidy up.
         training.remove_backup(os.path.join(args.run_dir, "backup"))
-        x_test, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"),
-                                      config.get("seed", 0), args.data_dir or config.get("data_dir"), args.download)
+        x_test, y_test = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"),
+                                           config.get("seed", 0), args.data_dir or config.get("data_dir"),
+                                           args.download)
         if tuple(x_test.shape[1:]) != tuple(model.data_shape):
             raise CliError(f"the test split of {config['dataset']} now holds examples of shape "
                            f"{tuple(x_test.shape[1:])}, "
@@ -354,7 +355,7 @@ def cmd_eval(args):
                    f"{args.num_samples} importance samples each")
         start = time.perf_counter()
         x_eval, eval_extras = runner.evaluation_data(model, config["dataset"], x_test,
-                                                     config["recipe"].get("name", "?"))
+                                                     config["recipe"].get("name", "?"), y_test)
         metrics = runner.test_metrics(model, x_eval, args.num_samples, eval_extras)
         metrics.update(runner.position_metrics(model, config["dataset"]))
         _say(args, f"evaluated in {time.perf_counter() - start:.1f} s")

@@ -136,6 +136,9 @@ def build_model(recipe, input_shape, seed, **overrides):
         if isinstance(e, TypeError) or "keyword argument" in reason:  # an argument it does not take (--set)
             raise CliError(f"recipe {recipe.name}: {recipe.model} does not take the arguments given "
                            f"({reason})") from None
+        stage = getattr(cls, "previous_stage", None)
+        if stage in overrides and not isinstance(overrides[stage], dict):  # the trained model of --from
+            raise CliError(f"recipe {recipe.name} cannot build on the run given with --from: {reason}") from None
         if overrides:
             raise CliError(f"recipe {recipe.name} with {overrides}: {reason}") from None
         # e.g. a conv recipe on vector data: the model says what it needs
@@ -203,9 +206,63 @@ def _check_sequence_model(model, dataset, recipe_name):
                        f"train it on one ({videos})")
 
 
-def training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed):
-    """``(train_ds, test_ds)`` for ``fit``: batches of ``x``, or for a model that needs neighbouring
-    frames (``x_prev``, ``x_next``) consecutive-frame triples of the dataset's sequences."""
+def labels_needed(model):
+    """How ``model`` takes labels from the dataset: ``"all"`` (a conditional model: every example
+    labelled), ``"few"`` (a semi-supervised model: labels ``-1`` mark unlabelled examples), else None."""
+    if set(model.batch_extras_spec()) != {"y"} or getattr(model, "num_classes", None) is None:
+        return None
+    return "all" if getattr(model, "condition_required", True) else "few"
+
+
+def _check_labels(model, recipe, dataset, y, split):
+    """The labels of a split for a model that takes them, or ``CliError`` (no labels, out of range)."""
+    y = np.asarray(y)
+    name = f"recipe {recipe.name} ({type(model).__name__})"
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+        raise CliError(f"{name} trains on class labels, and the {split} split of {dataset} has none "
+                       "(its labels are -1); train it on a labelled dataset (digits, mnist, ...)")
+    if y.size and y.max() >= model.num_classes:
+        raise CliError(f"{name} has {model.num_classes} classes, and the {split} split of {dataset} has labels up "
+                       f"to {int(y.max())}; set num_classes with --set num_classes={int(y.max()) + 1}")
+    return y.astype(np.int32)
+
+
+def _labelled_pipeline(model, recipe, dataset, x_train, y_train, batch_size, seed):
+    """Training batches ``{"x", "y"}``: every label (a conditional model), or a few labels per class
+    mixed with unlabelled examples (a semi-supervised model, ``recipe.labels_per_class`` and
+    ``recipe.labelled_per_batch``)."""
+    import tensorflow as tf
+
+    from keras_ae.data import semisupervised
+
+    kind = labels_needed(model)
+    name = f"recipe {recipe.name} ({type(model).__name__})"
+    if recipe.binarize == "dynamic":
+        raise CliError(f"{name} trains on labelled batches, which are not binarized afresh each epoch; "
+                       "give the recipe binarize='static' or None")
+    y_train = _check_labels(model, recipe, dataset, y_train, "train")
+    if kind == "all":
+        if recipe.labels_per_class is not None or recipe.labelled_per_batch is not None:
+            raise CliError(f"{name} trains on every label; labels_per_class and labelled_per_batch are for "
+                           "semi-supervised models (M2, ADGM, M1M2)")
+        ds = tf.data.Dataset.from_tensor_slices({"x": np.asarray(x_train, np.float32), "y": y_train})
+        return ds.shuffle(min(len(x_train), 60_000), seed=seed, reshuffle_each_iteration=True).batch(
+            batch_size).prefetch(tf.data.AUTOTUNE)
+    if recipe.labels_per_class is None or recipe.labelled_per_batch is None:
+        raise CliError(f"{name} is semi-supervised: its recipe must give labels_per_class and labelled_per_batch")
+    try:
+        split = semisupervised.labelled_split(x_train, y_train, labels_per_class=recipe.labels_per_class,
+                                              seed=seed, num_classes=model.num_classes)
+        return semisupervised.mixed_pipeline(split, batch_size, recipe.labelled_per_batch, seed=seed)
+    except ValueError as e:
+        raise CliError(f"{name} on {dataset}: {str(e).splitlines()[0]}") from None
+
+
+def training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed, y_train=None, y_test=None):
+    """``(train_ds, test_ds)`` for ``fit``: batches of ``x``; for a model that needs neighbouring
+    frames (``x_prev``, ``x_next``) consecutive-frame triples of the dataset's sequences; for a
+    model that takes labels ``y`` (``labels_needed``) batches ``{"x", "y"}`` of the training
+    labels (all, or a few mixed with unlabelled examples) and the test set with its labels."""
     from keras_ae import data
     from keras_ae.data import video
 
@@ -213,18 +270,32 @@ def training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed
         train_ds = data.training_pipeline(x_train, batch_size, shuffle=True, seed=seed,
                                           binarize="dynamic" if recipe.binarize == "dynamic" else None)
         return train_ds, data.evaluation_pipeline(x_test, batch_size)
+    if labels_needed(model):
+        import tensorflow as tf
+
+        train_ds = _labelled_pipeline(model, recipe, dataset, x_train, y_train, batch_size, seed)
+        y_test = _check_labels(model, recipe, dataset, y_test, "test")
+        test_ds = tf.data.Dataset.from_tensor_slices({"x": np.asarray(x_test, np.float32), "y": y_test})
+        return train_ds, test_ds.batch(batch_size)
     _check_sequence_model(model, dataset, recipe.name)
     return (video.window_pipeline(sequences_of(dataset, "train").frames, batch_size, shuffle=True, seed=seed),
             video.window_pipeline(sequences_of(dataset, "test").frames, batch_size, shuffle=False))
 
 
-def evaluation_data(model, dataset, x_test, recipe_name="?"):
-    """``(x, extras)`` the test metrics run on: ``x_test``, or for a model that needs neighbouring
-    frames the middle frames of the test split's consecutive-frame triples and their neighbours."""
+def evaluation_data(model, dataset, x_test, recipe_name="?", y_test=None):
+    """``(x, extras)`` the test metrics run on: ``x_test``; for a model that needs neighbouring
+    frames the middle frames of the test split's consecutive-frame triples and their neighbours;
+    for a model that takes labels, ``x_test`` with ``{"y": y_test}``."""
     from keras_ae.data import video
 
     if not model.batch_extras_spec():
         return x_test, None
+    if labels_needed(model):
+        y = np.asarray(y_test) if y_test is not None else None
+        if y is None or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+            raise CliError(f"recipe {recipe_name} ({type(model).__name__}) is evaluated with the test labels, "
+                           f"and the test split of {dataset} has none")
+        return x_test, {"y": y.astype(np.int32)}
     _check_sequence_model(model, dataset, recipe_name)
     windows = video.frame_windows(sequences_of(dataset, "test").frames)
     return windows.pop("x"), windows
@@ -471,7 +542,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     write_dir = run_dir if chief else tempfile.mkdtemp(prefix="zoo-worker-")
     backup_dir = os.path.join(run_dir, "backup")
     keras.utils.set_random_seed(seed)
-    x_train, _ = load_split(dataset, "train", recipe.binarize, seed, data_dir, download)
+    x_train, y_train = load_split(dataset, "train", recipe.binarize, seed, data_dir, download)
     x_test, y_test = load_split(dataset, "test", recipe.binarize, seed, data_dir, download)
     for split, x in (("train", x_train), ("test", x_test)):
         if not len(x):  # found now, not after training when the evaluation would fail
@@ -482,7 +553,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         model.build()
         options = compile_options(speed)
         training.compile_model(model, learning_rate=learning_rate, **options)
-    train_ds, test_ds = training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed)
+    train_ds, test_ds = training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed, y_train, y_test)
 
     history_path = os.path.join(write_dir, "history.csv")
     history, resumed_at = [], 0
@@ -561,7 +632,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     # The run directory's lifecycle: evaluation, pictures and metrics first, model.keras last.
     # model.keras therefore marks a complete run; until it is there the backup (at the last
     # epoch) is kept, so a run killed now is resumed (it only evaluates again) and never lost.
-    x_eval, eval_extras = evaluation_data(model, dataset, x_test, recipe.name)
+    x_eval, eval_extras = evaluation_data(model, dataset, x_test, recipe.name, y_test)
     metrics = test_metrics(model, x_eval, num_samples, eval_extras)
     metrics.update(position_metrics(model, dataset))
     metrics.update(status="completed", train_seconds=train_seconds, epochs=epochs)

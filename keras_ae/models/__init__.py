@@ -21,3 +21,4 @@ from keras_ae.models.semisupervised import ADGM, M2  # noqa: F401
 from keras_ae.models.hierarchical import LadderVAE, TwoLayerVAE  # noqa: F401
 from keras_ae.models.spatial import DeepSpatialAutoencoder  # noqa: F401
 from keras_ae.models.draw import DRAW  # noqa: F401
+from keras_ae.models.semisupervised import M1M2  # noqa: F401

@@ -18,3 +18,4 @@ from zoo.recipes import vq  # noqa: F401
 from zoo.recipes import hierarchical  # noqa: F401
 from zoo.recipes import spatial  # noqa: F401
 from zoo.recipes import draw  # noqa: F401
+from zoo.recipes import conditional  # noqa: F401

@@ -21,6 +21,12 @@ class Recipe:
         epochs, batch_size, learning_rate: training settings (batch size is the global batch).
         binarize: ``None``, ``"static"`` or ``"dynamic"`` binarization of the training data.
         callbacks: ``((name, kwargs), ...)`` built from ``keras_ae.callbacks`` by name.
+        labels_per_class: for a semi-supervised model (labels ``-1`` mark unlabelled examples,
+            ``condition_required = False``: M2, ADGM, M1M2): the training labels kept per class
+            (``keras_ae.data.semisupervised.labelled_split``, chosen by the run's seed); the rest
+            of the training set is unlabelled. ``None`` for every other model.
+        labelled_per_batch: labelled examples in each batch of a semi-supervised model
+            (``keras_ae.data.semisupervised.mixed_pipeline``); the rest of the batch is unlabelled.
     """
 
     name: str
@@ -33,6 +39,8 @@ class Recipe:
     learning_rate: float = 1e-3
     binarize: Optional[str] = None
     callbacks: tuple = ()
+    labels_per_class: Optional[int] = None
+    labelled_per_batch: Optional[int] = None
 
     def to_dict(self):
         """The recipe as a JSON-ready dict (written to a run's ``config.json``)."""
