@@ -643,3 +643,26 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         if ctx is not None:
             seed = samplers.fold_seed(seed, ctx.replica_id_in_sync_group)
         return seed
+
+
+def first_stage_model(autoencoder, input_shape, cls, owner):
+    """The first stage of a two-stage model: ``autoencoder`` given as a model, its Keras config, or
+    a dict of ``cls`` arguments (``None``: ``cls`` with its defaults).
+
+    ``ValueError`` names the problem when it is none of these or takes data of another shape than
+    ``input_shape``; ``owner`` (the two-stage class's name) goes in the message. The caller checks
+    the kind of code it needs.
+    """
+    if isinstance(autoencoder, BaseAutoencoder):
+        model = autoencoder
+    elif isinstance(autoencoder, dict) and "class_name" in autoencoder:
+        model = keras.saving.deserialize_keras_object(autoencoder)
+    elif autoencoder is None or isinstance(autoencoder, dict):
+        model = cls(input_shape, **(autoencoder or {}))
+    else:
+        raise ValueError(f"autoencoder must be a {cls.__name__}, its config or a dict of {cls.__name__} arguments, "
+                         f"got {type(autoencoder).__name__}")
+    if tuple(model.data_shape) != tuple(input_shape):
+        raise ValueError(f"the autoencoder takes input_shape {tuple(model.data_shape)}, {owner} was given "
+                         f"{tuple(input_shape)}")
+    return model

@@ -21,7 +21,7 @@ from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import EncoderBody
 from keras_ae.layers.heads import GaussianHead
 from keras_ae.layers.heads import GaussianHead
-from keras_ae.models.base import BaseAutoencoder, Endpoint
+from keras_ae.models.base import BaseAutoencoder, Endpoint, first_stage_model
 from keras_ae.models.conditional import ConditionalVAE
 from keras_ae.models.vae import VAE
 
@@ -418,15 +418,7 @@ class ADGM(M2):
 
 def _first_stage(autoencoder, input_shape):
     """M1: a trained VAE given, one from its Keras config, or a new ``VAE`` from a dict of its arguments."""
-    if isinstance(autoencoder, BaseAutoencoder):
-        model = autoencoder
-    elif isinstance(autoencoder, dict) and "class_name" in autoencoder:
-        model = keras.saving.deserialize_keras_object(autoencoder)
-    elif autoencoder is None or isinstance(autoencoder, dict):
-        model = VAE(input_shape, **(autoencoder or {}))
-    else:
-        raise ValueError(f"autoencoder must be a VAE, its config or a dict of VAE arguments, got "
-                         f"{type(autoencoder).__name__}")
+    model = first_stage_model(autoencoder, input_shape, VAE, "M1M2")
     gaussian = (isinstance(model, VAE) and getattr(model, "condition_spec", None) is None
                 and isinstance(getattr(model, "encoder_head", None), GaussianHead)
                 and type(model)._posterior is VAE._posterior and isinstance(model.code_spec, tf.TensorSpec)
@@ -434,9 +426,6 @@ def _first_stage(autoencoder, input_shape):
     if not gaussian:
         raise ValueError(f"autoencoder must be a model with a vector Gaussian code q(z1|x) = N(mu(x), sigma(x)^2) "
                          f"(a VAE, IWAE, ... run), got {type(model).__name__}, whose code is not one")
-    if tuple(model.data_shape) != tuple(input_shape):
-        raise ValueError(f"the autoencoder takes input_shape {tuple(model.data_shape)}, M1M2 was given "
-                         f"{tuple(input_shape)}")
     return model
 
 

@@ -11,7 +11,7 @@ from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import GridDecoderBody, GridEncoderBody, grid_shape, new_kernel_initializer
 from keras_ae.layers.pixelcnn import GatedPixelCNN
 from keras_ae.layers.quantizer import VectorQuantizer, perplexity, usage
-from keras_ae.models.base import BaseAutoencoder
+from keras_ae.models.base import BaseAutoencoder, first_stage_model
 
 RECONSTRUCTIONS = ("bernoulli", "mse")
 #: the stream of the restart draws' seed (shared by the replicas, unlike ``noise_seed``).
@@ -174,21 +174,10 @@ class VQVAE(BaseAutoencoder):
 def _vq_autoencoder(autoencoder, input_shape, cls=None):
     """The first stage of a prior model: a ``cls`` (default VQVAE) given, or one built from its config or arguments."""
     cls = cls or VQVAE
-    if isinstance(autoencoder, BaseAutoencoder):
-        model = autoencoder
-    elif isinstance(autoencoder, dict) and "class_name" in autoencoder:
-        model = keras.saving.deserialize_keras_object(autoencoder)
-    elif autoencoder is None or isinstance(autoencoder, dict):
-        model = cls(input_shape, **(autoencoder or {}))
-    else:
-        raise ValueError(f"autoencoder must be a {cls.__name__}, its config or a dict of {cls.__name__} arguments, "
-                         f"got {type(autoencoder).__name__}")
+    model = first_stage_model(autoencoder, input_shape, cls, "the prior model")
     if not isinstance(model, cls):
         what = "two levels of code grids" if cls is not VQVAE else "a grid of codes"
         raise ValueError(f"autoencoder must be a {cls.__name__} (a model with {what}), got {type(model).__name__}")
-    if tuple(model.data_shape) != tuple(input_shape):
-        raise ValueError(f"the autoencoder takes input_shape {tuple(model.data_shape)}, the prior model was given "
-                         f"{tuple(input_shape)}")
     return model
 
 
