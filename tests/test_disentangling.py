@@ -109,6 +109,17 @@ def test_factorvae_discriminator_tells_codes_from_their_permute_dims_shuffle(x):
     assert model.loss_weights()["total_correlation"] == 10.0
 
 
+def test_factorvae_discriminator_learning_rate_reaches_its_default_optimizer():
+    model = _model("FactorVAE", discriminator_units=(6,), discriminator_learning_rate=3e-3)
+    model.compile()
+    config = model._group_optimizers["discriminator"].get_config()
+    assert config["learning_rate"] == pytest.approx(3e-3) and config["beta_1"] == pytest.approx(0.5)
+    assert models.FactorVAE.DISCRIMINATOR_OPTIMIZER["learning_rate"] == 1e-4  # the class default is untouched
+    assert models.FactorVAE.from_config(model.get_config()).discriminator_learning_rate == pytest.approx(3e-3)
+    with pytest.raises(ValueError, match="discriminator_learning_rate must be"):
+        models.FactorVAE(input_shape=SHAPE, latent_dim=2, discriminator_learning_rate=0.0)
+
+
 @pytest.mark.parametrize("dip_type", ["i", "ii"])
 def test_dip_vae_penalty_is_the_covariance_penalty_of_the_aggregate_posterior(dip_type, x):
     model = _model("DIPVAE", dip_type=dip_type, lambda_od=2.0)
