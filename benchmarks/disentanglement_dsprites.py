@@ -1,4 +1,4 @@
-"""The disentanglement table of the README: every metric of ``keras_ae.disentanglement`` for trained runs.
+"""The dSprites tables of docs/families/disentanglement.md: every metric of ``keras_ae.disentanglement`` for trained runs.
 
 Usage (after training the runs with ``python -m zoo train RECIPE --seed S --out runs/RECIPE-sS``)::
 
