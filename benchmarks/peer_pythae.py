@@ -22,6 +22,7 @@ check these log-densities against it. Prints one JSON line; per-example values g
 """
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import logging
@@ -352,7 +353,7 @@ def main(argv=None):
         per_example["log_likelihood"] = test_log_likelihood(model, posterior, prior, x_test, args.num_samples)
         result["nll"], result["nll_stderr"] = is_estimator.mean_nll(per_example["log_likelihood"])
     if args.check_nll and prior is not None:
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):  # get_nll prints its progress
             x_check = x_test[:args.check_nll]
             ours = -float(test_log_likelihood(model, posterior, prior, x_check, args.num_samples).mean())
             library = -float(model.get_nll(x_check, n_samples=args.num_samples, batch_size=args.num_samples))
