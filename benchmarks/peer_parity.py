@@ -31,7 +31,7 @@ differences of each family are in ``FAMILIES`` and in every JSON line (``differe
 
 The peer environment (once; any CPU build of PyTorch 2.13 works, pass your pip's options for one):
 
-    python benchmarks/peer_parity.py --make-peer-venv .peer-venv [--pip-args "..."]
+    python benchmarks/peer_parity.py --make-peer-venv .peer-venv [--pip-args="..."]
     # the same by hand:
     python3 -m venv .peer-venv && .peer-venv/bin/pip install torch==2.13.0 pythae mlxtend
 
@@ -425,7 +425,7 @@ def main(argv=None):
                         help="peer side: also compare with the library's own get_nll on this many test images")
     parser.add_argument("--summary", action="store_true", help="print the markdown table of --out and exit")
     parser.add_argument("--make-peer-venv", metavar="PATH", help="create the peer environment at PATH and exit")
-    parser.add_argument("--pip-args", default="", help="extra pip options for --make-peer-venv (e.g. a wheel index)")
+    parser.add_argument("--pip-args", default="", help='extra pip options for --make-peer-venv, written --pip-args="..." (e.g. a wheel index)')
     args = parser.parse_args(argv)
     if args.make_peer_venv:
         make_peer_venv(args.make_peer_venv, args.pip_args)
