@@ -27,7 +27,11 @@ Differences every Gaussian-posterior family shares (not listed per family): the 
 computed from logits, pythae's from sigmoid probabilities (log clamped at -100); keras-ae's biases
 start at 0 (kernels with PyTorch's rule), pythae's at PyTorch's defaults; pythae's trainer without
 an eval set keeps the epoch with the lowest mean training loss, keras-ae the last epoch. The
-differences of each family are in ``FAMILIES`` and in every JSON line (``differences``).
+differences of each family are in ``FAMILIES`` and in every JSON line (``differences``): VAE,
+beta-VAE, IWAE, InfoVAE, beta-TCVAE and the adversarial autoencoder have none besides these (the
+latter's note is about its NLL estimate); the VampPrior, IAF, planar flows, RAE-L2, RAE-GP, WAE-MMD,
+FactorVAE and VQ-VAE have some. The hyperspherical VAE is skipped, with a message, while
+``keras_ae.models`` has no ``HypersphericalVAE``.
 
 The peer environment (once; any CPU build of PyTorch 2.13 works, pass your pip's options for one):
 
