@@ -487,8 +487,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """The trainable variables a parameter group's optimizer updates (the main optimizer never does)."""
         raise NotImplementedError(f"{type(self).__name__} declares group {group!r} but no variables for it")
 
-    def _non_gradient_updates(self, x, **extras):
-        """Updates that are not gradient steps (e.g. EMA codebooks), run after them in ``train_step``."""
+    def _non_gradient_updates(self, x, sample_weight, **extras):
+        """Updates that are not gradient steps (e.g. EMA codebooks), run after them in ``train_step``.
+
+        ``sample_weight`` ``[B]`` holds the examples' weights, None when the batch has none: an
+        update that averages over the batch weights each example by it, as the loss does.
+        """
         return None
 
     def _posterior(self, x):

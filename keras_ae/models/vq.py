@@ -18,6 +18,13 @@ RECONSTRUCTIONS = ("bernoulli", "mse")
 _RESTART_STREAM = 17
 
 
+def _cell_weights(sample_weight, vectors):
+    """The examples' weights ``[B]`` given to every cell of their grid ``[B, h, w]`` (None stays None)."""
+    if sample_weight is None:
+        return None
+    return tf.broadcast_to(tf.reshape(sample_weight, [-1, 1, 1]), tf.shape(vectors)[:-1])
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
 class VQVAE(BaseAutoencoder):
     """VQ-VAE: a convolutional encoder to a grid of vectors, each replaced by its nearest code.
@@ -151,12 +158,12 @@ class VQVAE(BaseAutoencoder):
             weights["codebook"] = 1.0
         return weights
 
-    def _non_gradient_updates(self, x, **extras):
+    def _non_gradient_updates(self, x, sample_weight):
         z_e = self.encoder_outputs(x)
         seed = tf.constant([self.seed, _RESTART_STREAM], tf.int32)
         if getattr(self, "optimizer", None) is not None:
             seed = samplers.fold_seed(seed, self.optimizer.iterations)
-        self.quantizer.update(z_e, self.quantizer.indices(z_e), seed)
+        self.quantizer.update(z_e, self.quantizer.indices(z_e), seed, _cell_weights(sample_weight, z_e))
 
     def codebook_usage(self, x, batch_size=256):
         """Over a whole array: ``{"usage": fraction of codes used, "perplexity": exp H(code frequencies)}``.
@@ -504,7 +511,7 @@ class VQVAE2(BaseAutoencoder):
             weights["codebook"] = 1.0
         return weights
 
-    def _non_gradient_updates(self, x, **extras):
+    def _non_gradient_updates(self, x, sample_weight):
         # Both levels' vectors come from the weights before this update (the top codebook's
         # update does not move the bottom encoder outputs of the same step).
         z_e_top, _, top, z_e_bottom = self.encoder_outputs(x)
@@ -512,8 +519,9 @@ class VQVAE2(BaseAutoencoder):
         seed = tf.constant([self.seed, _RESTART_STREAM], tf.int32)
         if getattr(self, "optimizer", None) is not None:
             seed = samplers.fold_seed(seed, self.optimizer.iterations)
-        self.top_quantizer.update(z_e_top, top, samplers.fold_seed(seed, 0))
-        self.bottom_quantizer.update(z_e_bottom, bottom, samplers.fold_seed(seed, 1))
+        self.top_quantizer.update(z_e_top, top, samplers.fold_seed(seed, 0), _cell_weights(sample_weight, z_e_top))
+        self.bottom_quantizer.update(z_e_bottom, bottom, samplers.fold_seed(seed, 1),
+                                     _cell_weights(sample_weight, z_e_bottom))
 
     def codebook_usage(self, x, batch_size=256):
         """Over a whole array, per level: ``{"usage_top", "perplexity_top", "usage_bottom", "perplexity_bottom"}``."""
