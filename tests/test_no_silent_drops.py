@@ -7,11 +7,14 @@ copies of it in a batch of the same size. The tests train from the same start wi
 examples, on Keras's per-step loop, on the fused multi-step program and under two replicas.
 """
 
+import re
+
 import numpy as np
 import keras
 import pytest
 import tensorflow as tf
 
+from keras_ae import models
 from keras_ae.models import AdversarialAutoencoder, Autoencoder, ConditionalVAE, FactorVAE, VQVAE
 
 #: the weights of one batch of 8; they sum to 8, so the repeated batch has 8 examples too.
@@ -278,3 +281,97 @@ def test_fit_with_targets_is_refused_for_a_model_that_learns_from_x_alone(rng):
         model.fit(x, verbose=0, validation_data=(x, x))
     with pytest.raises(ValueError, match=r"\['y'\] of the dataset's elements"):
         model.evaluate(tf.data.Dataset.from_tensor_slices((x, x)).batch(2), verbose=0)
+
+
+# -- constructor arguments a model would not use ------------------------------------------------------
+_IMAGE = (8, 8, 1)
+_VQ = dict(num_codes=4, embedding_dim=2, filters=(4,))
+_VQ2 = dict(num_codes=4, embedding_dim=2, filters=(4,), top_filters=(4,))
+#: a tiny instance of every class whose constructor refuses something, by name.
+FACTORIES = {
+    "VQVAE": lambda **k: models.VQVAE(_IMAGE, **_VQ, **k),
+    "VQVAE2": lambda **k: models.VQVAE2(_IMAGE, **_VQ2, **k),
+    "VQPixelCNNPrior": lambda **k: models.VQPixelCNNPrior(_IMAGE, autoencoder=_VQ, num_layers=1, hidden=4, **k),
+    "VQVAE2Prior": lambda **k: models.VQVAE2Prior(_IMAGE, autoencoder=_VQ2, num_layers=1, hidden=4, **k),
+    "MADEDensity": lambda **k: models.MADEDensity(_IMAGE, hidden_units=(8,), **k),
+    "PixelCNNDensity": lambda **k: models.PixelCNNDensity(_IMAGE, num_layers=1, filters=4, hidden=4, **k),
+    "PixelVAE": lambda **k: models.PixelVAE(_IMAGE, 2, num_layers=1, pixel_filters=4, pixel_hidden=4,
+                                            hidden_units=(8,), **k),
+    "DeepSpatialAutoencoder": lambda **k: models.DeepSpatialAutoencoder(_IMAGE, num_points=2, filters=(4,), **k),
+    "M1M2": lambda **k: models.M1M2(_IMAGE, autoencoder=dict(latent_dim=2, hidden_units=(8,)), latent_dim=2,
+                                    num_classes=3, hidden_units=(8,), **k),
+    "DRAW": lambda **k: models.DRAW(_IMAGE, 2, steps=2, hidden_units=(8,), **k),
+    "VAE": lambda **k: models.VAE(_IMAGE, 2, hidden_units=(8,), **k),
+}
+
+
+def _network():
+    return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(4)])
+
+
+REFUSED = [
+    ("VQVAE", "hidden_units", (999,)), ("VQVAE", "latent_dim", 5), ("VQVAE", "architecture", "mlp"),
+    ("VQVAE", "encoder", _network), ("VQVAE", "decoder", _network),
+    ("VQVAE2", "hidden_units", (999,)), ("VQVAE2", "latent_dim", 5), ("VQVAE2", "architecture", "mlp"),
+    ("VQVAE2", "encoder", _network), ("VQVAE2", "decoder", _network),
+    ("VQPixelCNNPrior", "latent_dim", 5), ("VQPixelCNNPrior", "architecture", "conv"),
+    ("VQPixelCNNPrior", "hidden_units", (8,)), ("VQPixelCNNPrior", "activation", "tanh"),
+    ("VQPixelCNNPrior", "encoder", _network), ("VQPixelCNNPrior", "decoder", _network),
+    ("VQVAE2Prior", "latent_dim", 5), ("VQVAE2Prior", "hidden_units", (8,)), ("VQVAE2Prior", "encoder", _network),
+    ("MADEDensity", "latent_dim", 5), ("MADEDensity", "architecture", "conv"), ("MADEDensity", "filters", (8,)),
+    ("MADEDensity", "encoder", _network), ("MADEDensity", "decoder", _network),
+    ("PixelCNNDensity", "latent_dim", 5), ("PixelCNNDensity", "hidden_units", (8,)),
+    ("PixelCNNDensity", "activation", "tanh"), ("PixelCNNDensity", "architecture", "mlp"),
+    ("PixelCNNDensity", "encoder", _network), ("PixelCNNDensity", "decoder", _network),
+    ("PixelVAE", "likelihood", "gaussian"),
+    ("DeepSpatialAutoencoder", "latent_dim", 5), ("DeepSpatialAutoencoder", "architecture", "mlp"),
+    ("M1M2", "architecture", "conv"), ("M1M2", "filters", (8,)), ("M1M2", "encoder", _network),
+    ("M1M2", "decoder", _network),
+    ("DRAW", "architecture", "conv"), ("DRAW", "filters", (8,)), ("DRAW", "activation", "tanh"),
+    ("DRAW", "encoder", _network), ("DRAW", "decoder", _network),
+    ("VAE", "filters", (8,)),  # filters are the channels of architecture="conv"
+]
+
+
+@pytest.mark.parametrize("name, argument, value", REFUSED, ids=[f"{n}-{a}" for n, a, _ in REFUSED])
+def test_an_argument_the_model_would_not_use_is_refused(name, argument, value):
+    value = value() if callable(value) else value
+    shown = type(value).__name__ if isinstance(value, keras.layers.Layer) else repr(value)
+    with pytest.raises(ValueError, match=rf"{argument}.*{re.escape(shown)}"):
+        FACTORIES[name](**{argument: value})
+
+
+def test_the_issue_example_names_argument_value_and_reason():
+    with pytest.raises(ValueError, match=r"^VQVAE does not use hidden_units \(got \(999,\)\): its encoder and "
+                                         r"decoder are convolutions"):
+        models.VQVAE(input_shape=(8, 8, 1), hidden_units=(999,))
+
+
+@pytest.mark.parametrize("name, given", [
+    ("VQVAE", dict(architecture="conv", hidden_units=(256,), latent_dim=None, encoder=None, decoder=None)),
+    ("MADEDensity", dict(architecture="mlp", filters=(32, 64))),
+    ("PixelCNNDensity", dict(architecture="conv", activation="relu")),
+    ("PixelVAE", dict(likelihood="bernoulli")),
+    ("DRAW", dict(architecture="mlp", filters=[32, 64], activation="relu")),
+    ("M1M2", dict(architecture="mlp")),
+    ("VAE", dict(architecture="mlp", filters=(32, 64))),
+])
+def test_the_default_of_an_unused_argument_is_accepted(name, given):
+    FACTORIES[name](**given)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_config_round_trip_of_every_family_that_refuses(name):
+    model = FACTORIES[name](seed=3)
+    config = model.get_config()
+    assert not set(config) & set(type(model).UNUSED_ARGUMENTS), "get_config must leave unused arguments out"
+    clone = type(model).from_config(config)
+    assert clone.get_config() == config
+
+
+def test_unused_arguments_must_name_base_arguments():
+    class Typo(Autoencoder):
+        UNUSED_ARGUMENTS = {"hidden_unit": "a typo"}
+
+    with pytest.raises(TypeError, match="names 'hidden_unit', not an argument of BaseAutoencoder"):
+        Typo((6,), 2)
