@@ -281,6 +281,8 @@ def test_fit_with_targets_is_refused_for_a_model_that_learns_from_x_alone(rng):
         model.fit(x, verbose=0, validation_data=(x, x))
     with pytest.raises(ValueError, match=r"\['y'\] of the dataset's elements"):
         model.evaluate(tf.data.Dataset.from_tensor_slices((x, x)).batch(2), verbose=0)
+    with pytest.raises(ValueError, match=r"does not use class_weight \(got \{0: 2.0\}\).*give sample_weight"):
+        model.fit(x, class_weight={0: 2.0}, verbose=0)
 
 
 # -- constructor arguments a model would not use ------------------------------------------------------
@@ -302,6 +304,10 @@ FACTORIES = {
                                     num_classes=3, hidden_units=(8,), **k),
     "DRAW": lambda **k: models.DRAW(_IMAGE, 2, steps=2, hidden_units=(8,), **k),
     "VAE": lambda **k: models.VAE(_IMAGE, 2, hidden_units=(8,), **k),
+    "SparseAutoencoder": lambda **k: models.SparseAutoencoder(_IMAGE, 2, hidden_units=(8,), **k),
+    "SparseAutoencoder-kl": lambda **k: models.SparseAutoencoder(_IMAGE, 2, penalty="kl", hidden_units=(8,), **k),
+    "M2": lambda **k: models.M2(_IMAGE, 2, num_classes=3, hidden_units=(8,), **k),
+    "ADGM": lambda **k: models.ADGM(_IMAGE, 2, num_classes=3, auxiliary_dim=2, hidden_units=(8,), **k),
 }
 
 
@@ -330,6 +336,11 @@ REFUSED = [
     ("DRAW", "architecture", "conv"), ("DRAW", "filters", (8,)), ("DRAW", "activation", "tanh"),
     ("DRAW", "encoder", _network), ("DRAW", "decoder", _network),
     ("VAE", "filters", (8,)),  # filters are the channels of architecture="conv"
+    # arguments of one mode given in another
+    ("VQVAE", "epsilon", 1e-3), ("VQVAE2", "epsilon", 1e-3),  # EMA smoothing without ema=True
+    ("SparseAutoencoder", "target_activation", 0.2),  # the rho of penalty="kl", given with "l1"
+    ("SparseAutoencoder-kl", "code_activation", "tanh"),  # penalty="kl" makes the codes sigmoid
+    ("M2", "free_bits", 0.5), ("ADGM", "free_bits", 0.5),  # their bounds use the whole KL
 ]
 
 
@@ -355,6 +366,9 @@ def test_the_issue_example_names_argument_value_and_reason():
     ("DRAW", dict(architecture="mlp", filters=[32, 64], activation="relu")),
     ("M1M2", dict(architecture="mlp")),
     ("VAE", dict(architecture="mlp", filters=(32, 64))),
+    ("VQVAE", dict(ema=True, epsilon=1e-3)),
+    ("SparseAutoencoder-kl", dict(target_activation=0.2, code_activation="sigmoid")),
+    ("M2", dict(free_bits=0.0)),
 ])
 def test_the_default_of_an_unused_argument_is_accepted(name, given):
     FACTORIES[name](**given)

@@ -109,10 +109,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
 
     Args:
         input_shape: shape of one example, e.g. ``(64,)`` or ``(8, 8, 1)``.
-        latent_dim: size of the code, >= 1.
+        latent_dim: size of the code, >= 1 (required unless the family's ``UNUSED_ARGUMENTS``
+            names it: then the code's size follows from the family's own arguments).
         architecture: ``"mlp"`` or ``"conv"`` network bodies, default ``"mlp"``.
         hidden_units: dense layer sizes of the encoder (the decoder mirrors them), default ``(256,)``.
-        filters: convolution channels for ``architecture="conv"``, default ``(32, 64)``.
+        filters: convolution channels for ``architecture="conv"``, default ``(32, 64)`` (another
+            value with ``architecture="mlp"`` is refused: it would not be used).
         activation: hidden non-linearity, default ``"relu"``.
         kernel_initializer: of every dense and convolutional layer (bodies and heads): a Keras
             initializer, its name or config. Default: PyTorch's default,

@@ -99,6 +99,9 @@ class M2(ConditionalVAE):
         if kwargs.get("condition_dim") is not None:
             raise ValueError(f"{type(self).__name__} takes labels (num_classes), not condition_dim")
         kwargs.pop("condition_dim", None)
+        if kwargs.get("free_bits", 0.0):
+            raise ValueError(f"{type(self).__name__} does not use free_bits (got {kwargs['free_bits']!r}): its bounds "
+                             f"use the whole KL of q(z|x, y)")
         self.alpha = float(_checks.check_number(alpha, "alpha", minimum=0))
         self._classifier_units = None if classifier_units is None else _checks.check_int_sequence(
             classifier_units, "classifier_units")

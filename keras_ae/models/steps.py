@@ -499,6 +499,10 @@ class TrainingLoop:
 
         See the module docstring for the convention (``sum_i w_i loss_i / N``).
         """
+        if kwargs.get("class_weight") is not None and "y" not in self.batch_extras_spec():
+            raise ValueError(f"{type(self).__name__} does not use class_weight (got {kwargs['class_weight']!r}): "
+                             f"it weights examples by their label y, and this model takes no labels; "
+                             f"give sample_weight")
         x, y = self._fit_input(x, y, sample_weight)
         if not self.built:
             self.build()

@@ -18,6 +18,13 @@ RECONSTRUCTIONS = ("bernoulli", "mse")
 _RESTART_STREAM = 17
 
 
+def _check_ema_arguments(ema, epsilon):
+    """``epsilon`` smooths the EMA counts: a value other than its default without ``ema=True`` is refused."""
+    if not ema and epsilon != 1e-5:
+        raise ValueError(f"epsilon (got {epsilon!r}) is the Laplace smoothing of the EMA codebook: it applies "
+                         f"with ema=True only")
+
+
 def _cell_weights(sample_weight, vectors):
     """The examples' weights ``[B]`` given to every cell of their grid ``[B, h, w]`` (None stays None)."""
     if sample_weight is None:
@@ -91,6 +98,7 @@ class VQVAE(BaseAutoencoder):
         cells = grid_shape(self.data_shape, len(filters))
         self.latent_dim = cells[0] * cells[1]
         self.grid = cells
+        _check_ema_arguments(ema, epsilon)
         self.num_codes = _checks.check_integer(num_codes, "num_codes", minimum=2)
         self.embedding_dim = _checks.check_positive_int(embedding_dim, "embedding_dim")
         self.beta = _checks.check_number(beta, "beta", minimum=0.0)
@@ -418,6 +426,7 @@ class VQVAE2(BaseAutoencoder):
         top = grid_shape(bottom, len(top_filters))
         self.latent_dim = bottom[0] * bottom[1] + top[0] * top[1]
         self.bottom_grid, self.top_grid = bottom, top
+        _check_ema_arguments(ema, epsilon)
         self.top_filters = tuple(int(f) for f in top_filters)
         self.num_codes = _checks.check_integer(num_codes, "num_codes", minimum=2)
         self.num_top_codes = self.num_codes if num_top_codes is None else _checks.check_integer(
