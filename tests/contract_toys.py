@@ -57,9 +57,11 @@ class GridCodeAutoencoder(BaseAutoencoder):
     argmax index of each cell, an ``int32 [cells]`` grid, and ``decode`` takes such a grid.
     """
 
+    UNUSED_ARGUMENTS = {"latent_dim": "the code is a grid of cells indices (set cells)"}
+
     def __init__(self, input_shape, cells=4, num_codes=5, embedding_dim=3, **kwargs):
-        kwargs.pop("latent_dim", None)
-        super().__init__(input_shape, latent_dim=cells, **kwargs)
+        super().__init__(input_shape, **kwargs)
+        self.latent_dim = int(cells)
         self.cells, self.num_codes, self.embedding_dim = int(cells), int(num_codes), int(embedding_dim)
         self.encoder_body = self.make_encoder_body()
         self.to_logits = keras.layers.Dense(self.cells * self.num_codes, name="to_logits")
@@ -70,7 +72,6 @@ class GridCodeAutoencoder(BaseAutoencoder):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("latent_dim")
         return {**config, "cells": self.cells, "num_codes": self.num_codes, "embedding_dim": self.embedding_dim}
 
     @property

@@ -5,6 +5,7 @@ section 3.1 and appendix A.1 (exponential moving average codebook updates).
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_ae import _checks
@@ -79,6 +80,21 @@ def _first_replica(value):
         return value
     first = tf.cast(tf.equal(ctx.replica_id_in_sync_group, 0), value.dtype)
     return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value * first)
+
+
+def _restart_rows(count, num_codes, seed, weights=None):
+    """``num_codes`` rows in ``[0, count)`` (row 0 of a padding when ``count`` is 0), drawn with a stateless seed.
+
+    Uniform without ``weights``; with weights ``[count]``, in proportion to them (uniform again
+    when they are all zero, so a restart still finds a vector).
+    """
+    if weights is None:
+        return tf.random.stateless_uniform([num_codes], seed, 0, tf.maximum(count, 1), dtype=tf.int32)
+    padded = tf.concat([weights, tf.zeros([1])], axis=0)                                   # [count + 1]
+    real = tf.range(count + 1) < tf.maximum(count, 1)
+    uniform = tf.where(real, 0.0, -np.inf)
+    logits = tf.where(tf.reduce_sum(weights) > 0, tf.math.log(padded), uniform)
+    return tf.random.stateless_categorical(logits[None], num_codes, seed, dtype=tf.int32)[0]
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -179,16 +195,23 @@ class VectorQuantizer(keras.layers.Layer):
         return {"codebook": tf.reduce_sum(tf.square(tf.stop_gradient(vectors) - codes), axis=axes),
                 "commitment": commitment}
 
-    def update(self, vectors, indices, seed):
+    def update(self, vectors, indices, seed, weights=None):
         """The non-gradient updates of one step: EMA codebook (if ``ema``), usage, dead-code restarts.
 
         Args:
             vectors: this replica's encoder outputs ``[..., D]`` (gradients are not followed).
             indices: their codes ``[...]``.
             seed: a stateless ``[2]`` seed that every replica shares (it picks the restart vectors).
+            weights: a weight per vector ``[...]`` (the examples' ``sample_weight``), or None
+                for weight 1. Counts and EMA sums are weighted sums, and restart vectors are
+                drawn in proportion to the weights, so a vector of weight ``n`` counts as ``n``
+                copies and one of weight 0 is not seen.
         """
         flat = tf.reshape(tf.stop_gradient(tf.cast(vectors, tf.float32)), [-1, self.embedding_dim])  # [M, D]
         one_hot = tf.one_hot(tf.reshape(indices, [-1]), self.num_codes, dtype=tf.float32)                # [M, K]
+        if weights is not None:
+            weights = tf.reshape(tf.cast(weights, tf.float32), [-1])                                      # [M]
+            one_hot = one_hot * weights[:, None]
         counts = _sum_over_replicas(tf.reduce_sum(one_hot, axis=0))                                        # [K]
         if self.ema:
             sums = _sum_over_replicas(tf.matmul(one_hot, flat, transpose_a=True))                          # [K, D]
@@ -199,8 +222,7 @@ class VectorQuantizer(keras.layers.Layer):
             embed_sum, codebook = None, tf.convert_to_tensor(self.codebook)
         if self.restart_threshold > 0:
             dead = cluster_size < self.restart_threshold                                                  # [K]
-            rows = tf.random.stateless_uniform([self.num_codes], seed, 0, tf.maximum(tf.shape(flat)[0], 1),
-                                               dtype=tf.int32)
+            rows = _restart_rows(tf.shape(flat)[0], self.num_codes, seed, weights)
             padded = tf.concat([flat, tf.zeros([1, self.embedding_dim])], axis=0)  # an empty batch gathers zeros
             candidates = _first_replica(tf.gather(padded, rows))                                          # [K, D]
             codebook = tf.where(dead[:, None], candidates, codebook)

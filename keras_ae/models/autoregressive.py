@@ -61,7 +61,9 @@ class MADEDensity(ExactDensity):
         input_shape: shape of one example, data in [0, 1] (binary for exact likelihoods).
         hidden_units: masked hidden layers, at least one, default ``(500,)``.
         order: ``"natural"`` (default), ``"reversed"``, ``"random"`` (drawn with ``seed``) or a permutation.
-        activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+        activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`
+            (``latent_dim``, ``architecture``, ``filters``, ``encoder`` and ``decoder`` are
+            refused: ``UNUSED_ARGUMENTS`` says why).
 
     Example::
 
@@ -76,13 +78,21 @@ class MADEDensity(ExactDensity):
     data_likelihood = "bernoulli"
     is_generative = True
     stochastic_decoder = False
+    UNUSED_ARGUMENTS = {
+        "latent_dim": "the code is MADE's last hidden layer, of hidden_units[-1] units",
+        "architecture": "MADE's layers are masked dense layers (set hidden_units)",
+        "filters": "MADE's layers are masked dense layers (set hidden_units)",
+        "encoder": "MADE's masks make one network both encoder and decoder",
+        "decoder": "MADE's masks make one network both encoder and decoder",
+    }
 
     def __init__(self, input_shape, hidden_units=(500,), order="natural", **kwargs):
-        kwargs.pop("latent_dim", None)
-        hidden_units = tuple(_checks.check_positive_int(u, "hidden_units entries") for u in hidden_units)
+        hidden_units = _checks.check_int_sequence(hidden_units, "hidden_units")
         if not hidden_units:
             raise ValueError("hidden_units must name at least one hidden layer (the code), got ()")
-        super().__init__(input_shape, latent_dim=int(hidden_units[-1]), hidden_units=hidden_units, **kwargs)
+        super().__init__(input_shape, hidden_units=hidden_units, **kwargs)
+        self.latent_dim = int(hidden_units[-1])
+        self.architecture = "mlp"  # masked dense layers: what XLA's measured CPU default (xla_pays_on_cpu) reads
         self.size = int(np.prod(self.data_shape))
         self.order_spec = order if isinstance(order, str) else [int(v) for v in order]
         self.made = MADE(self.size, num_params=1, hidden_units=self.hidden_units, order=order,
@@ -90,11 +100,7 @@ class MADEDensity(ExactDensity):
                          output_initializer=self.kernel_initializer, name="made")
 
     def get_config(self):
-        config = super().get_config()
-        config.pop("latent_dim")
-        config.pop("filters")
-        config.pop("architecture")
-        return {**config, "order": self.order_spec}
+        return {**super().get_config(), "order": self.order_spec}
 
     def _flat(self, x):
         return tf.reshape(tf.cast(x, tf.float32), [-1, self.size])
@@ -155,7 +161,10 @@ class PixelCNNDensity(ExactDensity):
         input_shape: ``(H, W, 1)``, data in [0, 1] (binary for exact likelihoods).
         num_layers, filters, kernel_size, first_kernel_size, hidden: of the network (defaults
             5, 32, 3, 5, 64; see :class:`~keras_ae.layers.pixelcnn.GatedPixelCNN`).
-        kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+        architecture: only ``"conv"``.
+        kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder` (``latent_dim``,
+            ``hidden_units``, ``activation``, ``encoder`` and ``decoder`` are refused:
+            ``UNUSED_ARGUMENTS`` says why).
 
     Example::
 
@@ -165,22 +174,28 @@ class PixelCNNDensity(ExactDensity):
         nll = -model.exact_log_likelihood(x_test).numpy().mean()
     """
 
-    def __init__(self, input_shape, num_layers=5, filters=32, kernel_size=3, first_kernel_size=5, hidden=64, **kwargs):
-        for key in ("latent_dim", "architecture", "hidden_units"):
-            kwargs.pop(key, None)
-        kwargs.pop("filters", None)
+    UNUSED_ARGUMENTS = {
+        "latent_dim": "the code is the network's last features, [height, width, filters]",
+        "hidden_units": "its layers are masked convolutions (set num_layers, filters, hidden)",
+        "activation": "a Gated PixelCNN's non-linearities are its gates (tanh times sigmoid)",
+        "encoder": "its masked convolutions make one network both encoder and decoder",
+        "decoder": "its masked convolutions make one network both encoder and decoder",
+    }
+
+    def __init__(self, input_shape, num_layers=5, filters=32, kernel_size=3, first_kernel_size=5, hidden=64,
+                 architecture="conv", **kwargs):
+        _checks.check_choice(architecture, "architecture", ("conv",))
         if isinstance(input_shape, int) or len(tuple(input_shape)) != 3 or int(tuple(input_shape)[-1]) != 1:
             raise ValueError(f"PixelCNNDensity models one-channel images: input_shape must be (height, width, 1), "
                              f"got {input_shape}")
-        super().__init__(input_shape, latent_dim=_checks.check_positive_int(filters, "filters"), hidden_units=(),
-                         filters=(int(filters),), **kwargs)
+        filters = _checks.check_positive_int(filters, "filters")
+        super().__init__(input_shape, architecture="conv", filters=(filters,), **kwargs)
+        self.latent_dim = filters
         self.network = GatedPixelCNN(num_layers, filters, kernel_size, first_kernel_size, "A", None, hidden,
                                      kernel_initializer=self.kernel_initializer, name="pixelcnn")
 
     def get_config(self):
         config = super().get_config()
-        for key in ("latent_dim", "architecture", "hidden_units", "filters"):
-            config.pop(key)
         n = self.network
         return {**config, "num_layers": n.num_layers, "filters": n.filters, "kernel_size": n.kernel_size,
                 "first_kernel_size": n.first_kernel_size, "hidden": n.hidden}
@@ -232,14 +247,15 @@ class PixelVAE(VAE):
         free_bits: nats per latent dimension below which the KL is not pushed down, default 0.25.
         num_layers, pixel_filters, kernel_size, first_kernel_size, pixel_hidden: of the PixelCNN
             (defaults 3, 32, 3, 5, 64).
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``likelihood`` is Bernoulli).
+        likelihood: only ``"bernoulli"`` (the PixelCNN's conditionals are Bernoulli).
+        other arguments: see :class:`~keras_ae.models.vae.VAE`.
     """
 
     stochastic_decoder = True
 
     def __init__(self, input_shape, latent_dim, free_bits=0.25, num_layers=3, pixel_filters=32, kernel_size=3,
-                 first_kernel_size=5, pixel_hidden=64, **kwargs):
-        kwargs.pop("likelihood", None)
+                 first_kernel_size=5, pixel_hidden=64, likelihood="bernoulli", **kwargs):
+        _checks.check_choice(likelihood, "likelihood", ("bernoulli",))
         if isinstance(input_shape, int) or len(tuple(input_shape)) != 3 or int(tuple(input_shape)[-1]) != 1:
             raise ValueError(f"PixelVAE models one-channel images: input_shape must be (height, width, 1), "
                              f"got {input_shape}")

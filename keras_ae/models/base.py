@@ -86,6 +86,20 @@ def _serialized(layer):
     return None if layer is None else keras.saving.serialize_keras_object(layer)
 
 
+#: the defaults of the base arguments a family may declare unused (``UNUSED_ARGUMENTS``).
+_BASE_DEFAULTS = {"latent_dim": None, "architecture": "mlp", "hidden_units": (256,), "filters": (32, 64),
+                  "activation": "relu", "encoder": None, "decoder": None}
+
+
+def _same_value(value, default):
+    """Whether a caller's value is the default (a list equals the tuple of the same numbers)."""
+    if isinstance(default, tuple) and isinstance(value, (tuple, list)):
+        return tuple(value) == default
+    if default is None or isinstance(value, keras.layers.Layer):
+        return value is default
+    return isinstance(value, str) and value == default
+
+
 class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     """Base class: the model contract and the shared training step.
 
@@ -95,10 +109,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
 
     Args:
         input_shape: shape of one example, e.g. ``(64,)`` or ``(8, 8, 1)``.
-        latent_dim: size of the code, >= 1.
+        latent_dim: size of the code, >= 1 (required unless the family's ``UNUSED_ARGUMENTS``
+            names it: then the code's size follows from the family's own arguments).
         architecture: ``"mlp"`` or ``"conv"`` network bodies, default ``"mlp"``.
         hidden_units: dense layer sizes of the encoder (the decoder mirrors them), default ``(256,)``.
-        filters: convolution channels for ``architecture="conv"``, default ``(32, 64)``.
+        filters: convolution channels for ``architecture="conv"``, default ``(32, 64)`` (another
+            value with ``architecture="mlp"`` is refused: it would not be used).
         activation: hidden non-linearity, default ``"relu"``.
         kernel_initializer: of every dense and convolutional layer (bodies and heads): a Keras
             initializer, its name or config. Default: PyTorch's default,
@@ -121,6 +137,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     #: ``{group name: objective terms}``: parameter groups with their own optimizer. Each group's
     #: objective is the sum of its terms (from ``_group_loss_terms``); every term is logged.
     PARAMETER_GROUPS = {}
+    #: ``{base argument: why this family does not use it}``, for the arguments of this class's
+    #: ``__init__`` (``latent_dim``, ``architecture``, ``hidden_units``, ``filters``,
+    #: ``activation``, ``encoder``, ``decoder``) that a family does not use. ``__init__`` refuses
+    #: any value but the default with a ``ValueError`` naming the argument, the value and the
+    #: reason; ``get_config`` leaves them out. A family sets what it uses instead itself.
+    UNUSED_ARGUMENTS = {}
     #: whether data must lie in [0, 1]; families set it from their likelihood.
     unit_interval_data = False
     #: the likelihood named in range errors (``"bernoulli"``, ...), or None.
@@ -141,17 +163,24 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     #: train step did not finish in 200 s on this project's 2-core CPU.
     supports_xla = True
 
-    def __init__(self, input_shape, latent_dim, architecture="mlp", hidden_units=(256,), filters=(32, 64),
+    def __init__(self, input_shape, latent_dim=None, architecture="mlp", hidden_units=(256,), filters=(32, 64),
                  activation="relu", kernel_initializer=None, encoder=None, decoder=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self._refuse_unused_arguments(dict(latent_dim=latent_dim, architecture=architecture, hidden_units=hidden_units,
+                                           filters=filters, activation=activation, encoder=encoder, decoder=decoder))
+        unused = self.UNUSED_ARGUMENTS
         if isinstance(input_shape, int):
             input_shape = (input_shape,)
         self.data_shape = _checks.check_int_sequence(input_shape, "input_shape")
-        self.latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
-        self.architecture = architecture
-        self.hidden_units = _checks.check_int_sequence(hidden_units, "hidden_units")
-        self.filters = _checks.check_int_sequence(filters, "filters")
-        self.activation = activation
+        self.latent_dim = None if "latent_dim" in unused else _checks.check_positive_int(latent_dim, "latent_dim")
+        self.architecture = None if "architecture" in unused else architecture
+        self.hidden_units = () if "hidden_units" in unused else _checks.check_int_sequence(hidden_units,
+                                                                                            "hidden_units")
+        self.filters = () if "filters" in unused else _checks.check_int_sequence(filters, "filters")
+        if architecture == "mlp" and "architecture" not in unused and self.filters != _BASE_DEFAULTS["filters"]:
+            raise ValueError(f"{type(self).__name__} does not use filters (got {self.filters}) with "
+                             f"architecture='mlp': filters are the channels of architecture='conv'")
+        self.activation = None if "activation" in unused else activation
         self.kernel_initializer = kernel_initializer_config(
             self.default_kernel_initializer if kernel_initializer is None else kernel_initializer)
         # The user's networks, held untracked until make_*_body hands them over (Keras tracks them there).
@@ -167,6 +196,17 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         self._schedules = {}
 
     # -- construction helpers ---------------------------------------------------------------
+    def _refuse_unused_arguments(self, given):
+        """``ValueError`` for a base argument in ``UNUSED_ARGUMENTS`` given a value other than its default."""
+        for name, reason in self.UNUSED_ARGUMENTS.items():
+            if name not in _BASE_DEFAULTS:
+                raise TypeError(f"{type(self).__name__}.UNUSED_ARGUMENTS names {name!r}, not an argument of "
+                                f"BaseAutoencoder ({', '.join(_BASE_DEFAULTS)})")
+            value = given[name]
+            if not _same_value(value, _BASE_DEFAULTS[name]):
+                shown = type(value).__name__ if isinstance(value, keras.layers.Layer) else repr(value)
+                raise ValueError(f"{type(self).__name__} does not use {name} (got {shown}): {reason}")
+
     def make_encoder_body(self, activation=None):
         """The encoder network: the user's ``encoder`` if given, else the built-in body."""
         if self._given_networks["encoder"] is not None:
@@ -197,6 +237,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             decoder=_serialized(self._given_networks["decoder"]),
             seed=self.seed,
         )
+        for name in self.UNUSED_ARGUMENTS:
+            config.pop(name)
         return config
 
     @classmethod
@@ -487,8 +529,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """The trainable variables a parameter group's optimizer updates (the main optimizer never does)."""
         raise NotImplementedError(f"{type(self).__name__} declares group {group!r} but no variables for it")
 
-    def _non_gradient_updates(self, x, **extras):
-        """Updates that are not gradient steps (e.g. EMA codebooks), run after them in ``train_step``."""
+    def _non_gradient_updates(self, x, sample_weight, **extras):
+        """Updates that are not gradient steps (e.g. EMA codebooks), run after them in ``train_step``.
+
+        ``sample_weight`` ``[B]`` holds the examples' weights, None when the batch has none: an
+        update that averages over the batch weights each example by it, as the loss does.
+        """
         return None
 
     def _posterior(self, x):

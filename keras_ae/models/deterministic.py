@@ -131,7 +131,13 @@ class SparseAutoencoder(Autoencoder):
         _checks.check_number(sparsity_weight, "sparsity_weight", minimum=0)
         _checks.check_number(target_activation, "target_activation", minimum=0, maximum=1,
                              exclusive_minimum=True, exclusive_maximum=True)
+        if penalty != "kl" and target_activation != 0.05:
+            raise ValueError(f"SparseAutoencoder does not use target_activation (got {target_activation!r}) with "
+                             f"penalty={penalty!r}: it is the rho of penalty='kl'")
         if penalty == "kl":
+            if kwargs.get("code_activation", "sigmoid") != "sigmoid":
+                raise ValueError(f"penalty='kl' needs sigmoid codes (activations in (0, 1)), got code_activation="
+                                 f"{kwargs['code_activation']!r}")
             kwargs["code_activation"] = "sigmoid"
         super().__init__(input_shape, latent_dim, **kwargs)
         self.penalty = penalty

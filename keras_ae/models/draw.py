@@ -72,7 +72,7 @@ class DRAW(BaseAutoencoder):
         kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder` (the dense
             layers; the LSTM cells keep Keras's defaults: Glorot kernels, orthogonal recurrent
             kernels, forget-gate bias 1). ``architecture``, ``filters``, ``activation``,
-            ``encoder`` and ``decoder`` do not apply (DRAW's networks are its LSTM cells).
+            ``encoder`` and ``decoder`` are refused (DRAW's networks are its LSTM cells).
 
     Example::
 
@@ -93,12 +93,11 @@ class DRAW(BaseAutoencoder):
     #: 106 s of graph tracing without XLA, then 124 against 201 examples/s; on a loaded machine
     #: the fused 10-step XLA program had not compiled after 10 minutes).
     supports_xla = False
+    UNUSED_ARGUMENTS = {name: "DRAW's networks are its LSTM cells (set hidden_units)"
+                        for name in ("architecture", "filters", "activation", "encoder", "decoder")}
 
     def __init__(self, input_shape, latent_dim=10, steps=10, hidden_units=(256,), attention=True, read_size=2,
                  write_size=5, posterior_min_scale=1e-4, **kwargs):
-        for name in ("encoder", "decoder"):
-            if kwargs.get(name) is not None:
-                raise ValueError(f"DRAW takes no {name}=: its networks are its LSTM cells (set hidden_units)")
         steps = _checks.check_positive_int(steps, "steps")
         read_size = _checks.check_positive_int(read_size, "read_size")
         write_size = _checks.check_positive_int(write_size, "write_size")

@@ -99,6 +99,9 @@ class M2(ConditionalVAE):
         if kwargs.get("condition_dim") is not None:
             raise ValueError(f"{type(self).__name__} takes labels (num_classes), not condition_dim")
         kwargs.pop("condition_dim", None)
+        if kwargs.get("free_bits", 0.0):
+            raise ValueError(f"{type(self).__name__} does not use free_bits (got {kwargs['free_bits']!r}): its bounds "
+                             f"use the whole KL of q(z|x, y)")
         self.alpha = float(_checks.check_number(alpha, "alpha", minimum=0))
         self._classifier_units = None if classifier_units is None else _checks.check_int_sequence(
             classifier_units, "classifier_units")
@@ -464,7 +467,8 @@ class M1M2(BaseAutoencoder):
         hidden_units: M2's dense layers (encoder, decoder and classifier), default (500,).
         classifier_units: dense layers of ``q(y | z1)``, default ``hidden_units``.
         beta, num_samples: M2's KL weight and reparameterized draws per example, default 1 and 1.
-        activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+        activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`
+            (``architecture``, ``filters``, ``encoder`` and ``decoder`` are refused: ``UNUSED_ARGUMENTS`` says why).
 
     Example::
 
@@ -484,6 +488,12 @@ class M1M2(BaseAutoencoder):
     #: the constructor argument that takes the trained model of the first stage (``zoo train --from``).
     previous_stage = "autoencoder"
     _DEFAULT_FIRST_STAGE = {"latent_dim": 16}
+    UNUSED_ARGUMENTS = {
+        "architecture": "M2 works on M1's codes, vectors: its networks are dense (set hidden_units)",
+        "filters": "M2 works on M1's codes, vectors: its networks are dense (set hidden_units)",
+        "encoder": "the image encoder is M1's (give it as autoencoder=); M2's networks are built from hidden_units",
+        "decoder": "the image decoder is M1's (give it as autoencoder=); M2's networks are built from hidden_units",
+    }
 
     def __init__(self, input_shape, autoencoder=None, latent_dim=50, num_classes=10, alpha=0.1, hidden_units=(500,),
                  classifier_units=None, beta=1.0, num_samples=1, activation="relu", kernel_initializer=None,
@@ -502,8 +512,6 @@ class M1M2(BaseAutoencoder):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("architecture", "filters", "encoder", "decoder"):
-            config.pop(key)
         m2 = self.m2
         return {**config, "autoencoder": keras.saving.serialize_keras_object(self.autoencoder),
                 "num_classes": m2.num_classes, "alpha": m2.alpha,

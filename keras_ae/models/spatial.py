@@ -88,6 +88,7 @@ class DeepSpatialAutoencoder(BaseAutoencoder):
         temperature: the spatial softmax's initial temperature, default 1.
         learn_temperature: train the temperature (default True).
         architecture: only ``"conv"``.
+        latent_dim: refused (the code is the ``2K`` coordinates).
         activation, kernel_initializer, encoder, decoder, seed: see
             :class:`~keras_ae.models.base.BaseAutoencoder`; ``encoder`` maps frames to
             ``num_points`` feature maps ``[B, h, w, num_points]``, ``decoder`` maps the ``2K``
@@ -104,14 +105,15 @@ class DeepSpatialAutoencoder(BaseAutoencoder):
     """
 
     TERMS = ("reconstruction", "slowness")
+    UNUSED_ARGUMENTS = {"latent_dim": "the code is the 2 * num_points coordinates of the feature points (set num_points)"}
 
     def __init__(self, input_shape, num_points=16, filters=(32, 32), kernel_size=5, strides=None,
                  target_downsample=2, hidden_units=(), slowness_weight=1.0, temperature=1.0, learn_temperature=True,
                  architecture="conv", **kwargs):
         num_points = _checks.check_positive_int(num_points, "num_points")
         _checks.check_choice(architecture, "architecture", ("conv",))
-        super().__init__(input_shape, 2 * num_points, architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, **kwargs)
+        super().__init__(input_shape, architecture=architecture, hidden_units=hidden_units, filters=filters, **kwargs)
+        self.latent_dim = 2 * num_points
         if len(self.data_shape) != 3:
             raise ValueError(f"DeepSpatialAutoencoder needs frames of shape (height, width, channels), "
                              f"got input_shape {self.data_shape}")
@@ -149,7 +151,6 @@ class DeepSpatialAutoencoder(BaseAutoencoder):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("latent_dim")
         config.update(num_points=self.num_points, kernel_size=self.kernel_size, strides=list(self.strides),
                       target_downsample=self.target_downsample, slowness_weight=self.slowness_weight,
                       temperature=self.temperature, learn_temperature=self.learn_temperature)

@@ -2,10 +2,21 @@
 
 Written once for every family: :class:`TrainingLoop` is the part of
 :class:`keras_ae.models.base.BaseAutoencoder` that ``fit`` drives. It unpacks a batch (``x``,
-``(x, y)``, ``(x, y, w)`` or a dict), weights and sums the per-example terms and averages them
-over the global batch, steps every parameter group's optimizer, runs several XLA steps as one
-program on a single replica, and works around two Keras 3 bugs under
-``MultiWorkerMirroredStrategy``.
+``(x, y)``, ``(x, y, w)`` or a dict), refuses entries the model would not use, weights and sums
+the per-example terms and averages them over the global batch with the examples' weights, steps
+every parameter group's optimizer, runs several XLA steps as one program on a single replica,
+and works around two Keras 3 bugs under ``MultiWorkerMirroredStrategy``.
+
+**Sample weights** (``fit(x, sample_weight=w)``, a dataset of ``(x, y, w)``, ``(x, None, w)`` or
+dicts with the key ``"sample_weight"``, ``evaluate(..., sample_weight=w)``,
+``train_on_batch(x, sample_weight=w)``) follow Keras's convention for losses: the objective of a
+batch is ``sum_i w_i * loss_i / N`` with ``N`` the *global* batch size
+(``tf.nn.compute_average_loss(loss, sample_weight=w)``), so an integer weight counts an example
+that many times in a batch of the same size, and a weight of 0 removes it. Parameter groups'
+objectives and the non-gradient updates (EMA codebooks) are weighted the same way. The logged
+``loss`` is that objective (the epoch's ``sum w_i loss_i / N``); each logged term is the weighted
+mean ``sum w_i term_i / sum w_i``, as Keras reports ``weighted_metrics``. Weights must be finite
+and >= 0, one per example (shape ``[B]`` or ``[B, 1]``).
 """
 
 import numpy as np
@@ -16,22 +27,53 @@ from keras_ae import _checks
 
 #: names of the positions of a tuple batch, as Keras's ``fit(x, y, sample_weight)`` packs them.
 TUPLE_KEYS = ("x", "y", "sample_weight")
+#: the batch entry of per-example weights (Keras's ``sample_weight``).
+SAMPLE_WEIGHT = "sample_weight"
+
+
+def _absent(value):
+    """A batch entry that is not there: ``None``, or ``tf.data``'s spec of a ``None`` component."""
+    return value is None or type(value).__name__ == "NoneTensorSpec"
 
 
 def unpack_batch(data):
     """A batch as a dict: ``x`` -> ``{"x": x}``; ``(x, y, w)`` -> ``{"x", "y", "sample_weight"}``; a dict stays.
 
+    ``None`` entries (``(x, None, w)``, as Keras packs ``sample_weight`` without ``y``) are left out.
     Raises ``ValueError`` for a dict without ``"x"`` or a tuple of more than three parts.
     """
     if isinstance(data, dict):
         if "x" not in data:
             raise ValueError(f"a dict batch needs the key 'x' (the data), got keys {sorted(data)}")
-        return dict(data)
+        return {key: value for key, value in data.items() if not _absent(value)}
+    if isinstance(data, (tuple, list)) and data and isinstance(data[0], dict) and all(_absent(v) for v in data[1:]):
+        return unpack_batch(data[0])  # a dict batch as Keras's train_on_batch packs it: (x, None, None)
     if isinstance(data, (tuple, list)):
         if len(data) > len(TUPLE_KEYS):
             raise ValueError(f"a tuple batch is (x,), (x, y) or (x, y, sample_weight), got {len(data)} parts")
-        return {key: value for key, value in zip(TUPLE_KEYS, data) if value is not None}
+        return {key: value for key, value in zip(TUPLE_KEYS, data) if not _absent(value)}
     return {"x": data}
+
+
+def _has_absent_entry(spec):
+    return isinstance(spec, (tuple, list)) and any(_absent(s) for s in spec)
+
+
+def example_weights(sample_weight):
+    """Per-example weights ``[B]`` float32 of a batch (``[B, 1]`` flattened), or None when there are none.
+
+    A weight of another shape is a ``ValueError`` (when the shapes are known in the graph).
+    """
+    if sample_weight is None:
+        return None
+    w = tf.cast(sample_weight, tf.float32)
+    shape = w.shape
+    if shape.rank == 2 and shape[1] == 1:
+        w = w[:, 0]
+    elif shape.rank != 1:
+        raise ValueError(f"sample_weight must give one weight per example, shape [batch] or [batch, 1], "
+                         f"got shape {shape}")
+    return w
 
 
 def unpack_x(data):
@@ -270,30 +312,49 @@ class TrainingLoop:
             total = value if total is None else total + value
         return total
 
-    def global_loss(self, terms):
-        """Mean objective over the global batch, plus regularization losses scaled per replica."""
+    def global_loss(self, terms, sample_weight=None):
+        """The batch's objective: ``sum_i w_i * objective_i / N`` over the global batch of ``N``
+        examples (weights 1 when ``sample_weight`` is None), plus regularization losses scaled per replica."""
         per_example = self.per_example_objective(terms)
-        loss = tf.nn.compute_average_loss(per_example)
+        loss = tf.nn.compute_average_loss(per_example, sample_weight=sample_weight)
         if self.losses:
             loss += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in self.losses]))
         return per_example, loss
 
-    def _split_batch(self, data):
-        """A training batch -> ``(x, extras)``, the extras being the entries ``batch_extras_spec`` names."""
-        batch = unpack_batch(data)
+    def batch_entries(self):
+        """The entries a batch may have: ``x``, ``sample_weight`` and those ``batch_extras_spec`` names."""
+        return ("x", SAMPLE_WEIGHT) + tuple(self.batch_extras_spec())
+
+    def check_batch_entries(self, names, where="a batch"):
+        """``ValueError`` naming the entries of a batch this model would not use, or the missing ones."""
         specs = self.batch_extras_spec()
-        missing = sorted(set(specs) - set(batch))
+        unknown = sorted(set(names) - set(self.batch_entries()))
+        if unknown:
+            uses = ", ".join(repr(k) for k in self.batch_entries())
+            hint = " (Keras's fit(x, y): this model learns from x alone; call fit(x))" if "y" in unknown else ""
+            raise ValueError(f"{type(self).__name__} does not use the batch entries {unknown} of {where}: "
+                             f"it takes {uses}{hint}")
+        missing = sorted(set(specs) - set(names))
         if missing:
             raise ValueError(f"{type(self).__name__} needs the batch entries {missing} in every batch "
-                             f"((x, y) or a dict), got {sorted(batch)}")
-        x = tf.cast(batch["x"], self.data_spec.dtype)
-        return x, {k: tf.cast(batch[k], s.dtype) for k, s in specs.items()}
+                             f"((x, y) or a dict), got {sorted(names)}")
 
-    def _update_metrics(self, terms, per_example):
-        self.loss_tracker.update_state(per_example)
+    def _split_batch(self, data):
+        """A training batch -> ``(x, extras, weights)``: the extras ``batch_extras_spec`` names, weights ``[B]`` or None."""
+        batch = unpack_batch(data)
+        self.check_batch_entries(batch)
+        specs = self.batch_extras_spec()
+        x = tf.cast(batch["x"], self.data_spec.dtype)
+        weights = example_weights(batch.get(SAMPLE_WEIGHT))
+        return x, {k: tf.cast(batch[k], s.dtype) for k, s in specs.items()}, weights
+
+    def _update_metrics(self, terms, per_example, sample_weight):
+        # The loss as Keras reports a weighted loss (sum w_i l_i / N); the terms as it reports
+        # weighted metrics (sum w_i t_i / sum w_i). Without weights both are plain means.
+        self.loss_tracker.update_state(per_example if sample_weight is None else per_example * sample_weight)
         for tracker in self.term_trackers:
             if tracker.name in terms:
-                tracker.update_state(terms[tracker.name])
+                tracker.update_state(terms[tracker.name], sample_weight=sample_weight)
         return self.metric_logs()
 
     def set_schedule(self, variable, schedule):
@@ -323,11 +384,11 @@ class TrainingLoop:
 
     def train_step(self, data):
         self._apply_schedules()
-        x, extras = self._split_batch(data)
+        x, extras, weights = self._split_batch(data)
         variables = self.main_trainable_variables()
         with tf.GradientTape() as tape:
             terms = self._loss_terms(x, training=True, **extras)
-            per_example, loss = self.global_loss(terms)
+            per_example, loss = self.global_loss(terms, weights)
             scaled = self.optimizer.scale_loss(loss)
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         for group, opt in self._group_optimizers.items():
@@ -335,19 +396,19 @@ class TrainingLoop:
             with tf.GradientTape() as tape:
                 group_terms = self._group_loss_terms(group, x, training=True, **extras)
                 objective = self.per_example_objective(group_terms, {t: 1.0 for t in self.PARAMETER_GROUPS[group]})
-                scaled = opt.scale_loss(tf.nn.compute_average_loss(objective))
+                scaled = opt.scale_loss(tf.nn.compute_average_loss(objective, sample_weight=weights))
             opt.apply(tape.gradient(scaled, group_variables), group_variables)
             terms = {**terms, **group_terms}
-        self._non_gradient_updates(x, **extras)
-        return self._update_metrics(terms, per_example)
+        self._non_gradient_updates(x, weights, **extras)
+        return self._update_metrics(terms, per_example, weights)
 
     def test_step(self, data):
-        x, extras = self._split_batch(data)
+        x, extras, weights = self._split_batch(data)
         terms = self._loss_terms(x, training=False, **extras)
         for group in self.PARAMETER_GROUPS:
             terms = {**terms, **self._group_loss_terms(group, x, training=False, **extras)}
-        per_example, _ = self.global_loss(terms)
-        return self._update_metrics(terms, per_example)
+        per_example, _ = self.global_loss(terms, weights)
+        return self._update_metrics(terms, per_example, weights)
 
     def make_train_function(self, force=False):
         """Keras's train function, except with XLA and ``steps_per_execution > 1`` on one replica.
@@ -388,34 +449,106 @@ class TrainingLoop:
                 raise ValueError(
                     f"dataset elements must have shape (batch,) + {self.data_shape}, got {tuple(spec['x'].shape)}"
                 )
-            missing = sorted(set(self.batch_extras_spec()) - set(spec))
-            if missing:
-                raise ValueError(f"{type(self).__name__} needs the batch entries {missing}; "
-                                 f"the dataset's elements have {sorted(spec)}")
+            self.check_batch_entries(spec, "the dataset's elements")
+        elif isinstance(x, dict):
+            self.check_batch_entries(unpack_batch(x), "x")
+            self.check_inputs(x["x"])
         elif isinstance(x, (np.ndarray, tf.Tensor, list)):
             self.check_inputs(x)
 
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._check_fit_data(x)
-        if not self.built:
-            self.build()
-        if isinstance(kwargs.get("validation_data"), tf.data.Dataset):
-            kwargs["validation_data"] = self._checked_dataset(kwargs["validation_data"], "validation_data")
-        return _raise_dataset_errors(super().fit, self._checked_dataset(x), y, *args, **kwargs)
+    def _fit_input(self, x, y, sample_weight, name="x"):
+        """``(x, y)`` for Keras's ``fit``/``evaluate``, with nothing of the input dropped.
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
+        Keras packs array input as ``(x, y, sample_weight)`` only when ``y`` is given and drops
+        ``sample_weight`` otherwise; here array input with weights becomes one dict
+        ``{"x", "y"?, "sample_weight"}``, which every training path unpacks. A ``y`` this model
+        does not use is refused, as is any weight that is not one finite value >= 0 per example.
+        """
+        if isinstance(x, tf.data.Dataset):
+            if sample_weight is not None:
+                raise ValueError(f"{name}: a dataset carries its weights in its elements ((x, y, w), (x, None, w) "
+                                 f"or a dict with 'sample_weight'), not in sample_weight=")
+            self._check_fit_data(x)
+            return self._checked_dataset(x, name), y
         self._check_fit_data(x)
+        if x is None or (y is None and sample_weight is None):
+            return x, y
+        if isinstance(x, dict):
+            raise ValueError(f"{name} is a dict batch: give its labels and weights in it ('y', 'sample_weight'), "
+                             f"not as y= or sample_weight=")
+        batch = {"x": x} if y is None else {"x": x, "y": y}
+        self.check_batch_entries(batch, name)
+        if sample_weight is None:
+            return x, y
+        batch[SAMPLE_WEIGHT] = _checked_weights(sample_weight, int(np.shape(x)[0]))
+        return batch, None
+
+    def _validation_input(self, data):
+        if data is None or isinstance(data, tf.data.Dataset):
+            return self._fit_input(data, None, None, "validation_data")[0]
+        if isinstance(data, (tuple, list)):
+            if not 1 <= len(data) <= 3:
+                raise ValueError(f"validation_data is (x,), (x, y) or (x, y, sample_weight), got {len(data)} parts")
+            x, y, w = tuple(data) + (None,) * (3 - len(data))
+            x, y = self._fit_input(x, y, w, "validation_data")
+            return x if y is None else (x, y)
+        return self._fit_input(data, None, None, "validation_data")[0]
+
+    def fit(self, x=None, y=None, *args, sample_weight=None, **kwargs):
+        """Keras's ``fit``; ``sample_weight`` (or weights in the batches) weights each example's loss.
+
+        See the module docstring for the convention (``sum_i w_i loss_i / N``).
+        """
+        if kwargs.get("class_weight") is not None and "y" not in self.batch_extras_spec():
+            raise ValueError(f"{type(self).__name__} does not use class_weight (got {kwargs['class_weight']!r}): "
+                             f"it weights examples by their label y, and this model takes no labels; "
+                             f"give sample_weight")
+        x, y = self._fit_input(x, y, sample_weight)
         if not self.built:
             self.build()
-        return _raise_dataset_errors(super().evaluate, self._checked_dataset(x), y, *args, **kwargs)
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_data"] = self._validation_input(kwargs["validation_data"])
+        return _raise_dataset_errors(super().fit, x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, sample_weight=None, **kwargs):
+        """Keras's ``evaluate``; ``sample_weight`` weights each example as in ``fit``."""
+        x, y = self._fit_input(x, y, sample_weight)
+        if not self.built:
+            self.build()
+        return _raise_dataset_errors(super().evaluate, x, y, *args, **kwargs)
 
     def _checked_dataset(self, x, name="x"):
-        """A ``tf.data`` input with the value checks numpy input gets (finite, the likelihood's range)."""
+        """A ``tf.data`` input with the value checks numpy input gets (finite, the likelihood's range).
+
+        Elements with a ``None`` entry (``(x, None, w)``) become dicts without it, so every
+        training path (the fused one stacks whole elements) sees tensors only; weights are
+        checked as they are read (finite, >= 0).
+        """
         if not isinstance(x, tf.data.Dataset):
             return x
-        return _checks.check_dataset_values(
+        if _has_absent_entry(x.element_spec):
+            x = x.map(lambda *element: unpack_batch(element))
+        x = _checks.check_dataset_values(
             x, unpack_x, name, (0.0, 1.0) if self.unit_interval_data else None,
             f"a {self.data_likelihood} likelihood" if self.data_likelihood else None)
+        if SAMPLE_WEIGHT in unpack_batch(x.element_spec):
+            x = _checks.check_dataset_values(x, lambda element: unpack_batch(element)[SAMPLE_WEIGHT],
+                                             f"{name}'s sample_weight", (0.0, np.inf), "a weight of an example")
+        return x
+
+
+def _checked_weights(sample_weight, batch):
+    """Array weights ``[N]`` float32 of ``N`` examples: finite and >= 0, shape ``[N]`` or ``[N, 1]``."""
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.shape != (batch,):
+        raise ValueError(f"sample_weight must give one weight per example, shape ({batch},) or ({batch}, 1), "
+                         f"got shape {np.shape(sample_weight)}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        bad = w[~(np.isfinite(w) & (w >= 0))]
+        raise ValueError(f"sample_weight must be finite and >= 0 (a weight counts an example's loss), got {bad[0]}")
+    return w.astype(np.float32)
 
 
 def _raise_dataset_errors(method, *args, **kwargs):

@@ -18,6 +18,20 @@ RECONSTRUCTIONS = ("bernoulli", "mse")
 _RESTART_STREAM = 17
 
 
+def _check_ema_arguments(ema, epsilon):
+    """``epsilon`` smooths the EMA counts: a value other than its default without ``ema=True`` is refused."""
+    if not ema and epsilon != 1e-5:
+        raise ValueError(f"epsilon (got {epsilon!r}) is the Laplace smoothing of the EMA codebook: it applies "
+                         f"with ema=True only")
+
+
+def _cell_weights(sample_weight, vectors):
+    """The examples' weights ``[B]`` given to every cell of their grid ``[B, h, w]`` (None stays None)."""
+    if sample_weight is None:
+        return None
+    return tf.broadcast_to(tf.reshape(sample_weight, [-1, 1, 1]), tf.shape(vectors)[:-1])
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
 class VQVAE(BaseAutoencoder):
     """VQ-VAE: a convolutional encoder to a grid of vectors, each replaced by its nearest code.
@@ -50,7 +64,10 @@ class VQVAE(BaseAutoencoder):
         reconstruction: ``"bernoulli"`` (default) or ``"mse"``.
         ema: EMA codebook updates instead of the codebook loss, default False.
         decay, epsilon, restart_threshold: of the quantizer (defaults 0.99, 1e-5, 0.03).
+        architecture: only ``"conv"``.
         activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+            ``latent_dim``, ``hidden_units``, ``encoder`` and ``decoder`` are refused
+            (``UNUSED_ARGUMENTS`` says why).
 
     Example::
 
@@ -61,21 +78,27 @@ class VQVAE(BaseAutoencoder):
     """
 
     TERMS = ("reconstruction", "codebook", "commitment", "perplexity", "usage")
+    UNUSED_ARGUMENTS = {
+        "latent_dim": "the code is a grid of codebook indices whose size input_shape and filters set",
+        "hidden_units": "its encoder and decoder are convolutions (set filters)",
+        "encoder": "its encoder is built for the quantizer's grid of code vectors (set filters)",
+        "decoder": "its decoder is built for the quantizer's grid of code vectors (set filters)",
+    }
 
     def __init__(self, input_shape, num_codes=64, embedding_dim=16, filters=(32, 64), beta=0.25,
-                 reconstruction="bernoulli", ema=False, decay=0.99, epsilon=1e-5, restart_threshold=0.03, **kwargs):
-        kwargs.pop("latent_dim", None)
-        kwargs.pop("architecture", None)
-        kwargs.pop("hidden_units", None)
+                 reconstruction="bernoulli", ema=False, decay=0.99, epsilon=1e-5, restart_threshold=0.03,
+                 architecture="conv", **kwargs):
+        _checks.check_choice(architecture, "architecture", ("conv",))
         if isinstance(input_shape, int) or len(tuple(input_shape)) != 3:
             raise ValueError(f"VQVAE needs images: input_shape must be (height, width, channels), got {input_shape}")
         filters = _checks.check_int_sequence(filters, "filters")
         if not filters:
             raise ValueError("filters must name at least one downsampling convolution, got ()")
-        cells = grid_shape(tuple(input_shape), len(filters))
-        super().__init__(input_shape, latent_dim=cells[0] * cells[1], architecture="conv", hidden_units=(),
-                         filters=filters, **kwargs)
+        super().__init__(input_shape, architecture="conv", filters=filters, **kwargs)
+        cells = grid_shape(self.data_shape, len(filters))
+        self.latent_dim = cells[0] * cells[1]
         self.grid = cells
+        _check_ema_arguments(ema, epsilon)
         self.num_codes = _checks.check_integer(num_codes, "num_codes", minimum=2)
         self.embedding_dim = _checks.check_positive_int(embedding_dim, "embedding_dim")
         self.beta = _checks.check_number(beta, "beta", minimum=0.0)
@@ -94,8 +117,6 @@ class VQVAE(BaseAutoencoder):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("latent_dim", "architecture", "hidden_units"):
-            config.pop(key)
         q = self.quantizer
         return {**config, "num_codes": self.num_codes, "embedding_dim": self.embedding_dim, "beta": self.beta,
                 "reconstruction": self.reconstruction, "ema": q.ema, "decay": q.decay, "epsilon": q.epsilon,
@@ -151,12 +172,12 @@ class VQVAE(BaseAutoencoder):
             weights["codebook"] = 1.0
         return weights
 
-    def _non_gradient_updates(self, x, **extras):
+    def _non_gradient_updates(self, x, sample_weight):
         z_e = self.encoder_outputs(x)
         seed = tf.constant([self.seed, _RESTART_STREAM], tf.int32)
         if getattr(self, "optimizer", None) is not None:
             seed = samplers.fold_seed(seed, self.optimizer.iterations)
-        self.quantizer.update(z_e, self.quantizer.indices(z_e), seed)
+        self.quantizer.update(z_e, self.quantizer.indices(z_e), seed, _cell_weights(sample_weight, z_e))
 
     def codebook_usage(self, x, batch_size=256):
         """Over a whole array: ``{"usage": fraction of codes used, "perplexity": exp H(code frequencies)}``.
@@ -191,9 +212,17 @@ class _FrozenCodesPrior(BaseAutoencoder):
     is_generative = True
     #: the constructor argument that takes the trained model of the first stage (``zoo train --from``).
     previous_stage = "autoencoder"
-    _CONFIG_DROPPED = ("latent_dim", "architecture", "hidden_units", "filters")
+    UNUSED_ARGUMENTS = {
+        "latent_dim": "its codes are the autoencoder's",
+        "architecture": "its network is a Gated PixelCNN over the autoencoder's codes",
+        "hidden_units": "its network is a Gated PixelCNN over the autoencoder's codes (set num_layers, filters, "
+                        "hidden)",
+        "encoder": "it encodes with the autoencoder (give it as autoencoder=)",
+        "decoder": "it decodes with the autoencoder (give it as autoencoder=)",
+    }
 
     def _freeze(self, autoencoder):
+        self.latent_dim = autoencoder.latent_dim
         self.autoencoder = autoencoder
         self.autoencoder.trainable = False
         self.unit_interval_data = self.autoencoder.unit_interval_data
@@ -201,8 +230,7 @@ class _FrozenCodesPrior(BaseAutoencoder):
 
     def get_config(self):
         config = super().get_config()
-        for key in self._CONFIG_DROPPED:
-            config.pop(key)
+        config.pop("filters")  # the base's; a subclass's own filters (its PixelCNN's) replaces it
         return {**config, "autoencoder": keras.saving.serialize_keras_object(self.autoencoder)}
 
     @classmethod
@@ -261,7 +289,9 @@ class VQPixelCNNPrior(_FrozenCodesPrior):
             ``VQVAE`` arguments for a new one (default ``{}``: ``VQVAE``'s defaults).
         num_layers, filters, kernel_size, first_kernel_size, hidden: of the prior network
             (defaults 5, 32, 3, 3, 64; :class:`~keras_ae.layers.pixelcnn.GatedPixelCNN`).
-        kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+        kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder` (``latent_dim``,
+            ``architecture``, ``hidden_units``, ``activation``, ``encoder`` and ``decoder`` are
+            refused: ``UNUSED_ARGUMENTS`` says why).
 
     Example::
 
@@ -271,16 +301,15 @@ class VQPixelCNNPrior(_FrozenCodesPrior):
     """
 
     TERMS = ("prior_nll", "reconstruction")
+    UNUSED_ARGUMENTS = {**_FrozenCodesPrior.UNUSED_ARGUMENTS,
+                        "activation": "a Gated PixelCNN's non-linearities are its gates (tanh times sigmoid)"}
 
     def __init__(self, input_shape, autoencoder=None, num_layers=5, filters=32, kernel_size=3, first_kernel_size=3,
                  hidden=64, **kwargs):
-        for key in ("latent_dim", "architecture", "hidden_units", "filters"):
-            kwargs.pop(key, None)
         if isinstance(input_shape, int) or len(tuple(input_shape)) != 3:
             raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
-        autoencoder = _vq_autoencoder(autoencoder, tuple(int(d) for d in input_shape))
-        super().__init__(input_shape, latent_dim=autoencoder.latent_dim, hidden_units=(), **kwargs)
-        self._freeze(autoencoder)
+        super().__init__(input_shape, **kwargs)
+        self._freeze(_vq_autoencoder(autoencoder, self.data_shape))
         self.prior_network = GatedPixelCNN(num_layers, filters, kernel_size, first_kernel_size, "A",
                                            self.autoencoder.num_codes, hidden,
                                            kernel_initializer=self.kernel_initializer, name="prior")
@@ -363,9 +392,10 @@ class VQVAE2(BaseAutoencoder):
         embedding_dim: size of a code vector (both levels), default 16.
         filters: channels of the image-to-bottom stride-2 convolutions, default ``(32, 64)``.
         top_filters: channels of the bottom-to-top stride-2 convolutions, default ``(64,)``.
-        beta, reconstruction, ema, decay, epsilon, restart_threshold: as :class:`VQVAE` (both
-            quantizers take the same settings).
-        activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+        beta, reconstruction, ema, decay, epsilon, restart_threshold, architecture: as :class:`VQVAE`
+            (both quantizers take the same settings).
+        activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`
+            (``latent_dim``, ``hidden_units``, ``encoder`` and ``decoder`` are refused, as by :class:`VQVAE`).
 
     Example::
 
@@ -378,11 +408,12 @@ class VQVAE2(BaseAutoencoder):
     TERMS = ("reconstruction", "codebook", "commitment", "perplexity_top", "usage_top", "perplexity_bottom",
              "usage_bottom")
 
+    UNUSED_ARGUMENTS = VQVAE.UNUSED_ARGUMENTS
+
     def __init__(self, input_shape, num_codes=64, num_top_codes=None, embedding_dim=16, filters=(32, 64),
                  top_filters=(64,), beta=0.25, reconstruction="bernoulli", ema=False, decay=0.99, epsilon=1e-5,
-                 restart_threshold=0.03, **kwargs):
-        for key in ("latent_dim", "architecture", "hidden_units"):
-            kwargs.pop(key, None)
+                 restart_threshold=0.03, architecture="conv", **kwargs):
+        _checks.check_choice(architecture, "architecture", ("conv",))
         if isinstance(input_shape, int) or len(tuple(input_shape)) != 3:
             raise ValueError(f"VQVAE2 needs images: input_shape must be (height, width, channels), got {input_shape}")
         filters = _checks.check_int_sequence(filters, "filters")
@@ -390,11 +421,12 @@ class VQVAE2(BaseAutoencoder):
         if not filters or not top_filters:
             raise ValueError(f"filters and top_filters must each name at least one downsampling convolution, "
                              f"got {tuple(filters)} and {tuple(top_filters)}")
-        bottom = grid_shape(tuple(input_shape), len(filters))
+        super().__init__(input_shape, architecture="conv", filters=filters, **kwargs)
+        bottom = grid_shape(self.data_shape, len(filters))
         top = grid_shape(bottom, len(top_filters))
-        super().__init__(input_shape, latent_dim=bottom[0] * bottom[1] + top[0] * top[1], architecture="conv",
-                         hidden_units=(), filters=filters, **kwargs)
+        self.latent_dim = bottom[0] * bottom[1] + top[0] * top[1]
         self.bottom_grid, self.top_grid = bottom, top
+        _check_ema_arguments(ema, epsilon)
         self.top_filters = tuple(int(f) for f in top_filters)
         self.num_codes = _checks.check_integer(num_codes, "num_codes", minimum=2)
         self.num_top_codes = self.num_codes if num_top_codes is None else _checks.check_integer(
@@ -424,8 +456,6 @@ class VQVAE2(BaseAutoencoder):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("latent_dim", "architecture", "hidden_units"):
-            config.pop(key)
         q = self.bottom_quantizer
         return {**config, "num_codes": self.num_codes, "num_top_codes": self.num_top_codes,
                 "embedding_dim": self.embedding_dim, "top_filters": list(self.top_filters), "beta": self.beta,
@@ -504,7 +534,7 @@ class VQVAE2(BaseAutoencoder):
             weights["codebook"] = 1.0
         return weights
 
-    def _non_gradient_updates(self, x, **extras):
+    def _non_gradient_updates(self, x, sample_weight):
         # Both levels' vectors come from the weights before this update (the top codebook's
         # update does not move the bottom encoder outputs of the same step).
         z_e_top, _, top, z_e_bottom = self.encoder_outputs(x)
@@ -512,8 +542,9 @@ class VQVAE2(BaseAutoencoder):
         seed = tf.constant([self.seed, _RESTART_STREAM], tf.int32)
         if getattr(self, "optimizer", None) is not None:
             seed = samplers.fold_seed(seed, self.optimizer.iterations)
-        self.top_quantizer.update(z_e_top, top, samplers.fold_seed(seed, 0))
-        self.bottom_quantizer.update(z_e_bottom, bottom, samplers.fold_seed(seed, 1))
+        self.top_quantizer.update(z_e_top, top, samplers.fold_seed(seed, 0), _cell_weights(sample_weight, z_e_top))
+        self.bottom_quantizer.update(z_e_bottom, bottom, samplers.fold_seed(seed, 1),
+                                     _cell_weights(sample_weight, z_e_bottom))
 
     def codebook_usage(self, x, batch_size=256):
         """Over a whole array, per level: ``{"usage_top", "perplexity_top", "usage_bottom", "perplexity_bottom"}``."""
@@ -557,7 +588,9 @@ class VQVAE2Prior(_FrozenCodesPrior):
         top_num_layers, top_filters: of the top prior (defaults ``num_layers`` and ``filters``;
             its other settings are the bottom prior's).
         condition_filters: channels of the conditioning network, default ``filters``.
-        kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`.
+        activation, kernel_initializer, seed: see :class:`~keras_ae.models.base.BaseAutoencoder`
+            (``latent_dim``, ``architecture``, ``hidden_units``, ``encoder`` and ``decoder`` are
+            refused: ``UNUSED_ARGUMENTS`` says why).
 
     Example::
 
@@ -570,13 +603,10 @@ class VQVAE2Prior(_FrozenCodesPrior):
 
     def __init__(self, input_shape, autoencoder=None, num_layers=5, filters=32, kernel_size=3, first_kernel_size=3,
                  hidden=64, top_num_layers=None, top_filters=None, condition_filters=None, **kwargs):
-        for key in ("latent_dim", "architecture", "hidden_units", "filters"):
-            kwargs.pop(key, None)
         if isinstance(input_shape, int) or len(tuple(input_shape)) != 3:
             raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
-        autoencoder = _vq_autoencoder(autoencoder, tuple(int(d) for d in input_shape), VQVAE2)
-        super().__init__(input_shape, latent_dim=autoencoder.latent_dim, hidden_units=(), **kwargs)
-        self._freeze(autoencoder)
+        super().__init__(input_shape, **kwargs)
+        self._freeze(_vq_autoencoder(autoencoder, self.data_shape, VQVAE2))
         num_layers = _checks.check_positive_int(num_layers, "num_layers")
         filters = _checks.check_positive_int(filters, "filters")
         self.top_num_layers = num_layers if top_num_layers is None else _checks.check_positive_int(
