@@ -40,8 +40,8 @@ def _check_array(model, x):
 
 
 def is_probabilistic(model):
-    """Whether ``model`` has a posterior and importance weights (the variational families)."""
-    return bool(getattr(model, "is_probabilistic", False))
+    """Whether ``model`` declares a posterior and importance weights (the variational families)."""
+    return model.capabilities()["is_probabilistic"]
 
 
 def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="importance", ais_steps=1000,
@@ -104,17 +104,18 @@ def elbo(model, x, num_samples=10, batch_size=256, seed=0, condition=None):
 
     Example: ``parts = evaluation.elbo(model, x_test); parts["elbo"].mean()``.
     """
+    model.require("is_probabilistic", "evaluation.elbo")
     x = _check_array(model, x)
     parts = {"reconstruction": [], "kl": []}
-    layered = callable(getattr(model, "kl_per_layer", None))
+    layers = model.capabilities()["latent_layer_names"]
     for i, (batch, given) in enumerate(_batches_with(x, condition, batch_size)):
         record = model.importance_samples(batch, num_samples, seed=_batch_seed(seed, i), **given)
         parts["reconstruction"].append(-tf.reduce_mean(record.log_px_given_z, axis=0).numpy())
-        if layered:  # a hierarchy: the KL of each stochastic layer (fresh draws for every batch), and their sum
+        if layers:  # a hierarchy: the KL of each stochastic layer (fresh draws for every batch), and their sum
             kl = model.kl_per_layer(record.posterior, seed=_batch_seed(seed + 1, i), num_samples=num_samples)
             for name, value in kl.items():
                 parts.setdefault(f"kl_{name}", []).append(value.numpy())
-            parts["kl"].append(sum(parts[f"kl_{name}"][-1] for name in model.latent_layers))
+            parts["kl"].append(sum(parts[f"kl_{name}"][-1] for name in layers))
         elif record.posterior is None:
             # A joint proposal without one posterior object (a semi-supervised model draws the
             # label with z when y is not given): KL(q(y, z|x) || p(y, z)), Monte Carlo over the draws.
@@ -155,7 +156,7 @@ def posterior_layer_means(model, x, batch_size=256, seed=0, condition=None):
     every other model has the one layer of :func:`posterior_means` (given ``condition``, a
     conditional model's ``{"y": ...}``).
     """
-    if not callable(getattr(model, "posterior_layer_means", None)):
+    if not model.capabilities()["latent_layer_names"]:
         return {"z": posterior_means(model, x, batch_size, condition)}
     x = _check_array(model, x)
     means = {}
@@ -220,8 +221,10 @@ def term_means(model, x, batch_size=256, extras=None):
     """
     x = _check_array(model, x)
     extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
-    if "y" not in extras and getattr(model, "condition_spec", None) is not None \
-            and not getattr(model, "condition_required", True):
+    capabilities = model.capabilities()
+    if "y" not in extras and capabilities["can_classify"] and "y" in capabilities["condition_spec"] \
+            and not capabilities["condition_required"]:
+        # a semi-supervised model (it classifies and infers its label): -1 marks unlabelled examples
         extras["y"] = np.full(len(x), -1, np.int32)
     for key, value in extras.items():
         if len(value) != len(x):
@@ -346,6 +349,7 @@ def classification_error(model, x, y, batch_size=256):
 
     Example: ``evaluation.classification_error(m2, x_test, y_test)``.
     """
+    model.require("can_classify", "evaluation.classification_error")
     x = _check_array(model, x)
     y = np.asarray(y)
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
@@ -359,16 +363,19 @@ def classification_error(model, x, y, batch_size=256):
 def _condition(model, extras):
     """The conditioning keywords (``{"y": ...}``) a conditional model's public methods need, from the extras.
 
-    Only for a model that cannot infer its condition (``condition_required``, e.g. a
+    Only for a model that cannot infer its condition (it declares ``condition_required``, e.g. a
     ``ConditionalVAE``); a semi-supervised model infers the label from ``x``, so its
     reconstruction, score and likelihood stay those of ``x`` alone (``log p(x)``, ``y``
     marginalised), comparable with an unconditional model's.
     """
-    if getattr(model, "condition_spec", None) is None or not getattr(model, "condition_required", False):
+    capabilities = model.capabilities()
+    if not capabilities["condition_required"]:
         return {}
-    if "y" not in (extras or {}):
-        raise ValueError(f"{type(model).__name__} needs the condition y to be evaluated: pass extras={{'y': ...}}")
-    return {"y": np.asarray(extras["y"])}
+    missing = sorted(set(capabilities["condition_spec"]) - set(extras or {}))
+    if missing:
+        raise ValueError(f"{type(model).__name__} declares condition_required: evaluation needs the condition "
+                         f"{', '.join(missing)}: pass extras={{{', '.join(repr(k) + ': ...' for k in missing)}}}")
+    return {k: np.asarray(extras[k]) for k in capabilities["condition_spec"]}
 
 
 def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_threshold=0.01, extras=None):
@@ -411,7 +418,7 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
                                                for b, given in _batches_with(x, condition, batch_size)]))),
     }
     metrics.update({f"test_{term}": value for term, value in term_means(model, x, batch_size, extras).items()})
-    if callable(getattr(model, "classify", None)) and "y" in (extras or {}):
+    if model.capabilities()["can_classify"] and "y" in (extras or {}):
         metrics["test_error"] = classification_error(model, x, extras["y"], batch_size)
     if is_probabilistic(model):
         parts = elbo(model, x, batch_size=batch_size, seed=seed, condition=condition)

@@ -158,11 +158,18 @@ def optimize_local_posterior(log_joint: Callable, init_mean, init_scale, family:
 
 
 def _check_model(model):
-    if not getattr(model, "is_probabilistic", False) or not hasattr(model, "log_prob_of_codes"):
-        raise ValueError(f"{type(model).__name__} has no continuous latent posterior to optimise: the gap tool "
-                         "needs a VAE-family model (VAE, IWAE, a flow posterior, a learned prior)")
-    if getattr(model, "is_conditional", False):
-        raise ValueError(f"{type(model).__name__} is conditional: its gaps would need the condition; not supported")
+    """Refuse what the gap tool cannot measure, by the model's declarations.
+
+    It needs a posterior and importance weights (``is_probabilistic``) over a flat float code.
+    A conditional model is refused: its gaps would be those of ``p(x | y)``, a different
+    quantity from the unconditional ones this tool reports next to other models' (and M2's
+    ``log p(x)`` marginalises the label, which a local posterior over ``z`` alone cannot).
+    """
+    model.require("is_probabilistic", "the inference gaps (keras_ae.gaps)")
+    if model.capabilities()["is_conditional"]:
+        raise ValueError(f"{type(model).__name__} declares is_conditional (condition "
+                         f"{sorted(model.capabilities()['condition_spec'])}): the inference gaps "
+                         "(keras_ae.gaps) are those of an unconditional p(x, z); a conditional model is not measured")
     spec = model.code_spec
     if spec.dtype != tf.float32 or len(spec.shape) != 1:
         raise ValueError(f"{type(model).__name__} has codes {spec}: the gap tool needs a flat float latent vector")

@@ -207,10 +207,9 @@ def _code_reference(model, codes=None):
     standard deviation of ``codes``, or 0 and 1 when no codes are given.
     """
     latent_dim = _code_size(model)
-    prior = getattr(model, "prior", None)
-    if callable(prior):
+    if model.capabilities()["is_generative"]:
         try:
-            dist = prior()
+            dist = model.prior()
             centre = np.broadcast_to(_numpy(dist.mean()), (latent_dim,))
             scale = np.broadcast_to(_numpy(dist.stddev()), (latent_dim,))
             return centre.astype(np.float32), scale.astype(np.float32)
@@ -264,22 +263,20 @@ def sample_grid(model, path, n=64, seed=0):
     Returns:
         ``path``.
     """
-    if not getattr(model, "is_generative", False):
-        raise ValueError(f"{_model_name(model)} is not generative: it has no prior to sample")
+    model.require("is_generative", "sample_grid")
     samples = _numpy(model.sample(n, seed=seed))
     cols = math.ceil(math.sqrt(n))
     return _draw_grid(samples, math.ceil(n / cols), cols, path, f"{_model_name(model)}: samples (seed {seed})")
 
 
 def has_canvas_sequence(model):
-    """Whether ``model`` draws in steps and shows them (``sample_sequence``/``canvas_sequence``, as DRAW)."""
-    return callable(getattr(model, "sample_sequence", None)) and callable(getattr(model, "canvas_sequence", None))
+    """Whether ``model`` draws in steps and shows them: it declares ``has_step_outputs`` (DRAW)."""
+    return model.capabilities()["has_step_outputs"]
 
 
 def _sample_sequence(model, n, seed):
     """``model.sample_sequence(n, seed)`` as numpy ``[n, T, ...]``, or ``ValueError`` for a model without one."""
-    if not has_canvas_sequence(model):
-        raise ValueError(f"{_model_name(model)} has no per-step outputs (sample_sequence)")
+    model.require("has_step_outputs", "generation_sequence_grid")
     return _numpy(model.sample_sequence(n, seed=seed))
 
 
@@ -321,8 +318,7 @@ def reconstruction_sequence_grid(model, x, path, n=8):
     Returns:
         ``path``.
     """
-    if not has_canvas_sequence(model):
-        raise ValueError(f"{_model_name(model)} has no per-step outputs (canvas_sequence)")
+    model.require("has_step_outputs", "reconstruction_sequence_grid")
     x = np.asarray(x, np.float32)[:n]
     sequence = _numpy(model.canvas_sequence(model.encode(x)))  # [n, T, ...]
     steps = sequence.shape[1]
@@ -386,9 +382,9 @@ def class_sample_grid(model, path, per_class=10, seed=0):
     Returns:
         ``path``.
     """
-    classes = getattr(model, "num_classes", None)
-    if not classes or not getattr(model, "is_generative", False):
-        raise ValueError(f"{_model_name(model)} is not a class-conditional generator: it has no num_classes")
+    model.require("is_generative", "class_sample_grid")
+    model.require("num_classes", "class_sample_grid")
+    classes = model.capabilities()["num_classes"]
     per_class = int(per_class)
     if per_class < 1:
         raise ValueError(f"per_class must be >= 1, got {per_class}")
@@ -613,6 +609,7 @@ def feature_point_grid(model, x, path, positions=None, n=16, cols=8):
     Returns:
         ``path``.
     """
+    model.require("has_feature_points", "feature_point_grid")
     x = np.asarray(x, np.float32)[:n]
     if len(x) == 0:
         raise ValueError("feature_point_grid needs at least one frame")
@@ -712,7 +709,8 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0, positions=None):
     """
     x_test = np.asarray(_numpy(x_test))
     os.makedirs(run_dir, exist_ok=True)
-    if getattr(model, "condition_spec", None) is not None:
+    capabilities = model.capabilities()
+    if capabilities["is_conditional"]:
         return _conditional_run_pictures(model, x_test, run_dir, seed)
     written = [reconstruction_grid(model, x_test, os.path.join(run_dir, "reconstructions.png"))]
     vector = has_vector_code(model)
@@ -720,15 +718,15 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0, positions=None):
         written.append(interpolation_grid(model, x_test, os.path.join(run_dir, "interpolations.png")))
     if vector:
         written.append(latent_traversal(model, x_test[:1000], os.path.join(run_dir, "traversals.png")))
-    if getattr(model, "is_generative", False):
+    if capabilities["is_generative"]:
         written.append(sample_grid(model, os.path.join(run_dir, "samples.png"), seed=seed))
     if vector and _code_size(model) == 2:
         written.append(manifold_grid(model, os.path.join(run_dir, "manifold.png"), x=x_test))
         written.append(latent_scatter(model, x_test, y_test, os.path.join(run_dir, "latent_scatter.png")))
-    if callable(getattr(model, "feature_points", None)):
+    if capabilities["has_feature_points"]:
         written.append(feature_point_grid(model, x_test, os.path.join(run_dir, "feature_points.png"),
                                           positions=positions))
-    if has_canvas_sequence(model):
+    if capabilities["has_step_outputs"]:
         written.append(generation_sequence_grid(model, os.path.join(run_dir, "generation_sequence.png"), seed=seed))
         written.append(generation_sequence_gif(model, os.path.join(run_dir, "generation_sequence.gif"), seed=seed))
         written.append(reconstruction_sequence_grid(model, x_test, os.path.join(run_dir, "reconstruction_sequence.png")))
@@ -737,10 +735,12 @@ def write_run_pictures(model, x_test, y_test, run_dir, seed=0, positions=None):
 
 def _conditional_run_pictures(model, x_test, run_dir, seed):
     """The pictures of ``write_run_pictures`` for a conditional model (see there)."""
+    capabilities = model.capabilities()
     written = []
-    if not getattr(model, "condition_required", True):
+    if not capabilities["condition_required"]:
         written.append(reconstruction_grid(model, x_test, os.path.join(run_dir, "reconstructions.png")))
-    if getattr(model, "num_classes", None):
+    if capabilities["is_generative"] and capabilities["num_classes"]:
         written.append(class_sample_grid(model, os.path.join(run_dir, "class_samples.png"), seed=seed))
-    written.append(sample_grid(model, os.path.join(run_dir, "samples.png"), seed=seed))
+    if capabilities["is_generative"]:
+        written.append(sample_grid(model, os.path.join(run_dir, "samples.png"), seed=seed))
     return written

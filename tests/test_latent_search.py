@@ -79,5 +79,5 @@ def test_bad_arguments_are_refused():
         latent_search.search(lambda z: z, lambda z: z[:, 0], lambda x: x[:, 0], np.full((1, 2), np.nan))
     with pytest.raises(ValueError, match="noise_scale"):
         latent_search.target_objective(np.zeros(3), noise_scale=0.0)
-    with pytest.raises(ValueError, match="no prior"):
+    with pytest.raises(ValueError, match="does not declare is_generative"):
         latent_search.search_model(Autoencoder(input_shape=(4,), latent_dim=2, hidden_units=(8,)), lambda x: x[:, 0])

@@ -136,7 +136,7 @@ def build_model(recipe, input_shape, seed, **overrides):
         if isinstance(e, TypeError) or "keyword argument" in reason:  # an argument it does not take (--set)
             raise CliError(f"recipe {recipe.name}: {recipe.model} does not take the arguments given "
                            f"({reason})") from None
-        stage = getattr(cls, "previous_stage", None)
+        stage = cls.previous_stage
         if stage in overrides and not isinstance(overrides[stage], dict):  # the trained model of --from
             raise CliError(f"recipe {recipe.name} cannot build on the run given with --from: {reason}") from None
         if overrides:
@@ -154,7 +154,8 @@ def previous_stage(recipe, from_run):
     """
     from keras_ae import models
 
-    argument = getattr(getattr(models, recipe.model, None), "previous_stage", None)
+    cls = getattr(models, recipe.model, None)
+    argument = None if cls is None else cls.previous_stage
     if argument is None:
         if from_run:
             raise CliError(f"recipe {recipe.name} ({recipe.model}) does not build on another run; leave out --from")
@@ -207,11 +208,14 @@ def _check_sequence_model(model, dataset, recipe_name):
 
 
 def labels_needed(model):
-    """How ``model`` takes labels from the dataset: ``"all"`` (a conditional model: every example
-    labelled), ``"few"`` (a semi-supervised model: labels ``-1`` mark unlabelled examples), else None."""
-    if set(model.batch_extras_spec()) != {"y"} or getattr(model, "num_classes", None) is None:
+    """How ``model`` takes labels from the dataset, by its declarations: ``"all"`` (a model conditioned
+    on labels: every example labelled), ``"few"`` (a semi-supervised model, one that classifies and
+    infers its label: labels ``-1`` mark unlabelled examples), else None."""
+    capabilities = model.capabilities()
+    if set(model.batch_extras_spec()) != {"y"} or capabilities["num_classes"] is None \
+            or "y" not in capabilities["condition_spec"]:
         return None
-    return "all" if getattr(model, "condition_required", True) else "few"
+    return "few" if capabilities["can_classify"] and not capabilities["condition_required"] else "all"
 
 
 def _check_labels(model, recipe, dataset, y, split):
@@ -221,8 +225,9 @@ def _check_labels(model, recipe, dataset, y, split):
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
         raise CliError(f"{name} trains on class labels, and the {split} split of {dataset} has none "
                        "(its labels are -1); train it on a labelled dataset (digits, mnist, ...)")
-    if y.size and y.max() >= model.num_classes:
-        raise CliError(f"{name} has {model.num_classes} classes, and the {split} split of {dataset} has labels up "
+    classes = model.capabilities()["num_classes"]
+    if y.size and y.max() >= classes:
+        raise CliError(f"{name} has {classes} classes, and the {split} split of {dataset} has labels up "
                        f"to {int(y.max())}; set num_classes with --set num_classes={int(y.max()) + 1}")
     return y.astype(np.int32)
 
@@ -252,7 +257,7 @@ def _labelled_pipeline(model, recipe, dataset, x_train, y_train, batch_size, see
         raise CliError(f"{name} is semi-supervised: its recipe must give labels_per_class and labelled_per_batch")
     try:
         split = semisupervised.labelled_split(x_train, y_train, labels_per_class=recipe.labels_per_class,
-                                              seed=seed, num_classes=model.num_classes)
+                                              seed=seed, num_classes=model.capabilities()["num_classes"])
         return semisupervised.mixed_pipeline(split, batch_size, recipe.labelled_per_batch, seed=seed)
     except ValueError as e:
         raise CliError(f"{name} on {dataset}: {str(e).splitlines()[0]}") from None
