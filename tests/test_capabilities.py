@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import keras_ae
-from keras_ae import gaps, latent_search, models
+from keras_ae import models
+from keras_ae.evaluation import gaps, latent_search
 from keras_ae.models.base import BaseAutoencoder
 
 ROOT = pathlib.Path(keras_ae.__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae import compression
+from keras_ae.evaluation import compression
 from keras_ae.models import VAE, Autoencoder
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import gaps
+from keras_ae.evaluation import gaps
 from tests.linear_gaussian import linear_gaussian, posterior_precision
 
 OPTIMIZER_RESIDUAL = 0.01

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import latent_search, pictures
+from keras_ae import pictures
+from keras_ae.evaluation import latent_search
 
 
 def test_search_finds_the_closed_form_map_code_of_a_linear_decoder():

@@ -308,10 +308,11 @@ def evaluation_data(model, dataset, x_test, recipe_name="?", y_test=None):
 
 def position_metrics(model, dataset):
     """For a dataset with true object positions and a model with a float vector code: the R^2 of
-    a linear map from the code to the positions (``keras_ae.feature_points.position_r2``, fitted on
+    a linear map from the code to the positions (``keras_ae.evaluation.feature_points.position_r2``, fitted on
     the training frames, scored on the test frames) as ``position_r2``, ``position_r2_min`` and
     ``position_r2_train``; else ``{}``."""
-    from keras_ae import feature_points, pictures
+    from keras_ae import pictures
+    from keras_ae.evaluation import feature_points
 
     test = sequences_of(dataset, "test")
     if test is None or not pictures.has_vector_code(model):

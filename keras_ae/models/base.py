@@ -588,7 +588,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         return self._canvas_sequence(self.check_codes(z))
 
     def sample_sequence(self, n: int, seed: Optional[int] = None) -> tf.Tensor:
-        """The generation sequence of ``n`` prior draws ``[n, T, *input_shape]``; its last step is ``sample(n, seed)``."""
+        """The generation sequence of ``n`` prior draws ``[n, T, *input_shape]``; its last step is
+        ``sample(n, seed)`` (``has_step_outputs``)."""
         self.require("has_step_outputs", "sample_sequence")
         n = _checks.check_integer(n, "n", minimum=0)
         _checks.check_seed(seed)
@@ -652,7 +653,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         ``method="ais"`` (Neal 2001; Wu et al. 2017): ``k`` annealed importance sampling chains of
         ``ais_steps`` HMC transitions from ``ais_start`` (``"prior"`` or ``"posterior"``, the
         encoder's ``q(z|x)``) to ``p(x, z)``; also a stochastic lower bound, tight as the steps
-        grow, for models with continuous codes (see :mod:`keras_ae.ais`).
+        grow, for models with continuous codes (see :mod:`keras_ae.evaluation.ais`).
 
         Args:
             x: a batch ``[B, *input_shape]``.
@@ -773,7 +774,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         raise NotImplementedError(f"{type(self).__name__} declares latent_layer_names but no _posterior_layer_means")
 
     def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
-        """AIS estimate of ``log p(x)`` ``[B]`` (:mod:`keras_ae.ais`); families with continuous codes implement it."""
+        """AIS estimate of ``log p(x)`` ``[B]`` (:mod:`keras_ae.evaluation.ais`); families with continuous codes
+        implement it."""
         raise ValueError(f"{type(self).__name__} does not support method='ais': annealed importance sampling "
                          "moves continuous codes by Hamiltonian Monte Carlo")
 

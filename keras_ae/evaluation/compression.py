@@ -158,4 +158,4 @@ def load_message(path) -> Compressed:
                               tuple(int(v) for v in f["image_shape"]), int(f["initial_words"]), int(f["seed"]),
                               int(f["latent_bits"]))
     except (OSError, KeyError, ValueError) as e:
-        raise ValueError(f"{path} is not a compressed message of keras_ae.compression ({e})") from None
+        raise ValueError(f"{path} is not a compressed message of keras_ae.evaluation.compression ({e})") from None

@@ -19,7 +19,8 @@ interpolation), whose chance level is the fraction of anomalies.
 import numpy as np
 from sklearn import metrics as sk_metrics
 
-from keras_ae import _checks, evaluation
+from keras_ae import _checks
+from keras_ae.evaluation import likelihood
 
 SCORES = ("reconstruction_error", "negative_elbo", "nll", "latent_density")
 
@@ -94,9 +95,9 @@ def anomaly_scores(model, x, scores=None, num_samples=100, batch_size=256, seed=
             parts.append(error.reshape(len(batch), -1).sum(axis=1))
         out["reconstruction_error"] = np.concatenate(parts)
     if "negative_elbo" in scores:
-        out["negative_elbo"] = -evaluation.elbo(model, x, num_samples=1, batch_size=batch_size, seed=seed)["elbo"]
+        out["negative_elbo"] = -likelihood.elbo(model, x, num_samples=1, batch_size=batch_size, seed=seed)["elbo"]
     if "nll" in scores:
-        out["nll"] = -evaluation.log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size, seed=seed)
+        out["nll"] = -likelihood.log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size, seed=seed)
     if "latent_density" in scores:
         prior = model.prior()
         out["latent_density"] = np.concatenate([-np.asarray(prior.log_prob(model.encode(x[i:i + batch_size])),
