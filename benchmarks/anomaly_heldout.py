@@ -2,7 +2,7 @@
 
 For each recipe and each held-out digit ``c``: the recipe's model trains (its epochs, batch size
 and learning rate) on the training digits other than ``c``, statically binarized for Bernoulli
-recipes; then every score the model has (keras_ae.anomaly) ranks the whole test set, the ``c``
+recipes; then every score the model has (keras_ae.evaluation.anomaly) ranks the whole test set, the ``c``
 test examples being the anomalies. Prints one JSON line per (recipe, digit) and a table of
 AUROC and AUPRC, mean +- sd over the held-out digits.
 
@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 
-from keras_ae import anomaly, data  # noqa: E402
+from keras_ae import data  # noqa: E402
+from keras_ae.evaluation import anomaly
 from zoo.recipes import RECIPES  # noqa: E402
 from zoo.runner import build_model  # noqa: E402
 

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_ae import disentanglement  # noqa: E402
+from keras_ae.evaluation import disentanglement  # noqa: E402
 from zoo import runner  # noqa: E402
 
 

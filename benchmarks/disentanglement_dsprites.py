@@ -1,4 +1,4 @@
-"""The dSprites tables of docs/families/disentanglement.md: every metric of ``keras_ae.disentanglement`` for trained runs.
+"""The dSprites tables of docs/families/disentanglement.md: every metric of ``keras_ae.evaluation.disentanglement`` for trained runs.
 
 Usage (after training the runs with ``python -m zoo train RECIPE --seed S --out runs/RECIPE-sS``)::
 
@@ -6,7 +6,7 @@ Usage (after training the runs with ``python -m zoo train RECIPE --seed S --out 
         --scale 0.1 --dci-scale 0.02 --out disentanglement.json
 
 Each run's ``model.keras`` is loaded, its posterior means are the representation
-(:func:`keras_ae.disentanglement.model_representation`) and every metric is computed on the
+(:func:`keras_ae.evaluation.disentanglement.model_representation`) and every metric is computed on the
 procedural dSprites (all 737,280 factor combinations, :class:`keras_ae.data.procedural.ProceduralDSprites`)
 under disentanglement_lib's protocol with every point count times ``--scale`` (DCI's times
 ``--dci-scale``: its gradient-boosted trees took most of the time) and evaluation seed 0.
@@ -25,7 +25,7 @@ import numpy as np
 def evaluate_run(run_dir, scale, seed, metrics, dci_scale):
     import keras
 
-    from keras_ae import disentanglement
+    from keras_ae.evaluation import disentanglement
     from keras_ae.data.procedural import ProceduralDSprites
 
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))

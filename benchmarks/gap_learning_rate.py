@@ -1,7 +1,7 @@
 """Choose the local optimiser of the gap tool: how close each Adam setting gets to the local optimum.
 
 For a trained run, optimise each of the first N test examples' own factorized Gaussian
-(``keras_ae.gaps.optimize_local_posterior``) from the encoder's answer with several (learning
+(``keras_ae.evaluation.gaps.optimize_local_posterior``) from the encoder's answer with several (learning
 rate, steps) settings, and print the final ELBO L[q*] (1000 draws) and the time of each. The
 reference is Cremer et al.'s setting, Adam at 1e-3, run long (the last row).
 
@@ -29,7 +29,7 @@ def main():
 
     import tensorflow as tf
 
-    from keras_ae import gaps
+    from keras_ae.evaluation import gaps
     from zoo import runner
 
     config, model = runner.load_run(args.run_dir)

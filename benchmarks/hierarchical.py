@@ -33,7 +33,7 @@ def measure(run_dir, num_samples, paired):
     metrics = runner.read_json(os.path.join(run_dir, "metrics.json"), expect=dict)
     parts = evaluation.elbo(model, x_test, num_samples=10)
     active = evaluation.active_units(model, x_test, per_layer=True)
-    sizes = dict(getattr(model, "latent_layers", {"z": model.latent_dim}))
+    sizes = dict(model.latent_layers) if model.capabilities()["latent_layer_names"] else {"z": model.latent_dim}
     row = {"run": run_dir, "recipe": config["recipe"]["name"], "model": type(model).__name__,
            "dataset": config["dataset"], "epochs": config["epochs"], "callbacks": config["recipe"]["callbacks"],
            "nll": metrics["nll"], "nll_stderr": metrics["nll_stderr"], "nll_num_samples": metrics["nll_num_samples"],

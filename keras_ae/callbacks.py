@@ -18,9 +18,9 @@ class _VariableSchedule(keras.callbacks.Callback):
     At the start of training the callback registers itself with the model
     (``model.set_schedule``), which assigns :meth:`graph_value` of the optimizer's iteration
     count at the start of every step, inside the compiled step: the values are the same with 1
-    or 10 steps per execution, and a resumed run continues from its restored step. A model
-    without ``set_schedule``, or an epoch of unknown length, falls back to assigning before each
-    batch. The value is also written to the epoch logs, so ``history.csv`` shows the schedule.
+    or 10 steps per execution, and a resumed run continues from its restored step. An epoch of
+    unknown length falls back to assigning before each batch. The variable must be one the model
+    declares (``model.schedulable_variables()``). The value is also written to the epoch logs, so ``history.csv`` shows the schedule.
     """
 
     def __init__(self, variable):
@@ -45,18 +45,13 @@ class _VariableSchedule(keras.callbacks.Callback):
         return self.formula(tf.cast(step, tf.float32) / float(self.steps_per_epoch), step)
 
     def _target(self):
-        target = getattr(self.model, self.variable, None)
-        if target is None or not hasattr(target, "assign"):
-            raise ValueError(
-                f"{type(self).__name__} needs a model with a `{self.variable}` variable; "
-                f"{type(self.model).__name__} has none"
-            )
-        return target
+        """The model's variable, as it declares it (``schedulable_variables``), or ``ValueError`` naming it."""
+        return self.model.schedule_variable(self.variable, type(self).__name__)
 
     def on_train_begin(self, logs=None):
         self._target()
         self.steps_per_epoch = (self.params or {}).get("steps")
-        self._in_graph = bool(self.steps_per_epoch) and hasattr(self.model, "set_schedule")
+        self._in_graph = bool(self.steps_per_epoch)
         if self._in_graph:
             self.model.set_schedule(self.variable, self)
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import ais
+from keras_ae.evaluation import ais
 from tests.linear_gaussian import linear_gaussian
 
 tfd = tfp.distributions

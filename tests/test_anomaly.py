@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae import anomaly
+from keras_ae.evaluation import anomaly
 from keras_ae.models import VAE, Autoencoder
 
 

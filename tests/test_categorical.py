@@ -175,7 +175,7 @@ def test_kl_warmup_sets_the_model_weight_per_batch(binary_digits):
     history = model.fit(binary_digits[:64], epochs=1, batch_size=16, verbose=0, callbacks=[warmup]).history
     # 4 batches in epoch 0 of a 2-epoch warm-up: the last saw 0.5 * 3/4
     assert history["kl_weight"][0] == pytest.approx(0.375)
-    with pytest.raises(ValueError, match="needs a model with a `temperature` variable"):
+    with pytest.raises(ValueError, match="does not declare the schedulable variable 'temperature'"):
         model.fit(binary_digits[:16], epochs=1, verbose=0, callbacks=[callbacks.TemperatureAnnealing()])
 
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae import compression
+from keras_ae.evaluation import compression
 from keras_ae.models import VAE, Autoencoder
 
 
@@ -39,7 +39,8 @@ def test_a_damaged_message_or_another_model_is_detected(vae, binary_digits):
 
 
 @pytest.mark.parametrize("make,x,match", [
-    (lambda: Autoencoder(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(8,)), np.zeros((1, 8, 8, 1)), "VAE"),
+    (lambda: Autoencoder(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(8,)), np.zeros((1, 8, 8, 1)),
+     "Autoencoder does not declare is_probabilistic"),
     (None, np.full((1, 8, 8, 1), 0.5), "binary"),
     (None, np.zeros((1, 4, 4, 1)), "shape"),
 ])

@@ -66,7 +66,7 @@ def test_vector_conditions_are_used(data):
     assert set(terms) >= {"reconstruction", "kl", "elbo"}
     assert np.max(np.abs(m.decode(np.zeros((16, 2), np.float32), y=c) - m.decode(np.zeros((16, 2), np.float32),
                                                                                  y=-c))) > 1e-4
-    with pytest.raises(ValueError, match="vector conditions have no prior"):
+    with pytest.raises(ValueError, match="no prior over its condition"):
         m.log_likelihood(x[:2], num_samples=2)
 
 

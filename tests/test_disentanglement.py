@@ -1,4 +1,4 @@
-"""Known-answer tests of keras_ae.disentanglement: every metric on representations whose answer is known.
+"""Known-answer tests of keras_ae.evaluation.disentanglement: every metric on representations whose answer is known.
 
 The ground-truth dataset is dSprites' factor space (keras_ae.data.procedural) with the factors
 themselves as observations, so no image is rendered and the representations are exact functions
@@ -20,7 +20,7 @@ wide enough for the sampling error of those counts and tight enough to separate 
 import numpy as np
 import pytest
 
-from keras_ae import disentanglement as dis
+from keras_ae.evaluation import disentanglement as dis
 from keras_ae.data.procedural import ProceduralDSprites
 
 X, Y = 3, 4  # the position columns

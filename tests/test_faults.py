@@ -291,7 +291,7 @@ def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path,
                 f.write(b"PK half a model")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(training, "atomic_save_model", full_disk)
+    monkeypatch.setattr(atomic, "atomic_save_model", full_disk)  # the run directory writes through it
     one_line_error(capsys, 2, lambda: cli.main([*train, "--out", run_dir, "--resume"]), "No space left on device")
     monkeypatch.undo()
     assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import gaps
+from keras_ae.evaluation import gaps
 from tests.linear_gaussian import linear_gaussian, posterior_precision
 
 OPTIMIZER_RESIDUAL = 0.01
@@ -95,5 +95,5 @@ def test_models_without_a_continuous_posterior_are_refused():
     from keras_ae.models import Autoencoder
 
     model = Autoencoder(input_shape=(4,), latent_dim=2, hidden_units=(8,))
-    with pytest.raises(ValueError, match="continuous latent posterior"):
+    with pytest.raises(ValueError, match="does not declare is_probabilistic"):
         gaps.inference_gaps(model, np.zeros((2, 4), np.float32))

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import latent_search, pictures
+from keras_ae import pictures
+from keras_ae.evaluation import latent_search
 
 
 def test_search_finds_the_closed_form_map_code_of_a_linear_decoder():
@@ -79,5 +80,5 @@ def test_bad_arguments_are_refused():
         latent_search.search(lambda z: z, lambda z: z[:, 0], lambda x: x[:, 0], np.full((1, 2), np.nan))
     with pytest.raises(ValueError, match="noise_scale"):
         latent_search.target_objective(np.zeros(3), noise_scale=0.0)
-    with pytest.raises(ValueError, match="no prior"):
+    with pytest.raises(ValueError, match="does not declare is_generative"):
         latent_search.search_model(Autoencoder(input_shape=(4,), latent_dim=2, hidden_units=(8,)), lambda x: x[:, 0])

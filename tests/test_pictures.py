@@ -51,7 +51,7 @@ def test_deterministic_model_gets_no_samples_or_manifold(tmp_path):
     model = _tiny_autoencoder((8, 8, 1), latent_dim=4)
     written = pictures.write_run_pictures(model, IMAGES, None, str(tmp_path / "run"))
     assert [os.path.basename(p) for p in written] == ["reconstructions.png", "interpolations.png", "traversals.png"]
-    with pytest.raises(ValueError, match="not generative"):
+    with pytest.raises(ValueError, match="does not declare is_generative"):
         pictures.sample_grid(model, str(tmp_path / "samples.png"))
     with pytest.raises(ValueError, match="a float vector of size 2"):
         pictures.manifold_grid(model, str(tmp_path / "manifold.png"))

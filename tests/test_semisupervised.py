@@ -295,7 +295,7 @@ def test_m1m2_needs_a_vector_gaussian_code(data):
         _make_m1m2(PlanarVAE(SHAPE, latent_dim=3, hidden_units=(8,), flow_steps=1))
     with pytest.raises(ValueError, match="input_shape"):
         M1M2((8, 8, 1), autoencoder=VAE(SHAPE, latent_dim=3, hidden_units=(8,)), latent_dim=2, num_classes=K)
-    with pytest.raises(ValueError, match="needs the labels y"):
+    with pytest.raises(ValueError, match="needs the condition y"):
         M1M2(SHAPE, autoencoder=dict(latent_dim=3, hidden_units=(8,)), latent_dim=2, num_classes=K).decode(
             np.zeros((2, 2), "float32"))
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import data, feature_points, objectives, testing
+from keras_ae import data, objectives, testing
+from keras_ae.evaluation import feature_points
 from keras_ae.data import video
 from keras_ae.layers import SpatialSoftmax
 from keras_ae.models import DeepSpatialAutoencoder

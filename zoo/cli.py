@@ -90,7 +90,7 @@ def _parser(prog="python -m zoo"):
                          "gradient evaluations per chain)")
     ev.add_argument("--gaps", action="store_true",
                     help="also split the inference gap into approximation and amortization gaps (Cremer et al. "
-                         "2018, keras_ae.gaps); log p(x) by AIS with --ais (its chains and steps), else by "
+                         "2018, keras_ae.evaluation.gaps); log p(x) by AIS with --ais (its chains and steps), else by "
                          "importance sampling with --num-samples")
     ev.add_argument("--gaps-examples", type=int, default=100, help="first test examples of --gaps (default 100)")
     ev.add_argument("--gaps-steps", type=int, default=1000,
@@ -100,7 +100,7 @@ def _parser(prog="python -m zoo"):
                          "flows); default both")
     ev.add_argument("--quiet", action="store_true", help="print only errors and the metrics")
     ev.add_argument("--disentanglement", action="store_true",
-                    help="compute the disentanglement metrics (keras_ae.disentanglement, disentanglement_lib's "
+                    help="compute the disentanglement metrics (keras_ae.evaluation.disentanglement, disentanglement_lib's "
                          "protocol) instead of the test likelihood, for a run on a dataset with ground-truth "
                          "factors (dsprites-procedural); also writes traversals_factors.png")
     ev.add_argument("--disentanglement-scale", type=float, default=1.0,
@@ -121,7 +121,7 @@ def _parser(prog="python -m zoo"):
     decomp.add_argument("message", help="a file written by `compress`")
     decomp.add_argument("--out", required=True, help="the images (.npz with x, uint8 0/1)")
     find = sub.add_parser("search", help="optimise codes in a run's latent space for a class or a target image "
-                                         "under the prior (keras_ae.latent_search) and draw the path")
+                                         "under the prior (keras_ae.evaluation.latent_search) and draw the path")
     find.add_argument("run_dir", help="a finished run of a VAE-family model")
     goal = find.add_mutually_exclusive_group(required=True)
     goal.add_argument("--class", dest="label", type=int,
@@ -385,7 +385,8 @@ def cmd_eval_disentanglement(args):
     config_path = os.path.join(args.run_dir, "config.json")
     if os.path.isfile(config_path):  # refused before the model is loaded
         runner.ground_truth_of(runner.read_run_config(args.run_dir)["dataset"])
-    from keras_ae import disentanglement, evaluation, pictures, training
+    from keras_ae import evaluation, pictures, training
+    from keras_ae.evaluation import disentanglement
 
     with runner.locked_run_dir(args.run_dir):
         config, model = runner.load_run(args.run_dir)
@@ -451,7 +452,7 @@ def _gap_metrics(args, model, x_test, ais_log_px=None):
 
     With ``--ais``, ``log p(x)`` is the AIS estimate of the same run (``ais_log_px``, computed
     again only for gap examples beyond ``--ais-examples``)."""
-    from keras_ae import gaps
+    from keras_ae.evaluation import gaps
 
     families = tuple(name.strip() for name in args.gaps_families.split(",") if name.strip())
     x = x_test[:args.gaps_examples]
@@ -476,7 +477,8 @@ def cmd_compress(args):
     """Bits-back compress a run's test set; prints the net bits per dimension beside the ELBO's."""
     import numpy as np
 
-    from keras_ae import compression, evaluation
+    from keras_ae import evaluation
+    from keras_ae.evaluation import compression
 
     config, model = runner.load_run(args.run_dir)
     x, _ = runner.load_split(config["dataset"], "test", config["recipe"].get("binarize"), config.get("seed", 0),
@@ -503,7 +505,7 @@ def cmd_decompress(args):
     """Decompress a message with the run's model and write the images."""
     import numpy as np
 
-    from keras_ae import compression
+    from keras_ae.evaluation import compression
     from keras_ae.training import atomic
 
     _, model = runner.load_run(args.run_dir)
@@ -522,7 +524,8 @@ def cmd_search(args):
     """Latent search for a class or a target image; writes the path picture and prints the result."""
     import numpy as np
 
-    from keras_ae import latent_search, pictures
+    from keras_ae import pictures
+    from keras_ae.evaluation import latent_search
 
     for flag in ("codes", "steps"):
         if getattr(args, flag) < 1:

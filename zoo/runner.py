@@ -1,8 +1,10 @@
 """What ``python -m zoo train``, ``eval`` and ``bench`` share, and a training run as one function.
 
 ``train_run`` reads top to bottom: strategy, data, model, callbacks, ``fit``, the ``post_fit``
-hook, then the run directory (``config.json``, ``history.csv``, pictures, ``metrics.json``, and
-``model.keras`` last: a run directory is complete exactly when ``model.keras`` is there). The
+hook, evaluation, then the run directory's last files. The run directory's lifecycle
+(``config.json``, ``history.csv`` and backups, pictures, ``metrics.json``, and ``model.keras``
+last: a run directory is complete exactly when ``model.keras`` is there) is
+:mod:`keras_ae.training.run_directory`; its errors reach the user here as ``CliError``. The
 command line (``zoo.cli``) resolves its arguments and calls it; ``zoo.bench``
 builds models with the same helpers. TensorFlow is imported only inside the functions, after the
 strategy is chosen: multi-worker collectives are configured when TensorFlow starts.
@@ -19,10 +21,6 @@ Example::
 import contextlib
 import dataclasses
 import hashlib
-import json
-import os
-import shutil
-import tempfile
 import time
 from typing import Optional
 
@@ -136,7 +134,7 @@ def build_model(recipe, input_shape, seed, **overrides):
         if isinstance(e, TypeError) or "keyword argument" in reason:  # an argument it does not take (--set)
             raise CliError(f"recipe {recipe.name}: {recipe.model} does not take the arguments given "
                            f"({reason})") from None
-        stage = getattr(cls, "previous_stage", None)
+        stage = cls.previous_stage
         if stage in overrides and not isinstance(overrides[stage], dict):  # the trained model of --from
             raise CliError(f"recipe {recipe.name} cannot build on the run given with --from: {reason}") from None
         if overrides:
@@ -154,7 +152,8 @@ def previous_stage(recipe, from_run):
     """
     from keras_ae import models
 
-    argument = getattr(getattr(models, recipe.model, None), "previous_stage", None)
+    cls = getattr(models, recipe.model, None)
+    argument = None if cls is None else cls.previous_stage
     if argument is None:
         if from_run:
             raise CliError(f"recipe {recipe.name} ({recipe.model}) does not build on another run; leave out --from")
@@ -207,11 +206,14 @@ def _check_sequence_model(model, dataset, recipe_name):
 
 
 def labels_needed(model):
-    """How ``model`` takes labels from the dataset: ``"all"`` (a conditional model: every example
-    labelled), ``"few"`` (a semi-supervised model: labels ``-1`` mark unlabelled examples), else None."""
-    if set(model.batch_extras_spec()) != {"y"} or getattr(model, "num_classes", None) is None:
+    """How ``model`` takes labels from the dataset, by its declarations: ``"all"`` (a model conditioned
+    on labels: every example labelled), ``"few"`` (a semi-supervised model, one that classifies and
+    infers its label: labels ``-1`` mark unlabelled examples), else None."""
+    capabilities = model.capabilities()
+    if set(model.batch_extras_spec()) != {"y"} or capabilities["num_classes"] is None \
+            or "y" not in capabilities["condition_spec"]:
         return None
-    return "all" if getattr(model, "condition_required", True) else "few"
+    return "few" if capabilities["can_classify"] and not capabilities["condition_required"] else "all"
 
 
 def _check_labels(model, recipe, dataset, y, split):
@@ -221,8 +223,9 @@ def _check_labels(model, recipe, dataset, y, split):
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
         raise CliError(f"{name} trains on class labels, and the {split} split of {dataset} has none "
                        "(its labels are -1); train it on a labelled dataset (digits, mnist, ...)")
-    if y.size and y.max() >= model.num_classes:
-        raise CliError(f"{name} has {model.num_classes} classes, and the {split} split of {dataset} has labels up "
+    classes = model.capabilities()["num_classes"]
+    if y.size and y.max() >= classes:
+        raise CliError(f"{name} has {classes} classes, and the {split} split of {dataset} has labels up "
                        f"to {int(y.max())}; set num_classes with --set num_classes={int(y.max()) + 1}")
     return y.astype(np.int32)
 
@@ -252,7 +255,7 @@ def _labelled_pipeline(model, recipe, dataset, x_train, y_train, batch_size, see
         raise CliError(f"{name} is semi-supervised: its recipe must give labels_per_class and labelled_per_batch")
     try:
         split = semisupervised.labelled_split(x_train, y_train, labels_per_class=recipe.labels_per_class,
-                                              seed=seed, num_classes=model.num_classes)
+                                              seed=seed, num_classes=model.capabilities()["num_classes"])
         return semisupervised.mixed_pipeline(split, batch_size, recipe.labelled_per_batch, seed=seed)
     except ValueError as e:
         raise CliError(f"{name} on {dataset}: {str(e).splitlines()[0]}") from None
@@ -303,10 +306,11 @@ def evaluation_data(model, dataset, x_test, recipe_name="?", y_test=None):
 
 def position_metrics(model, dataset):
     """For a dataset with true object positions and a model with a float vector code: the R^2 of
-    a linear map from the code to the positions (``keras_ae.feature_points.position_r2``, fitted on
+    a linear map from the code to the positions (``keras_ae.evaluation.feature_points.position_r2``, fitted on
     the training frames, scored on the test frames) as ``position_r2``, ``position_r2_min`` and
     ``position_r2_train``; else ``{}``."""
-    from keras_ae import feature_points, pictures
+    from keras_ae import pictures
+    from keras_ae.evaluation import feature_points
 
     test = sequences_of(dataset, "test")
     if test is None or not pictures.has_vector_code(model):
@@ -358,31 +362,32 @@ def compile_options(speed):
     return options
 
 
-# -- run directories -------------------------------------------------------------------------
-def read_json(path, expect=None):
-    """The JSON document at ``path``, or ``CliError`` saying why it cannot be read.
+# -- run directories: the lifecycle is keras_ae.training.run_directory; here, its errors as CliError ---------
+@contextlib.contextmanager
+def _cli_errors():
+    """A :class:`keras_ae.training.run_directory.RunDirectoryError` as the CLI's one-line ``CliError``."""
+    from keras_ae.training.run_directory import RunDirectoryError
 
-    ``expect=dict`` also refuses a document that is not a JSON object.
-    """
     try:
-        with open(path) as f:
-            document = json.load(f)
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot read {path}: {e}") from None
-    if expect is dict and not isinstance(document, dict):
-        raise CliError(f"{path} must hold a JSON object, got {type(document).__name__}")
-    return document
+        yield
+    except RunDirectoryError as e:
+        raise CliError(str(e)) from None
+
+
+def read_json(path, expect=None):
+    """The JSON document at ``path`` (``expect=dict``: a JSON object), or ``CliError`` saying why it cannot be read."""
+    from keras_ae.training import run_directory
+
+    with _cli_errors():
+        return run_directory.read_json(path, expect)
 
 
 def read_run_config(run_dir, need_dataset=True):
     """The ``config.json`` of a zoo run directory, checked to be one, or ``CliError``."""
-    path = os.path.join(run_dir, "config.json")
-    config = read_json(path, expect=dict)
-    recipe = config.get("recipe")
-    if not isinstance(recipe, dict) or not isinstance(recipe.get("name"), str) \
-            or (need_dataset and not isinstance(config.get("dataset"), str)):
-        raise CliError(f"{path} is not a zoo run configuration (no recipe or dataset)")
-    return config
+    from keras_ae.training import run_directory
+
+    with _cli_errors():
+        return run_directory.read_run_config(run_dir, need_dataset)
 
 
 def is_chief_process(speed):
@@ -402,106 +407,28 @@ def is_chief_process(speed):
 
 @contextlib.contextmanager
 def locked_run_dir(run_dir, lock=True):
-    """Hold the run directory's lock for the block (``CliError`` if another process holds it).
+    """Hold the run directory's lock for the block (``CliError`` if another process holds it)."""
+    from keras_ae.training import run_directory
 
-    A folder this call created and nothing was written to is removed again afterwards.
-    """
-    if not lock:
+    with _cli_errors(), run_directory.locked(run_dir, lock):
         yield
-        return
-    from keras_ae import training
-
-    existed = os.path.exists(run_dir)
-    held = training.FolderLock(run_dir, "run directory")
-    try:
-        held.acquire()
-    except ValueError as e:
-        raise CliError(str(e)) from None
-    try:
-        yield
-    finally:
-        held.release()
-        if not existed and os.path.isdir(run_dir) and not os.listdir(run_dir):
-            os.rmdir(run_dir)
 
 
 def check_run_dir(run_dir, recipe, resume, chief=True):
-    """The saved ``config.json`` of an interrupted run to resume (or ``None``), or ``CliError``.
+    """The saved ``config.json`` of an interrupted run to resume (or ``None``), or ``CliError``
+    (:func:`keras_ae.training.run_directory.check_run_dir`)."""
+    from keras_ae.training import run_directory
 
-    A run directory is complete once ``model.keras`` is there (it is written last). Without it,
-    a folder holding ``config.json`` is an interrupted run, which only ``--resume`` continues.
-    A non-chief multi-worker task (``chief=False``) leaves the run directory to the chief, which
-    may be writing it already: it only reads the configuration of a run it resumes.
-    """
-    if not chief:
-        resumable = resume and os.path.isfile(os.path.join(run_dir, "config.json"))
-        return read_run_config(run_dir, need_dataset=False) if resumable else None
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise CliError(f"--out {run_dir} is a file, not a run directory")
-    if os.path.exists(os.path.join(run_dir, "model.keras")):
-        raise CliError(f"{run_dir} already holds a trained model (a complete run); choose another --out")
-    config_path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(config_path):
-        if resume:
-            raise CliError(f"--resume: {run_dir} holds no run to resume (no config.json); "
-                           "drop --resume to start a new run there")
-        if os.path.isdir(os.path.join(run_dir, "backup")):
-            raise CliError(f"{run_dir} holds a backup but no config.json; it is not a zoo run, choose another --out")
-        return None
-    previous = read_run_config(run_dir, need_dataset=False)
-    other = previous["recipe"]["name"]
-    if other != recipe.name:
-        raise CliError(f"{run_dir} holds a run of recipe {other!r}, not {recipe.name!r}; choose another --out")
-    if not resume:
-        raise CliError(f"{run_dir} holds an interrupted run; pass --resume to continue it or choose another --out")
-    return previous
+    with _cli_errors():
+        return run_directory.check_run_dir(run_dir, recipe.name, resume, chief)
 
 
 def load_run(run_dir):
     """``(config, model)`` of a finished run directory, or ``CliError`` naming what is missing or broken."""
-    from keras_ae import training
+    from keras_ae.training import run_directory
 
-    config_path = os.path.join(run_dir, "config.json")
-    model_path = os.path.join(run_dir, "model.keras")
-    if not os.path.isdir(run_dir):
-        raise CliError(f"run directory {run_dir} does not exist")
-    if not os.path.isfile(config_path):
-        raise CliError(f"{run_dir} is not a finished run: config.json is missing")
-    config = read_run_config(run_dir)
-    if not os.path.isfile(model_path):
-        raise CliError(f"{run_dir} is not a finished run: model.keras is missing"
-                       + (f" (it was interrupted; continue it with `python -m zoo train {config['recipe']['name']} "
-                          f"--out {run_dir} --resume`)" if os.path.isdir(os.path.join(run_dir, "backup")) else ""))
-    try:
-        return config, training.load_model_file(model_path)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-
-
-def _versions():
-    import keras
-    import tensorflow as tf
-    import tensorflow_probability as tfp
-
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "tensorflow_probability": tfp.__version__}
-
-
-def _write_failure(run_dir, error):
-    """The one-line message of a write to the run directory that failed (``OSError``)."""
-    reason = error.strerror or str(error)
-    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
-    return (f"cannot write the run directory {run_dir}: {reason}{where}; nothing is half-written and the "
-            "backup keeps the last finished epoch: continue with --resume once the cause is fixed")
-
-
-def _write_config(path, config):
-    """Write ``config.json`` atomically, or ``CliError`` if the run directory cannot be written."""
-    from keras_ae import training
-
-    try:
-        training.atomic_write_json(path, config)
-    except OSError as e:
-        raise CliError(f"cannot write {path}: {e.strerror or e}") from None
+    with _cli_errors():
+        return run_directory.load_run(run_dir)
 
 
 # -- train -----------------------------------------------------------------------------------
@@ -537,10 +464,9 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
 
     from keras_ae import data, evaluation, pictures, training
 
-    chief = training.is_chief(strategy)
-    # Non-chief workers train in step but write nothing shared: their files go to a scratch folder.
-    write_dir = run_dir if chief else tempfile.mkdtemp(prefix="zoo-worker-")
-    backup_dir = os.path.join(run_dir, "backup")
+    from keras_ae.training.run_directory import RunDirectory, versions, write_failure_message
+
+    run = RunDirectory(run_dir, chief=training.is_chief(strategy))
     keras.utils.set_random_seed(seed)
     x_train, y_train = load_split(dataset, "train", recipe.binarize, seed, data_dir, download)
     x_test, y_test = load_split(dataset, "test", recipe.binarize, seed, data_dir, download)
@@ -555,56 +481,34 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         training.compile_model(model, learning_rate=learning_rate, **options)
     train_ds, test_ds = training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed, y_train, y_test)
 
-    history_path = os.path.join(write_dir, "history.csv")
     history, resumed_at = [], 0
-    if resuming:  # a torn or foreign backup or history is found here, not inside fit
-        try:
-            history = training.read_history(history_path)
-            resumed_at = training.check_backup(model, backup_dir)
-        except ValueError as e:
-            raise CliError(f"cannot resume {run_dir}: {str(e).splitlines()[0]}") from None
-        # Each new iterator of the pipeline reshuffles (and re-binarizes) from the pipeline's seed
-        # state, so a resumed epoch sees the batches of an uninterrupted run only if as many
-        # iterators were opened before it. Keras 3's EpochIterator (checked with 3.15) opens two
-        # per epoch when the number of batches is known (one to train on, one made at the end of
-        # the epoch and discarded at the next one's start), else one. tests/test_faults.py checks
-        # that a resumed run's weights equal an uninterrupted run's.
-        per_epoch = 2 if int(train_ds.cardinality()) > 0 else 1
-        for _ in range(per_epoch * resumed_at):
-            iter(train_ds)
-
-    os.makedirs(write_dir, exist_ok=True)
-    if not resuming:
-        _write_config(os.path.join(write_dir, "config.json"), {
-            "recipe": recipe.to_dict(),
-            "dataset": dataset,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "learning_rate": learning_rate,
-            "seed": seed,
-            "model_overrides": dict(model_overrides or {}),
-            "data_dir": data_dir,
-            "input_shape": list(x_train.shape[1:]),
-            "num_train": int(len(x_train)),
-            "num_test": int(len(x_test)),
-            "strategy": speed.strategy,
-            "replicas": strategy.num_replicas_in_sync,
-            "precision": speed.precision,
-            "compile": options,
-            "versions": _versions(),
-            "command": command,
-            "from_run": from_run,
-        })
+    with _cli_errors():
+        if resuming:  # a torn or foreign backup or history is found here, not inside fit
+            history, resumed_at = run.resume_state(model, train_ds)
+        else:
+            run.write_config({
+                "recipe": recipe.to_dict(),
+                "dataset": dataset,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "seed": seed,
+                "model_overrides": dict(model_overrides or {}),
+                "data_dir": data_dir,
+                "input_shape": list(x_train.shape[1:]),
+                "num_train": int(len(x_train)),
+                "num_test": int(len(x_test)),
+                "strategy": speed.strategy,
+                "replicas": strategy.num_replicas_in_sync,
+                "precision": speed.precision,
+                "compile": options,
+                "versions": versions(),
+                "command": command,
+                "from_run": from_run,
+            })
 
     stop_on_nan = training.StopOnNaN()
-    callbacks = build_callbacks(recipe) + [
-        keras.callbacks.TensorBoard(log_dir=os.path.join(write_dir, "tensorboard"), write_graph=False),
-        stop_on_nan,
-        # The history is written before the backup, so it is never behind the epoch restored.
-        training.HistoryWriter(history_path, history),
-        # Kept when fit ends: removed only once model.keras marks the run complete.
-        training.AtomicBackupAndRestore(backup_dir, write=chief),
-    ]
+    callbacks = build_callbacks(recipe) + [stop_on_nan] + run.callbacks(history)
     if not quiet:
         print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
               + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
@@ -614,39 +518,35 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,
                   shuffle=False, verbose=verbose)  # the pipeline shuffles
     except OSError as e:  # a callback's write (history, backup) failed, e.g. on a full disk
-        raise CliError(_write_failure(run_dir, e)) from None
+        raise CliError(write_failure_message(run_dir, e)) from None
     train_seconds = round(time.perf_counter() - start, 2)
 
     if stop_on_nan.failure:
         failed = {"status": "failed", "error": stop_on_nan.failure, "train_seconds": train_seconds,
                   "last_good_epoch": stop_on_nan.last_good_epoch}
-        if chief:
-            training.atomic_write_json(os.path.join(write_dir, "metrics.json"), failed)
+        run.record_failure(failed)
         return TrainResult("failed", run_dir, failed, error=stop_on_nan.failure)
     digest = weights_digest(model)
-    if not chief:
-        shutil.rmtree(write_dir, ignore_errors=True)
+    if not run.chief:
+        run.discard_worker_files()
         return TrainResult("worker", run_dir, weights_digest=digest)
     model.post_fit(x_train, seed=seed)
 
-    # The run directory's lifecycle: evaluation, pictures and metrics first, model.keras last.
-    # model.keras therefore marks a complete run; until it is there the backup (at the last
-    # epoch) is kept, so a run killed now is resumed (it only evaluates again) and never lost.
+    # Evaluation first, then the run directory's last files (pictures, metrics.json, model.keras:
+    # keras_ae.training.run_directory), so a run killed now is resumed (it only evaluates again).
     x_eval, eval_extras = evaluation_data(model, dataset, x_test, recipe.name, y_test)
     metrics = test_metrics(model, x_eval, num_samples, eval_extras)
     metrics.update(position_metrics(model, dataset))
     metrics.update(status="completed", train_seconds=train_seconds, epochs=epochs)
     metrics["definitions"] = evaluation.describe_metrics(metrics)
-    try:
+
+    def write_pictures():
         written = pictures.write_run_pictures(model, x_test, y_test, run_dir, seed=seed,
                                               positions=test_positions(dataset))
-        written.append(pictures.loss_curves(training.read_history(history_path),
-                                            os.path.join(run_dir, "loss_curves.png")))
-        training.atomic_write_json(os.path.join(run_dir, "metrics.json"), metrics)
-        training.atomic_save_model(model, os.path.join(run_dir, "model.keras"))
+        return written + [pictures.loss_curves(training.read_history(run.history_path), run.file("loss_curves.png"))]
+
+    try:
+        files = run.finish(model, metrics, write_pictures)
     except OSError as e:  # e.g. a full disk: nothing half-written (atomic files), the backup is kept
-        raise CliError(_write_failure(run_dir, e)) from None
-    training.remove_backup(backup_dir)
-    files = ("config.json", "model.keras", "history.csv", "metrics.json", "tensorboard/")
-    return TrainResult("completed", run_dir, metrics, files + tuple(os.path.basename(p) for p in written),
-                       weights_digest=digest)
+        raise CliError(write_failure_message(run_dir, e)) from None
+    return TrainResult("completed", run_dir, metrics, files, weights_digest=digest)

@@ -61,7 +61,7 @@ class DatasetSpec:
         ground_truth: ``ground_truth(name) -> data`` for a dataset generated from known factors
             (``None`` otherwise): ``data`` has ``factor_sizes``, ``sample_factors(n, rng)`` and
             ``sample_observations_from_factors(factors, rng)``, which the metrics of
-            :mod:`keras_ae.disentanglement` need.
+            :mod:`keras_ae.evaluation.disentanglement` need.
         load_sequences: ``load_sequences(name, split) -> VideoSplit`` for a video dataset (``None``
             otherwise): the frames as sequences ``[S, T, H, W, C]`` and the true object positions
             ``[S, T, K, 2]`` (:mod:`keras_ae.data.video`), for models trained on consecutive

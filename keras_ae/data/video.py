@@ -3,7 +3,7 @@
 No download: every sequence is drawn from its own seed, so the same seed always gives the same
 frames and positions. This is the data of the deep spatial autoencoder
 (:class:`keras_ae.models.DeepSpatialAutoencoder`, Finn et al. 2016), whose feature points should
-track the objects, and of its metric (:func:`keras_ae.feature_points.position_r2`: how well a
+track the objects, and of its metric (:func:`keras_ae.evaluation.feature_points.position_r2`: how well a
 linear map of the feature points predicts the true positions).
 
 **The scene.** A ``32 x 32`` black frame holds ``num_objects`` objects (default 3), each with its

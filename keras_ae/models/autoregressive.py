@@ -23,13 +23,10 @@ class ExactDensity(BaseAutoencoder):
     unit_interval_data = True
     data_likelihood = "bernoulli"
     is_generative = True
+    has_exact_likelihood = True
 
     def _log_prob(self, x):
         raise NotImplementedError(f"{type(self).__name__} must implement _log_prob")
-
-    def exact_log_likelihood(self, x):
-        """``log p(x)`` per example ``[B]``, exact (nats)."""
-        return self._log_prob(self.check_inputs(x))
 
     def _loss_terms(self, x, training=False):
         return {"nll": -self._log_prob(x)}

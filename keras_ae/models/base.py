@@ -18,12 +18,20 @@ The contract's extension points, each with a default that a plain autoencoder ne
 - *parameter groups*: ``PARAMETER_GROUPS`` names groups trained by their own optimizer (passed
   as ``compile(group_optimizers=...)``) on their own objective; ``_non_gradient_updates`` runs
   updates that are not gradients (EMA codebooks) after the gradient steps;
-- *stochastic, iterative decoding*: ``decode(z, seed=None)``; :mod:`keras_ae.samplers`;
+- *stochastic, iterative decoding*: ``decode(z, seed=None, **condition)``; :mod:`keras_ae.samplers`;
 - *importance weights as one record*: ``_importance_samples`` gives log p(x|z), log p(z) and
   log q(z|x) for k posterior samples; ``log_importance_weights``, ``log_likelihood`` (IS-NLL),
   the IWAE bound and the evaluation tools all read it;
 - *hooks*: ``post_fit`` after training; ``export_endpoints`` declares the export signatures;
-  ``supports_xla`` per class.
+  ``supports_xla`` per class;
+- *declared capabilities* (v3): everything a tool may ask (generative, probabilistic,
+  conditional, classify, per-layer latents, step outputs, feature points, the likelihood, the
+  export signatures) is a declaration with a default here, gathered by
+  :meth:`BaseAutoencoder.capabilities`; a tool reads them and calls
+  :meth:`BaseAutoencoder.require`, which names the capability and the model when it is missing;
+- *conditioning* (v3): every public method takes the condition one way, as keywords named by
+  ``condition_spec`` (``decode(z, seed=None, y=labels)``), checked once by ``check_condition``
+  and passed to the hook; families override hooks, never a public method.
 
 The base class owns ``train_step``/``test_step``: it weights and sums the per-example terms,
 averages them over the *global* batch (``tf.nn.compute_average_loss``, which Keras does not do
@@ -72,6 +80,12 @@ class Endpoint(NamedTuple):
     stochastic: bool = False
     probe: Callable = None
     tflite_skip: Optional[str] = None
+
+
+def _rows(batch):
+    """The batch size of a checked batch (or structured code), None when it is not known (in a graph)."""
+    rows = tf.nest.flatten(batch)[0].shape[0]
+    return None if rows is None else int(rows)
 
 
 def _network(layer, name):
@@ -162,6 +176,32 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     #: loss differentiates inside the step (Jacobian, gradient penalty): XLA compilation of their
     #: train step did not finish in 200 s on this project's 2-core CPU.
     supports_xla = True
+
+    # -- declared capabilities: what a tool may ask of a model (read them, never probe) ----------
+    #: whether the condition is needed by the methods on data (``encode``, ``reconstruct``,
+    #: ``score``, ``encode_outputs``, ``posterior``); False when the model infers it from ``x``
+    #: (the semi-supervised models). Meaningful only for a conditional model (``condition_spec``).
+    condition_required = False
+    #: whether ``importance_samples``/``log_likelihood`` without the condition marginalise it under
+    #: its prior (``log p(x) = log sum_y p(y) p(x|y)``); False: a conditional model needs it there.
+    marginalizes_condition = False
+    #: whether ``classify(x)`` gives ``q(y|x)`` over ``num_classes`` labels.
+    can_classify = False
+    #: whether ``canvas_sequence(z)`` and ``sample_sequence(n, seed)`` show the decoder's steps (DRAW).
+    has_step_outputs = False
+    #: whether ``feature_points(x)`` gives ``[B, K, 2]`` image positions (the deep spatial autoencoder).
+    has_feature_points = False
+    #: whether ``exact_log_likelihood(x)`` gives ``log p(x)`` exactly (MADE, PixelCNN).
+    has_exact_likelihood = False
+    #: the names of the stochastic layers of a hierarchy (``("z1", "z2")``), bottom to top; empty
+    #: for one layer. A model with them has ``posterior_layer_means(x)`` and ``kl_per_layer(q)``.
+    latent_layer_names = ()
+    #: the classes of a label condition or of ``classify`` (read it through ``capabilities()``,
+    #: which gives None for a model with neither: a family may use the name for something else).
+    num_classes = None
+    #: the constructor argument that takes the trained model of a first stage (a prior over a
+    #: VQ-VAE's codes: ``"autoencoder"``), or None: the model trains from data alone.
+    previous_stage = None
 
     def __init__(self, input_shape, latent_dim=None, architecture="mlp", hidden_units=(256,), filters=(32, 64),
                  activation="relu", kernel_initializer=None, encoder=None, decoder=None, seed=None, **kwargs):
@@ -260,7 +300,10 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """
         from keras_ae import presets
 
-        return presets.from_preset(cls, preset, **overrides)
+        model = presets.from_preset(cls, preset, **overrides)
+        if not isinstance(model, cls):
+            raise ValueError(f"preset {preset!r} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -286,6 +329,87 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         ``_loss_terms`` as keyword arguments. Default: none.
         """
         return {}
+
+    # -- capabilities -------------------------------------------------------------------------
+    @property
+    def condition_spec(self) -> Dict[str, tf.TensorSpec]:
+        """``{name: tf.TensorSpec of one example}`` of the condition every public method takes as keywords.
+
+        Default ``{}``: the model is not conditional. A conditional family (``ConditionalVAE``:
+        ``{"y": ...}``) declares it; the public methods then take ``**condition`` (``decode(z,
+        y=labels)``), validated once by :meth:`check_condition`.
+        """
+        return {}
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether the model takes a condition (``bool(condition_spec)``)."""
+        return bool(self.condition_spec)
+
+    def schedulable_variables(self) -> tuple:
+        """Names of the model's non-trainable scalar variables a schedule may set (``kl_weight``, ``temperature``)."""
+        return tuple(sorted(name for name, value in vars(self).items()
+                            if isinstance(value, keras.Variable) and not value.trainable and len(value.shape) == 0))
+
+    def schedule_variable(self, name: str, tool: str):
+        """The variable ``name`` of :meth:`schedulable_variables`, or ``ValueError`` naming it and ``tool``."""
+        names = self.schedulable_variables()
+        if name not in names:
+            raise ValueError(f"{type(self).__name__} does not declare the schedulable variable {name!r} "
+                             f"(needed by {tool}); it has {list(names)}")
+        return vars(self)[name]
+
+    def capabilities(self) -> dict:
+        """Everything a tool may ask of this model, as declared (tools read this, never probe the model).
+
+        ``is_generative``, ``is_probabilistic`` (posterior and importance weights),
+        ``is_conditional``, ``condition_spec`` (``{name: TensorSpec}``), ``condition_required``,
+        ``marginalizes_condition``, ``num_classes`` (of a label condition or classifier, else
+        None), ``can_classify``, ``latent_layer_names``, ``has_step_outputs``,
+        ``has_feature_points``, ``data_likelihood``, ``has_exact_likelihood``,
+        ``stochastic_decoder``, ``unit_interval_data``, ``export_endpoints`` (the names of the
+        export signatures) and ``schedulable_variables``.
+        """
+        conditional = self.is_conditional
+        return {
+            "is_generative": bool(self.is_generative),
+            "is_probabilistic": bool(self.is_probabilistic),
+            "is_conditional": conditional,
+            "condition_spec": dict(self.condition_spec),
+            "condition_required": bool(self.condition_required) if conditional else False,
+            "marginalizes_condition": bool(self.marginalizes_condition) if conditional else False,
+            "num_classes": self.num_classes if (conditional or self.can_classify) else None,
+            "can_classify": bool(self.can_classify),
+            "latent_layer_names": tuple(self.latent_layer_names),
+            "has_step_outputs": bool(self.has_step_outputs),
+            "has_feature_points": bool(self.has_feature_points),
+            "data_likelihood": self.data_likelihood,
+            "has_exact_likelihood": bool(self.has_exact_likelihood),
+            "stochastic_decoder": bool(self.stochastic_decoder),
+            "unit_interval_data": bool(self.unit_interval_data),
+            "export_endpoints": tuple(self.export_endpoints()),
+            "schedulable_variables": self.schedulable_variables(),
+        }
+
+    def require(self, capability: str, tool: str, value=None) -> None:
+        """``ValueError("<Model> does not declare <capability> (needed by <tool>)")`` unless it is declared.
+
+        Args:
+            capability: a key of :meth:`capabilities`; declared means true (a non-empty name list,
+                a number of classes, a likelihood name).
+            tool: what needs it, for the message (``"sample_grid"``, ``"zoo search"``, ...).
+            value: the value the tool needs (``require("data_likelihood", "bits-back", "bernoulli")``),
+                or None: any declared value.
+        """
+        declared = self.capabilities()
+        if capability not in declared:
+            raise ValueError(f"no capability {capability!r}: the capabilities are {sorted(declared)}")
+        have = declared[capability]
+        if value is None and (have is None or have is False or (hasattr(have, "__len__") and not len(have))):
+            raise ValueError(f"{type(self).__name__} does not declare {capability} (needed by {tool})")
+        if value is not None and have != value:
+            raise ValueError(f"{type(self).__name__} does not declare {capability}={value!r} (needed by {tool}); "
+                             f"it declares {capability}={have!r}")
 
     def build(self, input_shape=None):
         """Create every weight by running the training path once on a zero batch."""
@@ -356,69 +480,179 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             raise ValueError(f"{type(self).__name__} needs the batch entries {missing} (a tuple (x, y) or a dict)")
         return {k: _checks.check_batch(v, specs[k], k) for k, v in extras.items()}
 
-    def check_condition(self, condition, batch=None):
-        """Validate conditioning keywords (a conditional family's ``y``) of ``importance_samples``/``log_likelihood``.
+    #: how each public method taking the condition treats a missing one: "data" (needed when
+    #: ``condition_required``: the model may infer it from ``x``), "codes" (always needed: a code
+    #: does not carry its condition), "default" (the family's defaults, e.g. cycling the classes),
+    #: "marginal" (marginalised under its prior when ``marginalizes_condition``, else needed).
+    CONDITION_USE = {"encode": "data", "encode_outputs": "data", "reconstruct": "data", "score": "data",
+                     "posterior": "data", "decode": "codes", "likelihood": "codes", "sample": "default",
+                     "importance_samples": "marginal", "log_importance_weights": "marginal",
+                     "log_likelihood": "marginal"}
 
-        Default: a model takes none, and any is a ``ValueError`` naming it. A conditional family
-        (``ConditionalVAE``) checks its own and returns them as tensors.
+    def describe_condition(self) -> str:
+        """The condition in words, for messages: ``"y: int labels in [0, 10)"``; a family may say more."""
+        return ", ".join(f"{name}: {spec.dtype.name} of shape {tuple(spec.shape)}"
+                         for name, spec in self.condition_spec.items())
+
+    def condition_range(self, name):
+        """``(low, high, reason)`` the values of condition ``name`` must lie in, or None (any value)."""
+        return None
+
+    def check_condition(self, condition: Dict[str, ArrayLike], batch: Optional[int] = None,
+                        method: str = "log_likelihood") -> Dict[str, tf.Tensor]:
+        """Validate the conditioning keywords of a public method once; the hooks get them checked.
+
+        A model that is not conditional takes none (``ValueError`` naming them); a conditional one
+        takes the names of ``condition_spec``, each a batch ``[B, *spec.shape]`` of ``batch``
+        rows; whether a missing one is an error depends on the method (:attr:`CONDITION_USE`) and
+        the declarations ``condition_required`` and ``marginalizes_condition``.
+
+        Returns:
+            ``{name: tensor}`` of the conditions given (a missing optional one is left out, and
+            the hook's default applies: inferred, cycled or marginalised).
         """
-        if condition:
-            raise ValueError(f"{type(self).__name__} is not conditional: it takes no {sorted(condition)}")
-        return {}
+        name = type(self).__name__
+        specs = self.condition_spec
+        given = {k: v for k, v in condition.items() if v is not None}
+        if not specs:
+            if condition:
+                raise ValueError(f"{name} is not conditional: {name}.{method} takes no {sorted(condition)}")
+            return {}
+        unknown = sorted(set(condition) - set(specs))
+        if unknown:
+            raise ValueError(f"{name}.{method} takes the condition {sorted(specs)}, got {unknown}")
+        missing = sorted(set(specs) - set(given))
+        use = self.CONDITION_USE.get(method, "codes")
+        needed = {"data": self.condition_required, "codes": True, "default": False,
+                  "marginal": not self.marginalizes_condition}[use]
+        if missing and needed:
+            why = {"codes": ": a code does not carry its condition",
+                   "marginal": ": it has no prior over its condition to marginalise (marginalizes_condition)"}
+            raise ValueError(f"{name}.{method} needs the condition {', '.join(missing)} ({self.describe_condition()})"
+                             + why.get(use, ""))
+        checked = {}
+        for key, value in given.items():
+            bounds = self.condition_range(key)
+            value = _checks.check_batch(value, specs[key], key, None if bounds is None else bounds[:2],
+                                        None if bounds is None else bounds[2])
+            if tf.executing_eagerly() and batch is not None and int(value.shape[0]) != batch:
+                raise ValueError(f"{key} has {int(value.shape[0])} conditions for {batch} examples")
+            checked[key] = value
+        return checked
 
-    def encode(self, x: ArrayLike) -> tf.Tensor:
-        """Data ``[B, *input_shape]`` -> code ``[B, *code_spec.shape]`` (the posterior mean if probabilistic)."""
-        return self._encode(self.check_inputs(x))
+    def encode(self, x: ArrayLike, **condition: ArrayLike) -> tf.Tensor:
+        """Data ``[B, *input_shape]`` -> code ``[B, *code_spec.shape]`` (the posterior mean if probabilistic).
 
-    def decode(self, z: ArrayLike, seed: Optional[int] = None) -> tf.Tensor:
+        ``condition``: a conditional model's condition (``y=...``, see ``condition_spec``).
+        """
+        x = self.check_inputs(x)
+        return self._encode(x, **self.check_condition(condition, _rows(x), "encode"))
+
+    def decode(self, z: ArrayLike, seed: Optional[int] = None, **condition: ArrayLike) -> tf.Tensor:
         """Code -> reconstruction in data space: the mean of p(x|z), or a draw for a stochastic decoder.
 
         Args:
             z: codes ``[B, *code_spec.shape]``.
             seed: integer seed of a stochastic decoder's draw (same seed, same output); ignored
                 by deterministic decoders. Default None: fresh noise.
+            condition: a conditional model's condition for each code (``y=...``); always needed
+                there, since a code does not carry it.
         """
         z = self.check_codes(z)
         _checks.check_seed(seed)
-        return self._decode(z, seed=None if seed is None else samplers.stateless_seed(seed))
+        condition = self.check_condition(condition, _rows(z), "decode")
+        return self._decode(z, seed=None if seed is None else samplers.stateless_seed(seed), **condition)
 
-    def reconstruct(self, x: ArrayLike) -> tf.Tensor:
-        """``decode(encode(x))``: the reconstruction of a checked batch."""
-        return self._reconstruct(self.check_inputs(x))
+    def reconstruct(self, x: ArrayLike, **condition: ArrayLike) -> tf.Tensor:
+        """``decode(encode(x))``: the reconstruction of a checked batch (given its condition, if any)."""
+        x = self.check_inputs(x)
+        return self._reconstruct(x, **self.check_condition(condition, _rows(x), "reconstruct"))
 
-    def score(self, x: ArrayLike) -> tf.Tensor:
+    def score(self, x: ArrayLike, **condition: ArrayLike) -> tf.Tensor:
         """Per-example anomaly score ``[B]`` (larger is more anomalous)."""
-        return self._score(self.check_inputs(x))
+        x = self.check_inputs(x)
+        return self._score(x, **self.check_condition(condition, _rows(x), "score"))
 
-    def encode_outputs(self, x: ArrayLike) -> Dict[str, tf.Tensor]:
+    def encode_outputs(self, x: ArrayLike, **condition: ArrayLike) -> Dict[str, tf.Tensor]:
         """Named outputs of the ``encode`` signature: ``{"code": ...}`` plus a family's posterior parameters."""
-        return self._encode_outputs(self.check_inputs(x))
+        x = self.check_inputs(x)
+        return self._encode_outputs(x, **self.check_condition(condition, _rows(x), "encode_outputs"))
 
     def loss_terms(self, x: ArrayLike, training: bool = False, **extras: ArrayLike) -> Dict[str, tf.Tensor]:
         """Per-example loss terms ``{name: [B]}`` of a checked batch (and its extras, e.g. ``y``)."""
         return self._loss_terms(self.check_inputs(x), training=training, **self.check_extras(extras))
 
-    def posterior(self, x: ArrayLike) -> tfd.Distribution:
+    def posterior(self, x: ArrayLike, **condition: ArrayLike) -> tfd.Distribution:
         """``q(z|x)``: a ``tfd`` distribution with batch ``[B]`` and event ``code_spec.shape``."""
-        self._require(self.is_probabilistic, "has no posterior")
-        return self._posterior(self.check_inputs(x))
+        self.require("is_probabilistic", "posterior")
+        x = self.check_inputs(x)
+        return self._posterior(x, **self.check_condition(condition, _rows(x), "posterior"))
 
-    def likelihood(self, z: ArrayLike) -> tfd.Distribution:
+    def likelihood(self, z: ArrayLike, **condition: ArrayLike) -> tfd.Distribution:
         """``p(x|z)``: a ``tfd`` distribution with batch ``[B]`` and event ``input_shape``."""
-        self._require(self.is_probabilistic, "has no likelihood p(x|z)")
-        return self._likelihood(self.check_codes(z))
+        self.require("is_probabilistic", "likelihood")
+        z = self.check_codes(z)
+        return self._likelihood(z, **self.check_condition(condition, _rows(z), "likelihood"))
 
     def prior(self) -> tfd.Distribution:
         """``p(z)``: the model's prior, a ``tfd`` distribution over codes (with trainable weights if learned)."""
-        self._require(self.is_generative, "is not generative: it has no prior")
+        self.require("is_generative", "prior")
         return self._prior()
 
-    def sample(self, n: int, seed: Optional[int] = None) -> tf.Tensor:
-        """``n`` generated examples ``[n, *input_shape]``; the same ``seed``, the same samples."""
-        self._require(self.is_generative, "is not generative: it has no prior to sample")
+    def sample(self, n: int, seed: Optional[int] = None, **condition: ArrayLike) -> tf.Tensor:
+        """``n`` generated examples ``[n, *input_shape]``; the same ``seed``, the same samples.
+
+        ``condition``: a conditional model's condition for each of the ``n`` examples (default:
+        the family's, e.g. cycling through the classes).
+        """
+        self.require("is_generative", "sample")
         n = _checks.check_integer(n, "n", minimum=0)
         _checks.check_seed(seed)
-        return self._sample(n, samplers.stateless_seed(seed))
+        return self._sample(n, samplers.stateless_seed(seed), **self.check_condition(condition, n, "sample"))
+
+    def classify(self, x: ArrayLike) -> Dict[str, tf.Tensor]:
+        """``q(y | x)`` of a model that declares ``can_classify``: ``{"probabilities": [B, K], "label": [B]}``."""
+        self.require("can_classify", "classify")
+        return self._classify(self.check_inputs(x))
+
+    def exact_log_likelihood(self, x: ArrayLike) -> tf.Tensor:
+        """``log p(x)`` per example ``[B]``, exact (nats), of a model that declares ``has_exact_likelihood``."""
+        self.require("has_exact_likelihood", "exact_log_likelihood")
+        return self._log_prob(self.check_inputs(x))
+
+    def canvas_sequence(self, z: ArrayLike) -> tf.Tensor:
+        """The decoder's output after each step for codes ``z``: ``[B, T, *input_shape]`` (``has_step_outputs``).
+
+        The last step is ``decode(z)``; ``canvas_sequence(encode(x))`` shows how the model draws
+        its reconstruction of ``x``.
+        """
+        self.require("has_step_outputs", "canvas_sequence")
+        return self._canvas_sequence(self.check_codes(z))
+
+    def sample_sequence(self, n: int, seed: Optional[int] = None) -> tf.Tensor:
+        """The generation sequence of ``n`` prior draws ``[n, T, *input_shape]``; its last step is
+        ``sample(n, seed)`` (``has_step_outputs``)."""
+        self.require("has_step_outputs", "sample_sequence")
+        n = _checks.check_integer(n, "n", minimum=0)
+        _checks.check_seed(seed)
+        return self._canvas_sequence(self._prior_codes(n, samplers.stateless_seed(seed)))
+
+    def feature_points(self, x: ArrayLike) -> tf.Tensor:
+        """Image positions ``[B, K, 2]`` (``(x, y)`` in [-1, 1]) of a model that declares ``has_feature_points``."""
+        self.require("has_feature_points", "feature_points")
+        return self._feature_points(self.check_inputs(x))
+
+    def posterior_layer_means(self, x: ArrayLike, num_samples: int = 64, seed: int = 0) -> Dict[str, tf.Tensor]:
+        """``{layer: E_q[z_layer | x] [B, d_layer]}`` of a hierarchy (``latent_layer_names``).
+
+        Monte Carlo over ``num_samples`` posterior draws for a layer drawn given others, from ``seed``
+        (default 64: ``keras_ae.models.hierarchical.ACTIVITY_SAMPLES``).
+        """
+        self.require("latent_layer_names", "posterior_layer_means")
+        x = self.check_inputs(x)
+        num_samples = _checks.check_positive_int(num_samples, "num_samples")
+        _checks.check_seed(seed)
+        return self._posterior_layer_means(x, num_samples, samplers.stateless_seed(seed))
 
     def importance_samples(self, x: ArrayLike, num_samples: int = 1, seed: Optional[int] = None,
                            **condition: ArrayLike) -> "ImportanceSamples":
@@ -432,11 +666,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             x: a batch ``[B, *input_shape]``.
             num_samples: ``k`` >= 1, default 1.
             seed: integer seed (default: the model's ``seed``); the same seed, the same draws.
-            condition: a conditional family's conditioning inputs (``y=``), checked by ``check_condition``.
+            condition: a conditional model's condition (``y=``), checked by ``check_condition``;
+                left out, a model that ``marginalizes_condition`` draws it with ``z``.
         """
-        self._require(self.is_probabilistic, "has no importance weights")
+        self.require("is_probabilistic", "importance_samples")
         x = self.check_inputs(x)
-        condition = self.check_condition(condition, int(x.shape[0]))
+        condition = self.check_condition(condition, _rows(x), "importance_samples")
         k = _checks.check_positive_int(num_samples, "num_samples")
         _checks.check_seed(seed)
         return self._importance_samples(x, k, samplers.stateless_seed(self.seed if seed is None else seed), **condition)
@@ -460,7 +695,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         ``method="ais"`` (Neal 2001; Wu et al. 2017): ``k`` annealed importance sampling chains of
         ``ais_steps`` HMC transitions from ``ais_start`` (``"prior"`` or ``"posterior"``, the
         encoder's ``q(z|x)``) to ``p(x, z)``; also a stochastic lower bound, tight as the steps
-        grow, for models with continuous codes (see :mod:`keras_ae.ais`).
+        grow, for models with continuous codes (see :mod:`keras_ae.evaluation.ais`).
 
         Args:
             x: a batch ``[B, *input_shape]``.
@@ -470,20 +705,23 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             method: ``"importance"`` (default) or ``"ais"`` (not for conditional families).
             ais_steps: AIS transitions, default 1000.
             ais_start: the AIS initial distribution, ``"prior"`` (default) or ``"posterior"``.
-            condition: a conditional family's conditioning inputs (``y=``): then ``log p(x | y)``.
+            condition: a conditional model's condition (``y=``): then ``log p(x | y)``.
         """
-        self._require(self.is_probabilistic, "has no likelihood to estimate")
+        self.require("is_probabilistic", "log_likelihood")
         x = self.check_inputs(x)
-        condition = self.check_condition(condition, int(x.shape[0]))
+        condition = self.check_condition(condition, _rows(x), "log_likelihood")
         k = _checks.check_positive_int(num_samples, "num_samples")
         _checks.check_seed(seed)
         method = _checks.check_choice(method, "method", ("importance", "ais"))
         if method == "ais":
+            if self.is_conditional:
+                raise ValueError(f"{type(self).__name__} is conditional, and log_likelihood(method='ais') anneals "
+                                 "to p(x, z) without a condition; use method='importance'")
             steps = _checks.check_positive_int(ais_steps, "ais_steps")
             start = _checks.check_choice(ais_start, "ais_start", ("prior", "posterior"))
             return self._ais_log_likelihood(x, k, steps, start, samplers.stateless_seed(self.seed if seed is None
                                                                                           else seed))
-        batch = int(x.shape[0])
+        batch = _rows(x)
         if chunk_size is None:
             chunk_size = max(1, min(k, DECODED_PER_CHUNK // max(batch, 1)))
         chunk_size = _checks.check_positive_int(chunk_size, "chunk_size")
@@ -496,10 +734,6 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             total = chunk if total is None else tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
         return total - tf.math.log(float(k))
 
-    def _require(self, capability, what):
-        if not capability:
-            raise NotImplementedError(f"{type(self).__name__} {what}")
-
     # -- hooks: a family overrides these ------------------------------------------------------
     def _encode(self, x):
         raise NotImplementedError(f"{type(self).__name__} must implement _encode")
@@ -507,15 +741,17 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     def _decode(self, z, seed=None):
         raise NotImplementedError(f"{type(self).__name__} must implement _decode")
 
-    def _reconstruct(self, x):
-        return self._decode(self._encode(x))
+    # A conditional family's hooks take the checked condition as keyword arguments (``y=``); a
+    # family that is not conditional is never passed any, so its hooks need not take them.
+    def _reconstruct(self, x, **condition):
+        return self._decode(self._encode(x, **condition), **condition)
 
-    def _score(self, x):
+    def _score(self, x, **condition):
         """Default score: the reconstruction term in evaluation mode."""
-        return self._loss_terms(x, training=False)["reconstruction"]
+        return self._loss_terms(x, training=False, **condition)["reconstruction"]
 
-    def _encode_outputs(self, x):
-        return {"code": self._encode(x)}
+    def _encode_outputs(self, x, **condition):
+        return {"code": self._encode(x, **condition)}
 
     def _loss_terms(self, x, training=False, **extras):
         """Per-example loss terms ``{name: [B] tensor}`` for the names in ``TERMS``."""
@@ -550,10 +786,10 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """``n`` codes ``[n, *code_spec.shape]`` drawn from the prior with a stateless seed (None: fresh)."""
         return self._prior().sample(n, seed=seed)
 
-    def _sample(self, n, seed):
+    def _sample(self, n, seed, **condition):
         """``n`` decoded prior draws from a stateless ``seed`` (a stochastic decoder draws with its fold)."""
         decode_seed = samplers.fold_seed(seed, 1) if self.stochastic_decoder else None
-        return self._decode(self._prior_codes(n, seed), seed=decode_seed)
+        return self._decode(self._prior_codes(n, seed), seed=decode_seed, **condition)
 
     def _sample_for_export(self, n):
         """``sample`` with fresh noise for export graphs; families use builtin-op samplers where they can."""
@@ -563,8 +799,29 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """The importance-weight record (:class:`keras_ae.objectives.ImportanceSamples`) of ``k`` draws."""
         raise NotImplementedError
 
+    def _classify(self, x):
+        """``{"probabilities": q(y|x) [B, K], "label": [B]}`` of a model that declares ``can_classify``."""
+        raise NotImplementedError(f"{type(self).__name__} declares can_classify but no _classify")
+
+    def _log_prob(self, x):
+        """Exact ``log p(x)`` ``[B]`` of a model that declares ``has_exact_likelihood``."""
+        raise NotImplementedError(f"{type(self).__name__} declares has_exact_likelihood but no _log_prob")
+
+    def _canvas_sequence(self, z):
+        """The outputs after each decoder step ``[B, T, *input_shape]`` (``has_step_outputs``)."""
+        raise NotImplementedError(f"{type(self).__name__} declares has_step_outputs but no _canvas_sequence")
+
+    def _feature_points(self, x):
+        """Feature points ``[B, K, 2]`` of a model that declares ``has_feature_points``."""
+        raise NotImplementedError(f"{type(self).__name__} declares has_feature_points but no _feature_points")
+
+    def _posterior_layer_means(self, x, num_samples, seed):
+        """``{layer: [B, d]}`` posterior means per stochastic layer (``latent_layer_names``), stateless ``seed``."""
+        raise NotImplementedError(f"{type(self).__name__} declares latent_layer_names but no _posterior_layer_means")
+
     def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
-        """AIS estimate of ``log p(x)`` ``[B]`` (:mod:`keras_ae.ais`); families with continuous codes implement it."""
+        """AIS estimate of ``log p(x)`` ``[B]`` (:mod:`keras_ae.evaluation.ais`); families with continuous codes
+        implement it."""
         raise ValueError(f"{type(self).__name__} does not support method='ais': annealed importance sampling "
                          "moves continuous codes by Hamiltonian Monte Carlo")
 

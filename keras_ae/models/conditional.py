@@ -69,8 +69,8 @@ class ConditionalVAE(VAE):
     al. 2014 (M2 without the classifier).
     """
 
-    #: the condition is needed by encode/decode/reconstruct/score (the semi-supervised models
-    #: infer a label from x and need it only for decode and sample).
+    #: the condition is needed by encode/reconstruct/score/posterior as well as decode/likelihood
+    #: (the semi-supervised models infer a label from x and need it only for decode and likelihood).
     condition_required = True
 
     def __init__(self, input_shape, latent_dim, num_classes=None, condition_dim=None, **kwargs):
@@ -93,52 +93,28 @@ class ConditionalVAE(VAE):
     # -- the condition ----------------------------------------------------------------------------
     @property
     def condition_spec(self):
-        """``tf.TensorSpec`` of one condition: an int32 label or a float32 vector."""
+        """``{"y": tf.TensorSpec}`` of one condition: an int32 label or a float32 vector."""
         if self.num_classes is not None:
-            return tf.TensorSpec((), tf.int32, name="y")
-        return tf.TensorSpec((self.condition_dim,), tf.float32, name="y")
+            return {"y": tf.TensorSpec((), tf.int32, name="y")}
+        return {"y": tf.TensorSpec((self.condition_dim,), tf.float32, name="y")}
+
+    @property
+    def marginalizes_condition(self):
+        """Labels have a uniform prior ``p(y)`` to marginalise (``log_likelihood(x)``); vector conditions have none."""
+        return self.num_classes is not None
 
     def batch_extras_spec(self):
-        return {"y": self.condition_spec}
+        return dict(self.condition_spec)
 
-    def check_labels(self, y, batch, name="y"):
-        """Validate a condition batch when running eagerly: shape, dtype, label range, batch size."""
-        value_range = None if self.num_classes is None else (0, self.num_classes - 1)
-        y = _checks.check_batch(y, self.condition_spec, name, value_range,
-                                None if value_range is None else f"a model with {self.num_classes} classes")
-        if tf.executing_eagerly() and batch is not None and int(y.shape[0]) != batch:
-            raise ValueError(f"{name} has {int(y.shape[0])} conditions for {batch} examples")
-        return y
-
-    def _given(self, y, batch, what):
-        """The checked condition of a public method, or a ValueError when it is required and missing."""
-        if y is None:
-            if self.condition_required:
-                raise ValueError(f"{type(self).__name__}.{what} needs the condition y "
-                                 f"({self._condition_text()})")
-            return None
-        return self.check_labels(y, batch)
-
-    def _checked(self, x, y, what):
-        """``(x, y)`` of a public method, checked (``y`` may be None only where it can be inferred)."""
-        x = self.check_inputs(x)
-        return x, self._given(y, int(x.shape[0]), what)
-
-    def _condition_text(self):
+    def describe_condition(self):
         if self.num_classes is not None:
-            return f"int labels in [0, {self.num_classes})"
-        return f"float vectors of size {self.condition_dim}"
+            return f"y: int labels in [0, {self.num_classes})"
+        return f"y: float vectors of size {self.condition_dim}"
 
-    def check_condition(self, condition, batch=None):
-        unknown = sorted(set(condition) - {"y"})
-        if unknown:
-            raise ValueError(f"{type(self).__name__} takes the condition y, got {unknown}")
-        if condition.get("y") is None:
-            if self.num_classes is None:
-                raise ValueError(f"{type(self).__name__} needs the condition y ({self._condition_text()}): "
-                                 "vector conditions have no prior to marginalise")
-            return {}
-        return {"y": self.check_labels(condition["y"], batch)}
+    def condition_range(self, name):
+        if self.num_classes is None:
+            return None
+        return 0, self.num_classes - 1, f"a model with {self.num_classes} classes"
 
     def condition_vector(self, y, batch_like):
         """The conditioning vector ``[B, C]``: one-hot labels or the float vectors.
@@ -193,10 +169,6 @@ class ConditionalVAE(VAE):
             self.encoder_body = self.make_conditioned_body(self.condition_size, "encoder_body")
 
     # -- hooks: the VAE's, with the condition ------------------------------------------------------
-    def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
-        raise ValueError(f"{type(self).__name__} does not support method='ais': the annealed path here is "
-                         "p(z) p(x|z), without the condition; use method='importance'")
-
     def _posterior(self, x, y=None):
         """``q(z | x, y)``."""
         return self.encoder_head(self.encoder_body(self.encoder_input(x, self.condition_vector(y, x))))
@@ -252,62 +224,13 @@ class ConditionalVAE(VAE):
         return objectives.ImportanceSamples(per_sample(record.log_px_given_z), per_sample(record.log_pz) + log_py,
                                             per_sample(record.log_qz) + log_ry, None, per_sample(record.codes))
 
-    # -- public methods: the contract's, with the condition -----------------------------------------
-    def encode(self, x, y=None):
-        """Data ``[B, *input_shape]`` and conditions -> the posterior mean ``[B, latent_dim]``."""
-        x, y = self._checked(x, y, "encode")
-        return self._encode(x, y=y)
-
-    def encode_outputs(self, x, y=None):
-        x, y = self._checked(x, y, "encode_outputs")
-        return self._encode_outputs(x, y=y)
-
-    def posterior(self, x, y=None):
-        """``q(z | x, y)``."""
-        x, y = self._checked(x, y, "posterior")
-        return self._posterior(x, y=y)
-
-    def reconstruct(self, x, y=None):
-        x, y = self._checked(x, y, "reconstruct")
-        return self._reconstruct(x, y=y)
-
-    def score(self, x, y=None):
-        """The deterministic negative ELBO ``[B]`` of ``x`` under its condition."""
-        x, y = self._checked(x, y, "score")
-        return self._score(x, y=y)
-
-    def decode(self, z, y=None, seed=None):
-        """Codes ``[B, latent_dim]`` and their conditions -> the mean of ``p(x | y, z)``."""
-        z = self.check_codes(z)
-        _checks.check_seed(seed)
-        if y is None:
-            raise ValueError(f"{type(self).__name__}.decode needs the condition y ({self._condition_text()})")
-        return self._decode(z, y=self.check_labels(y, int(z.shape[0])))
-
-    def likelihood(self, z, y=None):
-        """``p(x | y, z)``."""
-        z = self.check_codes(z)
-        if y is None:
-            raise ValueError(f"{type(self).__name__}.likelihood needs the condition y ({self._condition_text()})")
-        return self._likelihood(z, y=self.check_labels(y, int(z.shape[0])))
-
-    def sample(self, n, seed=None, y=None):
-        """``n`` examples ``[n, *input_shape]`` under the conditions ``y`` (default: cycling the classes).
-
-        The same ``seed`` and conditions give the same samples; the same seed with other
-        conditions keeps the codes ``z`` and changes only the condition.
-        """
-        n = _checks.check_integer(n, "n", minimum=0)
-        _checks.check_seed(seed)
-        y = None if y is None else self.check_labels(y, n)
-        return self._sample(n, samplers.stateless_seed(seed), y=y)
-
     # -- export -------------------------------------------------------------------------------------
     def export_endpoints(self):
         """``reconstruct``, ``encode``, ``decode``, ``score`` with the condition ``y``; ``sample(y)``; ``sample_seeded(y, seed)``."""
         x = tf.TensorSpec((None,) + tuple(self.data_spec.shape), self.data_spec.dtype, name="x")
         z = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-        y = tf.TensorSpec((None,) + tuple(self.condition_spec.shape), self.condition_spec.dtype, name="y")
+        spec = self.condition_spec["y"]
+        y = tf.TensorSpec((None,) + tuple(spec.shape), spec.dtype, name="y")
 
         def with_y(model, data):
             return {"x": data, "y": model.probe_conditions(len(data))}

@@ -95,6 +95,7 @@ class DRAW(BaseAutoencoder):
     supports_xla = False
     UNUSED_ARGUMENTS = {name: "DRAW's networks are its LSTM cells (set hidden_units)"
                         for name in ("architecture", "filters", "activation", "encoder", "decoder")}
+    has_step_outputs = True
 
     def __init__(self, input_shape, latent_dim=10, steps=10, hidden_units=(256,), attention=True, read_size=2,
                  write_size=5, posterior_min_scale=1e-4, **kwargs):
@@ -278,22 +279,10 @@ class DRAW(BaseAutoencoder):
 
     # -- per-step outputs ----------------------------------------------------------------------------
     def _canvas_sequence(self, z):
+        """``sigmoid(c_t)`` after each decoder step for flat codes ``z``: ``[B, T, *input_shape]``
+        (the public ``canvas_sequence`` and ``sample_sequence`` of the base class call it)."""
         _, canvases = self._generate(z, keep_canvases=True)
         return tf.reshape(tf.sigmoid(canvases), (-1, self.num_steps) + self.data_shape)
-
-    def canvas_sequence(self, z) -> tf.Tensor:
-        """``sigmoid(c_t)`` after each decoder step for flat codes ``z``: ``[B, T, *input_shape]``.
-
-        The last step is ``decode(z)``. ``canvas_sequence(encode(x))`` is how the model draws its
-        reconstruction of ``x``; :meth:`sample_sequence` draws the codes from the prior.
-        """
-        return self._canvas_sequence(self.check_codes(z))
-
-    def sample_sequence(self, n: int, seed=None) -> tf.Tensor:
-        """The generation sequence of ``n`` prior draws: ``[n, T, *input_shape]``; its last step is ``sample(n, seed)``."""
-        n = _checks.check_integer(n, "n", minimum=0)
-        _checks.check_seed(seed)
-        return self._canvas_sequence(self._prior_codes(n, samplers.stateless_seed(seed)))
 
     def kl_per_step(self, x, num_samples: int = 1, seed=None) -> tf.Tensor:
         """``KL(q(z_t | x, z_<t) || N(0, I))`` per example and step ``[B, T]``, averaged over ``num_samples`` trajectories.

@@ -203,6 +203,11 @@ class HierarchicalVAE(VAE):
         return tuple(f"z{l + 1}" for l in range(len(self.latent_dims)))
 
     @property
+    def latent_layer_names(self):
+        """The declared stochastic layers (:attr:`layer_names`): ``posterior_layer_means`` and ``kl_per_layer`` exist."""
+        return self.layer_names
+
+    @property
     def latent_layers(self):
         """``{name: size}`` of the stochastic layers, bottom to top (the code's order)."""
         return dict(zip(self.layer_names, self.latent_dims))
@@ -355,16 +360,14 @@ class HierarchicalVAE(VAE):
         """``KL(q(z|x) || p(z))`` ``[B]``: the sum of :meth:`kl_per_layer`."""
         return tf.add_n(list(self.kl_per_layer(q, seed).values()))
 
-    def posterior_layer_means(self, x, num_samples=ACTIVITY_SAMPLES, seed=0):
+    def _posterior_layer_means(self, x, num_samples, seed):
         """``{name: E_q[z_l | x] [B, d_l]}``, the statistic of Burda et al.'s active units, per layer.
 
         Rao-Blackwellised: the mean over ``num_samples`` posterior draws of layer ``l``'s conditional
         mean given the layers drawn before it (exact for the first layer drawn; Burda et al.'s code
-        uses one draw).
+        uses one draw). ``seed``: stateless.
         """
-        x = self.check_inputs(x)
-        num_samples = _checks.check_positive_int(num_samples, "num_samples")
-        _, params = self._posterior(x).draw(num_samples, samplers.stateless_seed(seed))
+        _, params = self._posterior(x).draw(num_samples, seed)
         means = {}
         for l, name in enumerate(self.layer_names):  # the first layer drawn has no sample axis: broadcast it
             shape = tf.concat([[num_samples], tf.shape(x)[:1], [self.latent_dims[l]]], 0)

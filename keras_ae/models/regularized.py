@@ -119,18 +119,15 @@ class ExPostDensityAutoencoder(Autoencoder):
         """The fitted mixture as a ``tfd.MixtureSameFamily`` of full-covariance Gaussians (log_prob works).
 
         Unused slots (weight 0) get an identity Cholesky factor, so their log-density is finite
-        and the mixture's is exactly that of the fitted components.
+        and the mixture's is exactly that of the fitted components. Called eagerly (``prior()``)
+        before ``fit_density``: :class:`DensityNotFittedError`.
         """
+        self.check_density_fitted()
         unused = tf.equal(self.density_weights, 0.0)[:, None, None]
         cholesky = tf.where(unused, tf.eye(self.latent_dim, batch_shape=[self.density_components]),
                             self.density_cholesky)
         return tfd.MixtureSameFamily(tfd.Categorical(probs=self.density_weights),
                                      tfd.MultivariateNormalTriL(loc=self.density_means, scale_tril=cholesky))
-
-    def prior(self):
-        """``p(z)``: the ex-post code density (after ``fit_density``)."""
-        self.check_density_fitted()
-        return self._prior()
 
     def post_fit(self, x_train, seed=0):
         """After training: fit the ex-post code density (:meth:`fit_density`) on ``x_train``."""

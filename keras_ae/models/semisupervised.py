@@ -94,6 +94,7 @@ class M2(ConditionalVAE):
 
     TERMS = ("reconstruction", "kl", "elbo", "classification")
     condition_required = False
+    can_classify = True
 
     def __init__(self, input_shape, latent_dim, num_classes=10, alpha=0.1, classifier_units=None, **kwargs):
         if kwargs.get("condition_dim") is not None:
@@ -138,10 +139,6 @@ class M2(ConditionalVAE):
         """``{"probabilities": q(y|x) [B, K], "label": argmax [B]}``."""
         logits = self.label_proposal_logits(x)
         return {"probabilities": tf.nn.softmax(logits), "label": tf.argmax(logits, axis=-1, output_type=tf.int32)}
-
-    def classify(self, x):
-        """``q(y | x)`` for a batch: ``{"probabilities": [B, K], "label": [B]}``."""
-        return self._classify(self.check_inputs(x))
 
     def _posterior(self, x, y=None):
         return super()._posterior(x, self._inferred_labels(x) if y is None else y)
@@ -422,7 +419,7 @@ class ADGM(M2):
 def _first_stage(autoencoder, input_shape):
     """M1: a trained VAE given, one from its Keras config, or a new ``VAE`` from a dict of its arguments."""
     model = first_stage_model(autoencoder, input_shape, VAE, "M1M2")
-    gaussian = (isinstance(model, VAE) and getattr(model, "condition_spec", None) is None
+    gaussian = (isinstance(model, VAE) and not model.is_conditional
                 and isinstance(getattr(model, "encoder_head", None), GaussianHead)
                 and type(model)._posterior is VAE._posterior and isinstance(model.code_spec, tf.TensorSpec)
                 and len(model.code_spec.shape) == 1 and model.code_spec.dtype.is_floating)
@@ -485,6 +482,7 @@ class M1M2(BaseAutoencoder):
     TERMS = M2.TERMS
     is_generative = True
     condition_required = False
+    can_classify = True
     #: the constructor argument that takes the trained model of the first stage (``zoo train --from``).
     previous_stage = "autoencoder"
     _DEFAULT_FIRST_STAGE = {"latent_dim": 16}
@@ -552,6 +550,12 @@ class M1M2(BaseAutoencoder):
     def condition_spec(self):
         return self.m2.condition_spec
 
+    def describe_condition(self):
+        return self.m2.describe_condition()
+
+    def condition_range(self, name):
+        return self.m2.condition_range(name)
+
     def batch_extras_spec(self):
         return self.m2.batch_extras_spec()
 
@@ -598,46 +602,6 @@ class M1M2(BaseAutoencoder):
 
     def _sample_given(self, y, seed=None):
         return self.images(self.m2._sample_given(y, seed))
-
-    # -- public methods: images in, M2's label checks ------------------------------------------------
-    def _checked(self, x, y):
-        x = self.check_inputs(x)
-        return x, None if y is None else self.m2.check_labels(y, int(x.shape[0]))
-
-    def classify(self, x):
-        """``q(y | z1(x))`` for a batch of images: ``{"probabilities": [B, K], "label": [B]}``."""
-        return self._classify(self.check_inputs(x))
-
-    def encode(self, x, y=None):
-        """Images -> the mean of ``q(z2 | z1(x), y)`` ``[B, latent_dim]`` (``y`` inferred when not given)."""
-        return self._encode(*self._checked(x, y))
-
-    def encode_outputs(self, x, y=None):
-        return self._encode_outputs(*self._checked(x, y))
-
-    def score(self, x, y=None):
-        """M2's deterministic bound ``L(z1, y)`` given labels, else ``U(z1)`` ``[B]``, nats of the code ``z1(x)``."""
-        return self._score(*self._checked(x, y))
-
-    def reconstruct(self, x, y=None):
-        """Images through M1's code and M2 (``y`` inferred when not given) and back to images."""
-        return self._reconstruct(*self._checked(x, y))
-
-    def decode(self, z, y=None, seed=None):
-        """Codes ``z2`` ``[B, latent_dim]`` and labels ``[B]`` -> images: M1's decoder mean at the mean
-        of ``p(z1 | y, z2)``."""
-        z = self.check_codes(z)
-        _checks.check_seed(seed)
-        if y is None:
-            raise ValueError(f"M1M2.decode needs the labels y (int labels in [0, {self.num_classes}))")
-        return self._decode(z, y=self.m2.check_labels(y, int(z.shape[0])))
-
-    def sample(self, n, seed=None, y=None):
-        """``n`` images under the labels ``y`` (default: cycling the classes); the same seed, the same images."""
-        n = _checks.check_integer(n, "n", minimum=0)
-        _checks.check_seed(seed)
-        y = None if y is None else self.m2.check_labels(y, n)
-        return self._sample(n, samplers.stateless_seed(seed), y=y)
 
     # -- export -----------------------------------------------------------------------------------
     def export_endpoints(self):

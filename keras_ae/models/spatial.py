@@ -106,6 +106,7 @@ class DeepSpatialAutoencoder(BaseAutoencoder):
 
     TERMS = ("reconstruction", "slowness")
     UNUSED_ARGUMENTS = {"latent_dim": "the code is the 2 * num_points coordinates of the feature points (set num_points)"}
+    has_feature_points = True
 
     def __init__(self, input_shape, num_points=16, filters=(32, 32), kernel_size=5, strides=None,
                  target_downsample=2, hidden_units=(), slowness_weight=1.0, temperature=1.0, learn_temperature=True,
@@ -177,9 +178,9 @@ class DeepSpatialAutoencoder(BaseAutoencoder):
             features = self.decoder_body(features)
         return tf.reshape(tf.cast(self.output_layer(features), tf.float32), (-1,) + self.target_shape)
 
-    def feature_points(self, x):
-        """The feature points of a checked batch of frames: ``[B, K, 2]``, ``(x, y)`` in [-1, 1] each."""
-        return tf.reshape(self.encode(x), [-1, self.num_points, 2])
+    def _feature_points(self, x):
+        """The feature points of a batch of frames: ``[B, K, 2]``, ``(x, y)`` in [-1, 1] each."""
+        return tf.reshape(self._encode(x), [-1, self.num_points, 2])
 
     # -- hooks -------------------------------------------------------------------------------
     def _encode(self, x):

@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import _checks, ais, objectives, samplers
+from keras_ae import _checks, objectives, samplers
+from keras_ae.evaluation import ais
 from keras_ae.layers.heads import GAUSSIAN_SCALES, LIKELIHOOD_HEADS, UNIT_INTERVAL_LIKELIHOODS, GaussianHead
 from keras_ae.models.base import BaseAutoencoder
 
@@ -220,7 +221,7 @@ class VAE(BaseAutoencoder):
         return objectives.ImportanceSamples(self.log_prob_of_codes(x, z, **condition), log_pz, log_qz, q, z)
 
     def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
-        """AIS from the prior or from ``q(z|x)`` to ``p(x, z) = p(z) p(x|z)`` (:func:`keras_ae.ais.forward_bound`)."""
+        """AIS from the prior or from ``q(z|x)`` to ``p(x, z) = p(z) p(x|z)`` (:func:`keras_ae.evaluation.ais.forward_bound`)."""
         init_seed, chain_seed = samplers.split_seed(seed, 2)
         prior = self._prior()
         if start == "prior":

@@ -14,7 +14,7 @@ def sidecar_path(tflite_path):
 
 def data_range(model, data=None):
     """``[low, high]`` of the model's data: [0, 1] for Bernoulli-type models, else from ``data``."""
-    if getattr(model, "unit_interval_data", False):
+    if model.capabilities()["unit_interval_data"]:
         return [0.0, 1.0]
     if data is not None and len(data):
         return [float(np.min(data)), float(np.max(data))]

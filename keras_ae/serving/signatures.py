@@ -34,9 +34,11 @@ from keras_ae.serving.errors import ExportError
 
 def check_exportable(model):
     """Raise :class:`ExportError` unless ``model`` follows the model contract; build it if needed."""
-    for attr in ("export_endpoints", "data_shape", "code_spec"):
-        if not hasattr(model, attr):
-            raise ExportError(f"{type(model).__name__} does not follow the keras_ae model contract: no {attr}")
+    try:
+        model.capabilities  # the contract's declarations (keras_ae.models.base.BaseAutoencoder)
+    except AttributeError:
+        raise ExportError(f"{type(model).__name__} does not follow the keras_ae model contract "
+                          "(keras_ae.models.base.BaseAutoencoder): it declares no capabilities") from None
     if not model.built:
         model.build()
 
@@ -96,7 +98,7 @@ def export_functions(model, check_finite=True):
 
     Example: ``fn, spec = export_functions(model)["encode"]``.
     """
-    data_range = (0.0, 1.0) if getattr(model, "unit_interval_data", False) else None
+    data_range = (0.0, 1.0) if model.capabilities()["unit_interval_data"] else None
     return {sig: (_export_function(endpoint, check_finite, model.data_spec.name, data_range), list(endpoint.inputs))
             for sig, endpoint in endpoints(model).items()}
 

@@ -1,15 +1,17 @@
 """Training support: strategy choice, compile defaults, fault tolerance, and files written atomically.
 
-=============== ==========================================================================
-module          what it holds
-=============== ==========================================================================
-``atomic``      atomic file IO (bytes, text, JSON, CSV, ``.keras`` models, folders), model
-                loading; serving writes through it too
-``strategies``  ``tf.distribute`` strategies from a name and ``TF_CONFIG``, the chief, precision
-``compile``     the default optimizer and the compile options measured fastest
-``backup``      atomic ``BackupAndRestore``, ``history.csv`` across restarts, stop on NaN
-``locks``       one writer at a time on a run directory or an export folder (``flock``)
-=============== ==========================================================================
+================= ==========================================================================
+module            what it holds
+================= ==========================================================================
+``atomic``        atomic file IO (bytes, text, JSON, CSV, ``.keras`` models, folders), model
+                  loading; serving writes through it too
+``strategies``    ``tf.distribute`` strategies from a name and ``TF_CONFIG``, the chief, precision
+``compile``       the default optimizer and the compile options measured fastest
+``backup``        atomic ``BackupAndRestore``, ``history.csv`` across restarts, stop on NaN
+``locks``         one writer at a time on a run directory or an export folder (``flock``)
+``run_directory`` a run directory's lifecycle: config first, history and backups per epoch,
+                  pictures and metrics, ``model.keras`` last; the resume bookkeeping
+================= ==========================================================================
 
 Every public name is re-exported here: ``from keras_ae import training; training.make_strategy()``.
 """
@@ -21,6 +23,7 @@ from keras_ae.training.backup import (AtomicBackupAndRestore, HistoryWriter, Sto
                                       backup_weights_path, check_backup, history_rows, nonfinite_weights,
                                       read_history, remove_backup)
 from keras_ae.training.locks import FolderLock, LockedError, folder_lock
+from keras_ae.training.run_directory import RunDirectory, RunDirectoryError, load_run
 from keras_ae.training.compile import compile_model, default_optimizer
 from keras_ae.training.strategies import (PRECISIONS, STRATEGIES, check_global_batch, current_strategy,
                                           is_chief, make_strategy, parse_tf_config, set_precision)
@@ -31,6 +34,7 @@ __all__ = [
     "AtomicBackupAndRestore", "HistoryWriter", "StopOnNaN", "backup_epoch", "backup_weights_path", "check_backup",
     "history_rows", "nonfinite_weights", "read_history", "remove_backup",
     "FolderLock", "LockedError", "folder_lock",
+    "RunDirectory", "RunDirectoryError", "load_run",
     "compile_model", "default_optimizer",
     "PRECISIONS", "STRATEGIES", "check_global_batch", "current_strategy", "is_chief", "make_strategy",
     "parse_tf_config", "set_precision",

@@ -1,8 +1,9 @@
-"""Test metrics: importance-sampled log-likelihood, the ELBO and its parts, active units, reconstruction error.
+"""Test metrics: posterior means and active units, reconstruction error, the model's own loss terms,
+classification error, and :func:`evaluate_model`, which collects them with the likelihood
+(:mod:`keras_ae.evaluation.likelihood`) into the flat dictionary of a run directory's ``metrics.json``.
 
 Every function takes a model and a test array and works in batches, so memory stays bounded for
-any test set and any number of importance samples. :func:`evaluate_model` collects them into the
-flat dictionary written to a run directory's ``metrics.json``.
+any test set and any number of importance samples.
 """
 
 import math
@@ -11,119 +12,13 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ae import _checks
-
-
-def _batches(x, batch_size):
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
-    for start in range(0, len(x), batch_size):
-        yield x[start:start + batch_size]
-
-
-def _batches_with(x, condition, batch_size):
-    """``(batch, condition of the batch)`` over ``x``; ``condition``: ``{name: array aligned with x}`` or None."""
-    condition = {k: np.asarray(v) for k, v in (condition or {}).items()}
-    for key, value in condition.items():
-        if len(value) != len(x):
-            raise ValueError(f"the condition {key!r} has {len(value)} entries for {len(x)} examples of x")
-    for start in range(0, len(x), _checks.check_positive_int(batch_size, "batch_size")):
-        yield x[start:start + batch_size], {k: v[start:start + batch_size] for k, v in condition.items()}
-
-
-def _batch_seed(seed, index):
-    """A distinct integer seed for batch ``index`` of an evaluation seeded with ``seed``."""
-    return (int(seed) * 100_003 + index) % (2**31 - 1)
-
-
-def _check_array(model, x):
-    """The whole test array checked once (shape, NaN, range) as float32 numpy."""
-    return np.asarray(model.check_inputs(np.asarray(x)), np.float32)
+from keras_ae.evaluation.batching import batch_seed, batches, batches_with, checked_array
+from keras_ae.evaluation.likelihood import elbo, log_likelihood
 
 
 def is_probabilistic(model):
-    """Whether ``model`` has a posterior and importance weights (the variational families)."""
-    return bool(getattr(model, "is_probabilistic", False))
-
-
-def log_likelihood(model, x, num_samples=1000, batch_size=100, seed=0, method="importance", ais_steps=1000,
-                   ais_start="prior", condition=None):
-    """Estimated ``log p(x)`` per example, in nats: importance sampling or AIS.
-
-    ``method="importance"`` (Burda et al. 2015, eq. 12): ``log p(x) ~ log (1/k) sum_s p(x|z_s)
-    p(z_s) / q(z_s|x)`` with ``k = num_samples`` samples of ``q(z|x)``: a lower bound in
-    expectation that tightens as ``k`` grows (k = 1 is the ELBO). ``method="ais"``: ``k``
-    annealed importance sampling chains of ``ais_steps`` HMC transitions from the prior
-    (:mod:`keras_ae.ais`), also a lower bound in expectation, tight as the steps grow. The data go
-    through in batches of ``batch_size`` and the model draws the samples in chunks, so memory does
-    not grow with ``k``.
-
-    Args:
-        model: a probabilistic model (``VAE``, ``IWAE``, ``CategoricalVAE``, ...).
-        x: test array ``[N, *input_shape]``.
-        num_samples: ``k`` (samples, or AIS chains), default 1000.
-        batch_size: examples per batch, default 100.
-        seed: integer seed of the importance samples, default 0 (same seed, same estimate).
-        method: ``"importance"`` (default) or ``"ais"``.
-        ais_steps: AIS transitions, default 1000.
-        ais_start: the AIS initial distribution, ``"prior"`` (default) or ``"posterior"``.
-        condition: a conditional model's conditions ``{"y": [N, ...]}`` (then ``log p(x | y)``), or None.
-
-    Returns:
-        float64 array ``[N]``; the test NLL is ``-mean``.
-
-    Example: ``nll = -evaluation.log_likelihood(model, x_test, num_samples=1000).mean()``.
-    """
-    x = _check_array(model, x)
-    out = [model.log_likelihood(batch, num_samples=num_samples, seed=seed + i, method=method,
-                                ais_steps=ais_steps, ais_start=ais_start, **given).numpy()
-           for i, (batch, given) in enumerate(_batches_with(x, condition, batch_size))]
-    return np.concatenate(out).astype(np.float64) if out else np.zeros([0])
-
-
-def elbo(model, x, num_samples=10, batch_size=256, seed=0, condition=None):
-    """The ELBO per example, split as ``elbo = -(reconstruction + kl)`` (nats).
-
-    ``reconstruction = E_q[-log p(x|z)]`` estimated with ``num_samples`` samples of ``q(z|x)``;
-    ``kl = KL(q(z|x) || p(z))`` in closed form where TFP has one (else Monte Carlo); for a
-    semi-supervised model without labels, the Monte Carlo ``KL(q(y, z|x) || p(y, z))`` of the
-    label and code drawn together.
-
-    Args:
-        model: a probabilistic model (it has ``importance_samples`` and ``kl``).
-        x: test array ``[N, *input_shape]``.
-        num_samples: samples of ``q`` for the reconstruction term, default 10.
-        batch_size: examples per batch, default 256.
-        seed: integer seed, default 0.
-        condition: a conditional model's conditions ``{"y": [N, ...]}``, or None.
-
-    Returns:
-        ``{"elbo", "reconstruction", "kl"}``, each a float64 array ``[N]``; a model with several
-        stochastic layers (``latent_layers``, e.g. :class:`~keras_ae.models.TwoLayerVAE`) adds
-        ``kl_<layer>`` for each, from its ``kl_per_layer`` with ``num_samples`` fresh draws per
-        example (``kl`` is their sum; a layer without a closed form is Monte Carlo, and fresh draws
-        keep its error independent across examples, so the test mean converges).
-
-    Example: ``parts = evaluation.elbo(model, x_test); parts["elbo"].mean()``.
-    """
-    x = _check_array(model, x)
-    parts = {"reconstruction": [], "kl": []}
-    layered = callable(getattr(model, "kl_per_layer", None))
-    for i, (batch, given) in enumerate(_batches_with(x, condition, batch_size)):
-        record = model.importance_samples(batch, num_samples, seed=_batch_seed(seed, i), **given)
-        parts["reconstruction"].append(-tf.reduce_mean(record.log_px_given_z, axis=0).numpy())
-        if layered:  # a hierarchy: the KL of each stochastic layer (fresh draws for every batch), and their sum
-            kl = model.kl_per_layer(record.posterior, seed=_batch_seed(seed + 1, i), num_samples=num_samples)
-            for name, value in kl.items():
-                parts.setdefault(f"kl_{name}", []).append(value.numpy())
-            parts["kl"].append(sum(parts[f"kl_{name}"][-1] for name in model.latent_layers))
-        elif record.posterior is None:
-            # A joint proposal without one posterior object (a semi-supervised model draws the
-            # label with z when y is not given): KL(q(y, z|x) || p(y, z)), Monte Carlo over the draws.
-            parts["kl"].append(tf.reduce_mean(record.log_qz - record.log_pz, axis=0).numpy())
-        else:
-            parts["kl"].append(model.kl(record.posterior).numpy())  # the model decides: analytic or Monte Carlo
-    parts = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
-    parts["elbo"] = -(parts["reconstruction"] + parts["kl"])
-    return parts
+    """Whether ``model`` declares a posterior and importance weights (the variational families)."""
+    return model.capabilities()["is_probabilistic"]
 
 
 def posterior_means(model, x, batch_size=256, condition=None):
@@ -132,9 +27,9 @@ def posterior_means(model, x, batch_size=256, condition=None):
     A posterior without a closed-form mean (a flow posterior) gives its code, ``encode(x)``.
     ``condition``: a conditional model's conditions ``{"y": [N, ...]}`` (``E_q[z|x, y]``), or None.
     """
-    x = _check_array(model, x)
+    x = checked_array(model, x)
     means = []
-    for batch, given in _batches_with(x, condition, batch_size):
+    for batch, given in batches_with(x, condition, batch_size):
         mean = None
         if is_probabilistic(model):
             try:
@@ -155,12 +50,12 @@ def posterior_layer_means(model, x, batch_size=256, seed=0, condition=None):
     every other model has the one layer of :func:`posterior_means` (given ``condition``, a
     conditional model's ``{"y": ...}``).
     """
-    if not callable(getattr(model, "posterior_layer_means", None)):
+    if not model.capabilities()["latent_layer_names"]:
         return {"z": posterior_means(model, x, batch_size, condition)}
-    x = _check_array(model, x)
+    x = checked_array(model, x)
     means = {}
-    for i, batch in enumerate(_batches(x, batch_size)):
-        for name, value in model.posterior_layer_means(batch, seed=_batch_seed(seed, i)).items():
+    for i, batch in enumerate(batches(x, batch_size)):
+        for name, value in model.posterior_layer_means(batch, seed=batch_seed(seed, i)).items():
             means.setdefault(name, []).append(np.asarray(value, np.float64).reshape(len(batch), -1))
     return {name: np.concatenate(values) for name, values in means.items()}
 
@@ -202,9 +97,9 @@ def reconstruction_error(model, x, batch_size=256, condition=None):
 
     Example: ``evaluation.reconstruction_error(model, x_test)``.
     """
-    x = _check_array(model, x)
+    x = checked_array(model, x)
     total, count = 0.0, 0
-    for batch, given in _batches_with(x, condition, batch_size):
+    for batch, given in batches_with(x, condition, batch_size):
         diff = batch - np.asarray(model.reconstruct(batch, **given), np.float64)
         total += float(np.sum(diff**2))
         count += diff.size
@@ -218,10 +113,12 @@ def term_means(model, x, batch_size=256, extras=None):
     e.g. neighbouring frames), arrays aligned with ``x``. A semi-supervised model given no labels
     gets ``y = -1`` (every example unlabelled: the terms of the unlabelled bound).
     """
-    x = _check_array(model, x)
+    x = checked_array(model, x)
     extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
-    if "y" not in extras and getattr(model, "condition_spec", None) is not None \
-            and not getattr(model, "condition_required", True):
+    capabilities = model.capabilities()
+    if "y" not in extras and capabilities["can_classify"] and "y" in capabilities["condition_spec"] \
+            and not capabilities["condition_required"]:
+        # a semi-supervised model (it classifies and infers its label): -1 marks unlabelled examples
         extras["y"] = np.full(len(x), -1, np.int32)
     for key, value in extras.items():
         if len(value) != len(x):
@@ -258,7 +155,7 @@ METRIC_DEFINITIONS = {
     "nll_ais_examples": "test examples behind nll_ais",
     "nll_ais_start": "the AIS initial distribution: prior, or posterior (the encoder's q(z|x))",
     "nll_is_same_examples": "nll over the same test examples as nll_ais, for comparison",
-    "gap_examples": "test examples behind the gap_* metrics (Cremer et al. 2018, keras_ae.gaps)",
+    "gap_examples": "test examples behind the gap_* metrics (Cremer et al. 2018, keras_ae.evaluation.gaps)",
     "gap_log_px": "mean log p(x) of the gap examples, in nats, by gap_log_px_method (ais or importance)",
     "gap_log_px_method": "how gap_log_px was estimated: ais or importance",
     "gap_steps": "Adam steps of each example's local posterior q*",
@@ -288,7 +185,7 @@ METRIC_DEFINITIONS = {
     "status": "completed, or failed (then error says why)",
     "train_seconds": "wall-clock seconds of fit (no evaluation, pictures or saving)",
     "epochs": "epochs trained",
-    # keras_ae.disentanglement (python -m zoo eval RUN --disentanglement)
+    # keras_ae.evaluation.disentanglement (python -m zoo eval RUN --disentanglement)
     "beta_vae_score": "beta-VAE score (Higgins et al. 2017): accuracy of a logistic regression predicting which "
                       "factor was held fixed from mean |code differences| of 64 pairs; 1 is best",
     "factor_vae_score": "FactorVAE score (Kim & Mnih 2018): accuracy of the majority vote predicting the factor held "
@@ -309,7 +206,7 @@ METRIC_DEFINITIONS = {
                     "predicting each factor from the standardised code, averaged; 1 is best, 0.5 chance",
     "gaussian_total_correlation": "total correlation in nats of a Gaussian with the codes' covariance, "
                                   "KL(N(0, S) || N(0, diag S)); 0 for uncorrelated codes, lower is better",
-    # keras_ae.feature_points, for runs on a dataset with true object positions (moving-objects)
+    # keras_ae.evaluation.feature_points, for runs on a dataset with true object positions (moving-objects)
     "position_r2": "R^2 on the test frames (held-out sequences) of a least-squares linear map, fitted on the training "
                    "frames, from the code (a spatial autoencoder's feature points) to the true object positions; "
                    "the mean over the position coordinates, 1 is perfect, 0 no better than the mean position",
@@ -346,29 +243,33 @@ def classification_error(model, x, y, batch_size=256):
 
     Example: ``evaluation.classification_error(m2, x_test, y_test)``.
     """
-    x = _check_array(model, x)
+    model.require("can_classify", "evaluation.classification_error")
+    x = checked_array(model, x)
     y = np.asarray(y)
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"y must hold one int label per example of x, shape ({len(x)},), got {y.dtype} {y.shape}")
     if not len(x):
         raise ValueError("x is empty: there is no example to classify")
-    labels = np.concatenate([np.asarray(model.classify(batch)["label"]) for batch in _batches(x, batch_size)])
+    labels = np.concatenate([np.asarray(model.classify(batch)["label"]) for batch in batches(x, batch_size)])
     return float(np.mean(labels != y))
 
 
 def _condition(model, extras):
     """The conditioning keywords (``{"y": ...}``) a conditional model's public methods need, from the extras.
 
-    Only for a model that cannot infer its condition (``condition_required``, e.g. a
+    Only for a model that cannot infer its condition (it declares ``condition_required``, e.g. a
     ``ConditionalVAE``); a semi-supervised model infers the label from ``x``, so its
     reconstruction, score and likelihood stay those of ``x`` alone (``log p(x)``, ``y``
     marginalised), comparable with an unconditional model's.
     """
-    if getattr(model, "condition_spec", None) is None or not getattr(model, "condition_required", False):
+    capabilities = model.capabilities()
+    if not capabilities["condition_required"]:
         return {}
-    if "y" not in (extras or {}):
-        raise ValueError(f"{type(model).__name__} needs the condition y to be evaluated: pass extras={{'y': ...}}")
-    return {"y": np.asarray(extras["y"])}
+    missing = sorted(set(capabilities["condition_spec"]) - set(extras or {}))
+    if missing:
+        raise ValueError(f"{type(model).__name__} declares condition_required: evaluation needs the condition "
+                         f"{', '.join(missing)}: pass extras={{{', '.join(repr(k) + ': ...' for k in missing)}}}")
+    return {k: np.asarray(extras[k]) for k in capabilities["condition_spec"]}
 
 
 def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_threshold=0.01, extras=None):
@@ -402,16 +303,16 @@ def evaluate_model(model, x, num_samples=1000, batch_size=100, seed=0, active_th
 
     Example: ``evaluate_model(model, x_test, num_samples=1000)["nll"]``.
     """
-    x = _check_array(model, x)
+    x = checked_array(model, x)
     condition = _condition(model, extras)
     metrics = {
         "num_test": int(len(x)),
         "reconstruction_mse": reconstruction_error(model, x, batch_size, condition),
         "score": float(np.mean(np.concatenate([np.asarray(model.score(b, **given))
-                                               for b, given in _batches_with(x, condition, batch_size)]))),
+                                               for b, given in batches_with(x, condition, batch_size)]))),
     }
     metrics.update({f"test_{term}": value for term, value in term_means(model, x, batch_size, extras).items()})
-    if callable(getattr(model, "classify", None)) and "y" in (extras or {}):
+    if model.capabilities()["can_classify"] and "y" in (extras or {}):
         metrics["test_error"] = classification_error(model, x, extras["y"], batch_size)
     if is_probabilistic(model):
         parts = elbo(model, x, batch_size=batch_size, seed=seed, condition=condition)

@@ -55,10 +55,14 @@ class Compressed(NamedTuple):
 
 
 def _check_model(model):
-    if not getattr(model, "is_probabilistic", False) or getattr(model, "data_likelihood", "") != "bernoulli" \
-            or not model.code_spec.dtype.is_floating or len(model.code_spec.shape) != 1:
-        raise ValueError(f"bits-back coding needs a VAE with a Bernoulli likelihood and a flat Gaussian latent; "
-                         f"{type(model).__name__} (likelihood {getattr(model, 'data_likelihood', None)!r}) is not")
+    model.require("is_probabilistic", "bits-back coding")
+    model.require("data_likelihood", "bits-back coding", "bernoulli")
+    if model.capabilities()["is_conditional"]:
+        raise ValueError(f"{type(model).__name__} declares is_conditional: bits-back coding codes x under an "
+                         "unconditional p(x, z)")
+    if isinstance(model.code_spec, dict) or not model.code_spec.dtype.is_floating or len(model.code_spec.shape) != 1:
+        raise ValueError(f"bits-back coding needs a flat Gaussian latent; {type(model).__name__} has codes "
+                         f"{model.code_spec}")
 
 
 def _bucket_edges_and_centres(latent_bits):
@@ -154,4 +158,4 @@ def load_message(path) -> Compressed:
                               tuple(int(v) for v in f["image_shape"]), int(f["initial_words"]), int(f["seed"]),
                               int(f["latent_bits"]))
     except (OSError, KeyError, ValueError) as e:
-        raise ValueError(f"{path} is not a compressed message of keras_ae.compression ({e})") from None
+        raise ValueError(f"{path} is not a compressed message of keras_ae.evaluation.compression ({e})") from None

@@ -3,8 +3,8 @@
 A model trained on normal data scores each test example; higher means more anomalous. Scores:
 
 - ``reconstruction_error``: ``||x - reconstruct(x)||^2`` summed over the example (any model);
-- ``negative_elbo``: ``-(E_q[log p(x|z)] - KL(q(z|x) || p(z)))`` with the model's own estimator
-  in evaluation mode (models that log an ``elbo`` term);
+- ``negative_elbo``: ``-(E_q[log p(x|z)] - KL(q(z|x) || p(z)))``, one posterior draw for the
+  reconstruction term and the model's own KL (:func:`keras_ae.evaluation.elbo`; probabilistic models);
 - ``nll``: the importance-sampled ``-log p(x)`` (Burda et al. 2015) with ``num_samples`` samples;
 - ``latent_density``: ``-log p(encode(x))`` under the model's prior (generative models).
 
@@ -19,7 +19,8 @@ interpolation), whose chance level is the fraction of anomalies.
 import numpy as np
 from sklearn import metrics as sk_metrics
 
-from keras_ae import _checks, evaluation
+from keras_ae import _checks
+from keras_ae.evaluation import likelihood
 
 SCORES = ("reconstruction_error", "negative_elbo", "nll", "latent_density")
 
@@ -54,13 +55,12 @@ def auprc(scores, is_anomaly):
 
 def available_scores(model):
     """The names in :data:`SCORES` that ``model`` can compute."""
+    capabilities = model.capabilities()
     names = ["reconstruction_error"]
-    if "elbo" in getattr(model, "TERMS", ()):
-        names.append("negative_elbo")
-    if evaluation.is_probabilistic(model):
-        names.append("nll")
+    if capabilities["is_probabilistic"]:
+        names += ["negative_elbo", "nll"]
     spec = model.code_spec
-    if getattr(model, "is_generative", False) and not isinstance(spec, dict) and spec.dtype.is_floating:
+    if capabilities["is_generative"] and not isinstance(spec, dict) and spec.dtype.is_floating:
         names.append("latent_density")
     return names
 
@@ -76,6 +76,9 @@ def anomaly_scores(model, x, scores=None, num_samples=100, batch_size=256, seed=
         batch_size: examples per batch, default 256.
         seed: integer seed of the importance samples, default 0.
     """
+    if model.capabilities()["condition_required"]:
+        raise ValueError(f"{type(model).__name__} declares condition_required: it cannot score x without its "
+                         "condition, and anomaly scores take x alone")
     have = available_scores(model)
     scores = list(have if scores is None else scores)
     for name in scores:
@@ -92,10 +95,9 @@ def anomaly_scores(model, x, scores=None, num_samples=100, batch_size=256, seed=
             parts.append(error.reshape(len(batch), -1).sum(axis=1))
         out["reconstruction_error"] = np.concatenate(parts)
     if "negative_elbo" in scores:
-        out["negative_elbo"] = np.concatenate([-np.asarray(model.loss_terms(x[i:i + batch_size])["elbo"], np.float64)
-                                               for i in range(0, len(x), batch_size)])
+        out["negative_elbo"] = -likelihood.elbo(model, x, num_samples=1, batch_size=batch_size, seed=seed)["elbo"]
     if "nll" in scores:
-        out["nll"] = -evaluation.log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size, seed=seed)
+        out["nll"] = -likelihood.log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size, seed=seed)
     if "latent_density" in scores:
         prior = model.prior()
         out["latent_density"] = np.concatenate([-np.asarray(prior.log_prob(model.encode(x[i:i + batch_size])),

@@ -22,7 +22,7 @@ Two local families:
   where the Gaussian does. Cremer et al. use a flexible family of this kind to show how much of
   the approximation gap the Gaussian family itself causes.
 
-``log p(x)`` comes from annealed importance sampling (:mod:`keras_ae.ais`) or, cheaper and looser,
+``log p(x)`` comes from annealed importance sampling (:mod:`keras_ae.evaluation.ais`) or, cheaper and looser,
 from importance sampling with many samples. Published on MNIST (Cremer et al., Table 2, a
 factorized-Gaussian VAE): approximation gap about 1.4 nats, amortization gap about 1.3.
 """
@@ -158,11 +158,19 @@ def optimize_local_posterior(log_joint: Callable, init_mean, init_scale, family:
 
 
 def _check_model(model):
-    if not getattr(model, "is_probabilistic", False) or not hasattr(model, "log_prob_of_codes"):
-        raise ValueError(f"{type(model).__name__} has no continuous latent posterior to optimise: the gap tool "
-                         "needs a VAE-family model (VAE, IWAE, a flow posterior, a learned prior)")
-    if getattr(model, "is_conditional", False):
-        raise ValueError(f"{type(model).__name__} is conditional: its gaps would need the condition; not supported")
+    """Refuse what the gap tool cannot measure, by the model's declarations.
+
+    It needs a posterior and importance weights (``is_probabilistic``) over a flat float code.
+    A conditional model is refused: its gaps would be those of ``p(x | y)``, a different
+    quantity from the unconditional ones this tool reports next to other models' (and M2's
+    ``log p(x)`` marginalises the label, which a local posterior over ``z`` alone cannot).
+    """
+    model.require("is_probabilistic", "the inference gaps (keras_ae.evaluation.gaps)")
+    if model.capabilities()["is_conditional"]:
+        raise ValueError(f"{type(model).__name__} declares is_conditional (condition "
+                         f"{sorted(model.capabilities()['condition_spec'])}): the inference gaps "
+                         "(keras_ae.evaluation.gaps) are those of an unconditional p(x, z); a conditional model "
+                         "is not measured")
     spec = model.code_spec
     if spec.dtype != tf.float32 or len(spec.shape) != 1:
         raise ValueError(f"{type(model).__name__} has codes {spec}: the gap tool needs a flat float latent vector")

@@ -124,12 +124,15 @@ def search_model(model, objective: Callable, z0=None, num_codes: int = 1, seed: 
     ``model`` needs a flat float code and a prior (a VAE-family model); ``z0`` defaults to
     ``num_codes`` draws from the prior with ``seed``. Keyword arguments go to :func:`search`.
     """
-    if not getattr(model, "is_generative", False) or not getattr(model, "is_probabilistic", False):
-        raise ValueError(f"{type(model).__name__} has no prior over its codes: latent search needs a VAE-family model")
+    model.require("is_generative", "latent search")
+    model.require("is_probabilistic", "latent search")
+    if model.capabilities()["is_conditional"]:
+        raise ValueError(f"{type(model).__name__} declares is_conditional (condition "
+                         f"{sorted(model.capabilities()['condition_spec'])}): latent search moves codes under "
+                         "p(z) through an unconditional decoder; a conditional model is not searched")
     spec = model.code_spec
-    if spec.dtype != tf.float32 or len(spec.shape) != 1 or getattr(model, "is_conditional", False):
-        raise ValueError(f"{type(model).__name__} has codes {spec}: latent search needs a flat float latent vector "
-                         "and no condition")
+    if spec.dtype != tf.float32 or len(spec.shape) != 1:
+        raise ValueError(f"{type(model).__name__} has codes {spec}: latent search needs a flat float latent vector")
     prior = model._prior()
     if z0 is None:
         num_codes = _checks.check_positive_int(num_codes, "num_codes")

@@ -52,7 +52,8 @@ function); the numbers do not depend on that batch size.
 
 import numpy as np
 
-from keras_ae import _checks, evaluation
+from keras_ae import _checks
+from keras_ae.evaluation import metrics as evaluation_metrics
 
 __all__ = [
     "PROTOCOL",
@@ -95,7 +96,7 @@ PROTOCOL = {
 
 #: What each key :func:`evaluate_disentanglement` returns means (kept in
 #: :data:`keras_ae.evaluation.METRIC_DEFINITIONS`, which documents every key of ``metrics.json``).
-METRIC_DEFINITIONS = {key: evaluation.METRIC_DEFINITIONS[key] for key in (
+METRIC_DEFINITIONS = {key: evaluation_metrics.METRIC_DEFINITIONS[key] for key in (
     "beta_vae_score", "factor_vae_score", "factor_vae_active_dims", "mig", "sap", "dci_disentanglement",
     "dci_completeness", "dci_informativeness", "modularity", "explicitness", "gaussian_total_correlation",
     "disentanglement_scale")}
@@ -172,7 +173,7 @@ def model_representation(model, batch_size=1024):
     deterministic one, flattened (:func:`keras_ae.evaluation.posterior_means`).
     """
     def represent(observations):
-        return evaluation.posterior_means(model, np.asarray(observations, np.float32), batch_size=batch_size)
+        return evaluation_metrics.posterior_means(model, np.asarray(observations, np.float32), batch_size=batch_size)
 
     return represent
 
