@@ -29,11 +29,25 @@ def preset_names():
     return sorted(preset_recipes())
 
 
+def _model_builder(name):
+    """The registered class ``keras_ae>name``, or the named configuration ``keras_ae.models.<name>``
+    (a function building a configured model, with the class it builds as ``family``); None if neither."""
+    import keras
+
+    from keras_ae import models
+
+    found = keras.saving.get_registered_object(f"keras_ae>{name}")
+    if found is None and getattr(getattr(models, name, None), "family", None) is not None:
+        found = getattr(models, name)
+    return found
+
+
 def from_preset(cls, preset, **overrides):
     """A model of class ``cls`` (or a subclass) from a recipe name, a run directory or a ``.keras`` file.
 
     Args:
-        cls: the class asked for; ``BaseAutoencoder`` accepts any family.
+        cls: the class asked for; ``BaseAutoencoder`` accepts any family; a named configuration
+            (``IWAE``) accepts its own recipes, and files holding its family.
         preset: a recipe name (untrained model, compiled), a run directory written by
             ``python -m zoo train`` or a ``.keras`` path (trained model, as saved).
         overrides: constructor arguments replacing the recipe's (recipe names only), e.g.
@@ -66,18 +80,20 @@ def from_preset(cls, preset, **overrides):
             raise ValueError(f"unknown preset {preset!r}: not a recipe, a run directory or a .keras file; "
                              f"presets: {', '.join(sorted(recipes)) or 'none installed'}")
         recipe = recipes[preset]
-        family = keras.saving.get_registered_object(f"keras_ae>{recipe.model}")
-        if family is None:
+        build = _model_builder(recipe.model)
+        if build is None:
             raise ValueError(f"preset {preset!r} names the model {recipe.model!r}, which is not a registered "
-                             "keras_ae class")
-        if not issubclass(family, cls):
+                             "keras_ae class or named configuration")
+        family = getattr(build, "family", build)
+        named = getattr(cls, "family", None) is not None  # cls is a named configuration (IWAE, ...)
+        if (named and recipe.model != cls.__name__) or not issubclass(family, getattr(cls, "family", cls)):
             raise ValueError(f"preset {preset!r} is a {recipe.model}, not a {cls.__name__}; "
                              f"use {recipe.model}.from_preset or BaseAutoencoder.from_preset")
         arguments = {**recipe.model_args, **overrides}
-        model = family(input_shape=data.dataset_shape(recipe.dataset), **arguments)
+        model = build(input_shape=data.dataset_shape(recipe.dataset), **arguments)
         model.build()
         model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
         return model
-    if not isinstance(model, cls):
+    if not isinstance(model, getattr(cls, "family", cls)):
         raise ValueError(f"preset {preset!r} holds a {type(model).__name__}, not a {cls.__name__}")
     return model
