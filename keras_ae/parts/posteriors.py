@@ -344,8 +344,9 @@ class VonMisesFisherPosterior(Posterior):
     the start. Draws are TFP's ``tfd.VonMisesFisher`` sampler: Wood's (1994) rejection sampler for
     ``w = mu . z`` and a uniform direction on the orthogonal sphere, rotated to ``mu`` by a
     Householder reflection (Davidson et al., algorithm 1; inverse-CDF sampling of ``w`` for
-    ``d = 3``). TFP declares it ``NOT_REPARAMETERIZED``, yet gradients do flow: to ``mu`` through
-    the reflection, and to ``kappa`` through the accepted proposal
+    ``d = 3``). TFP declares it ``FULLY_REPARAMETERIZED`` for ``d = 3`` and ``NOT_REPARAMETERIZED``
+    otherwise, yet gradients flow in every dimension: to ``mu`` through the reflection, and to
+    ``kappa`` through the accepted proposal
     ``w = (1 - (1 + b) e) / (1 - (1 - b) e)``, ``e ~ Beta((d-1)/2, (d-1)/2)``, with ``b(kappa)``;
     that is Davidson et al.'s reparameterization term ``g_rep`` without their correction term
     ``g_cor`` (exact for ``d = 3``; ``tests/test_hyperspherical.py`` measures both). The code is
