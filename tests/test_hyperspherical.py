@@ -179,11 +179,18 @@ def test_the_recipes_are_the_vae_recipes_with_the_spherical_parts():
             base.epochs, base.batch_size, base.learning_rate, base.binarize)
 
 
+def test_xla_is_declared_only_where_it_compiles_the_samplers_gradient():
+    # d = 3: inverse-CDF sampling; otherwise a rejection loop whose gradient XLA cannot compile
+    assert hyperspherical(latent_dim=3).supports_xla and not hyperspherical(latent_dim=5).supports_xla
+    assert VAE(input_shape=SHAPE, latent_dim=5, hidden_units=(8,)).supports_xla
+
+
 @pytest.mark.slow
-def test_the_hyperspherical_vae_passes_the_whole_harness(tmp_path):
+@pytest.mark.parametrize("latent_dim", [3, 5])
+def test_the_hyperspherical_vae_passes_the_whole_harness(latent_dim, tmp_path):
     data = (np.random.default_rng(0).uniform(size=(40,) + SHAPE) > 0.5).astype("float32")
     report = testing.check_model(
-        lambda: VAE(input_shape=SHAPE, latent_dim=3, hidden_units=(16,), posterior="von_mises_fisher",
+        lambda: VAE(input_shape=SHAPE, latent_dim=latent_dim, hidden_units=(16,), posterior="von_mises_fisher",
                     prior="spherical_uniform", seed=1), data, batch_size=10, tmp_dir=str(tmp_path))
     assert report["replicas"] == 2
     assert "sample" in report["tflite_signatures"] and "encode" in report["tflite_signatures"]

@@ -176,6 +176,8 @@ class VAE(BaseAutoencoder):
         self.regularizer_part.attach(self)
         if "posterior" in self.composable_parts:
             self._check_parts()
+            if not self.posterior_part.supports_xla():
+                self.supports_xla = False  # the class's default, refined by the posterior part
         for part in specs.values():
             if not part._attached:  # a part a subclass replaced (its own latent)
                 continue

@@ -56,6 +56,10 @@ class Posterior(Part):
         """The deterministic code of ``q`` ``[B, latent_dim]`` (what ``encode`` returns)."""
         return q.mean()
 
+    def supports_xla(self):
+        """Whether XLA compiles the gradient of ``sample`` (the model's ``supports_xla``)."""
+        return True
+
     def sample(self, q, n, seed, training=False):
         """``(z [n, B, D], log q(z|x) [n, B])``: reparameterized draws; ``seed=None``: fresh builtin-op noise."""
         z = q.sample(n, seed=seed)
@@ -364,6 +368,11 @@ class VonMisesFisherPosterior(Posterior):
             raise ValueError(f"latent_dim must be >= 2 for {self!r} (a sphere S^(d-1) in R^d), got {self.latent_dim}")
         self.projection = keras.layers.Dense(self.latent_dim + 1, name="projection",
                                              kernel_initializer=new_kernel_initializer(self.kernel_initializer))
+
+    def supports_xla(self):
+        # Wood's rejection loop (d != 3) has no fixed trip count: XLA cannot compile its gradient
+        # ("XLA compilation requires a fixed tensor list size"); d = 3 samples by the inverse CDF.
+        return self.latent_dim == 3
 
     def parameters(self, h):
         """``(mean_direction [B, d], concentration [B])``."""
