@@ -30,16 +30,11 @@ def preset_names():
 
 
 def _model_builder(name):
-    """The registered class ``keras_ae>name``, or the named configuration ``keras_ae.models.<name>``
-    (a function building a configured model, with the class it builds as ``family``); None if neither."""
+    """The registered ``keras_ae>name``: a model class, or a named configuration (a function building a
+    configured model, with the class it builds as ``family``); None if neither."""
     import keras
 
-    from keras_ae import models
-
-    found = keras.saving.get_registered_object(f"keras_ae>{name}")
-    if found is None and getattr(getattr(models, name, None), "family", None) is not None:
-        found = getattr(models, name)
-    return found
+    return keras.saving.get_registered_object(f"keras_ae>{name}")
 
 
 def from_preset(cls, preset, **overrides):

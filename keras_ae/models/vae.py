@@ -439,9 +439,11 @@ def ais_log_likelihood(model, x, num_chains, num_steps, start, seed):
 
 
 def named_configuration(fn):
-    """Mark ``fn`` (keyword arguments -> a configured :class:`VAE`) as a named model: ``family`` and
-    ``from_preset`` as on a model class, so the zoo and ``keras_ae.presets`` treat it like one."""
+    """Mark ``fn`` (keyword arguments -> a configured :class:`VAE`) as a named model: registered as
+    ``keras_ae>NAME`` with ``family`` and ``from_preset`` as on a model class, so the zoo and
+    ``keras_ae.presets`` find it by name and treat it like one."""
     fn.family = VAE
+    keras.saving.register_keras_serializable(package="keras_ae")(fn)
 
     def from_preset(preset, **overrides):
         """A model of this configuration from one of its recipes, or a VAE from a run directory or ``.keras``

@@ -13,6 +13,8 @@ from keras_ae.parts.base import Part, register
 class Likelihood(Part):
     """Base class: ``call(features)`` is ``p(x|z)``; subclasses give ``make_head(data_shape, initializer)``."""
 
+    kind = "likelihood"
+
     data_likelihood = None
     unit_interval = False
 

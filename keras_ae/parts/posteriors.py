@@ -35,6 +35,8 @@ tfb = tfp.bijectors
 class Posterior(Part):
     """Base class: ``call(h)`` gives ``q(z|x)`` over codes ``[latent_dim]``."""
 
+    kind = "posterior"
+
     #: where the codes live: ``"euclidean"`` (R^d), ``"sphere"`` (the unit sphere), ``"one_hot"``.
     latent_space = "euclidean"
     #: ``q(z|x) = prod_d q(z_d|x)``: the KL to a factorized prior has a per-dimension form.

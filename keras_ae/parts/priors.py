@@ -31,6 +31,8 @@ tfd = tfp.distributions
 class Prior(Part):
     """Base class (see the module docstring)."""
 
+    kind = "prior"
+
     #: where the codes live (``None``: wherever the model's posterior puts them).
     latent_space = "euclidean"
     #: ``p(z) = prod_d p_d(z_d)`` with ``log_prob_dims`` giving each factor.

@@ -56,6 +56,8 @@ def latent_discriminator(units, kernel_initializer, name, leaky_slope=None):
 class Regularizer(Part):
     """Base class (see the module docstring)."""
 
+    kind = "regularizer"
+
     #: per-example terms logged besides ``reconstruction``, ``kl`` and ``elbo``.
     TERMS = ()
     #: ``{group: terms}`` of parameters trained by their own optimizer on their own terms.
