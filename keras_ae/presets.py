@@ -29,11 +29,20 @@ def preset_names():
     return sorted(preset_recipes())
 
 
+def _model_builder(name):
+    """The registered ``keras_ae>name``: a model class, or a named configuration (a function building a
+    configured model, with the class it builds as ``family``); None if neither."""
+    import keras
+
+    return keras.saving.get_registered_object(f"keras_ae>{name}")
+
+
 def from_preset(cls, preset, **overrides):
     """A model of class ``cls`` (or a subclass) from a recipe name, a run directory or a ``.keras`` file.
 
     Args:
-        cls: the class asked for; ``BaseAutoencoder`` accepts any family.
+        cls: the class asked for; ``BaseAutoencoder`` accepts any family; a named configuration
+            (``IWAE``) accepts its own recipes, and files holding its family.
         preset: a recipe name (untrained model, compiled), a run directory written by
             ``python -m zoo train`` or a ``.keras`` path (trained model, as saved).
         overrides: constructor arguments replacing the recipe's (recipe names only), e.g.
@@ -66,15 +75,17 @@ def from_preset(cls, preset, **overrides):
             raise ValueError(f"unknown preset {preset!r}: not a recipe, a run directory or a .keras file; "
                              f"presets: {', '.join(sorted(recipes)) or 'none installed'}")
         recipe = recipes[preset]
-        family = keras.saving.get_registered_object(f"keras_ae>{recipe.model}")
-        if family is None:
+        build = _model_builder(recipe.model)
+        if build is None:
             raise ValueError(f"preset {preset!r} names the model {recipe.model!r}, which is not a registered "
-                             "keras_ae class")
-        if not issubclass(family, cls):
+                             "keras_ae class or named configuration")
+        family = getattr(build, "family", build)
+        named = getattr(cls, "family", None) is not None  # cls is a named configuration (IWAE, ...)
+        if (named and recipe.model != cls.__name__) or not issubclass(family, getattr(cls, "family", cls)):
             raise ValueError(f"preset {preset!r} is a {recipe.model}, not a {cls.__name__}; "
                              f"use {recipe.model}.from_preset or BaseAutoencoder.from_preset")
         arguments = {**recipe.model_args, **overrides}
-        model = family(input_shape=data.dataset_shape(recipe.dataset), **arguments)
+        model = build(input_shape=data.dataset_shape(recipe.dataset), **arguments)
         model.build()
         model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
         return model

@@ -180,6 +180,8 @@ class HierarchicalVAE(VAE):
     """
 
     TERMS = ("reconstruction", "kl", "elbo")
+    #: the posterior, the prior and the objective are the hierarchy's own; the likelihood is a part.
+    composable_parts = ("likelihood",)
     #: the name of the inference scheme (``"bottom-up"`` or ``"ladder"``).
     inference = None
 

@@ -24,6 +24,7 @@ from keras_ae.layers.heads import GaussianHead
 from keras_ae.models.base import BaseAutoencoder, Endpoint, first_stage_model
 from keras_ae.models.conditional import ConditionalVAE
 from keras_ae.models.vae import VAE
+from keras_ae.parts import GaussianPosterior
 
 tfd = tfp.distributions
 
@@ -420,8 +421,8 @@ def _first_stage(autoencoder, input_shape):
     """M1: a trained VAE given, one from its Keras config, or a new ``VAE`` from a dict of its arguments."""
     model = first_stage_model(autoencoder, input_shape, VAE, "M1M2")
     gaussian = (isinstance(model, VAE) and not model.is_conditional
-                and isinstance(getattr(model, "encoder_head", None), GaussianHead)
-                and type(model)._posterior is VAE._posterior and isinstance(model.code_spec, tf.TensorSpec)
+                and isinstance(getattr(model, "posterior_part", None), GaussianPosterior)
+                and isinstance(model.code_spec, tf.TensorSpec)
                 and len(model.code_spec.shape) == 1 and model.code_spec.dtype.is_floating)
     if not gaussian:
         raise ValueError(f"autoencoder must be a model with a vector Gaussian code q(z1|x) = N(mu(x), sigma(x)^2) "

@@ -5,6 +5,7 @@ imports them), so registering a family never makes an import cycle.
 """
 
 import dataclasses
+import json
 from typing import Optional
 
 
@@ -73,15 +74,18 @@ def representative_recipes():
     """Names of one recipe per kind of model graph, sorted: the digits recipe where there is one.
 
     A kind is the model class, its architecture, and the arguments that change its graph (the
-    likelihood or reconstruction loss, the corruption, the penalty, free bits); recipes that
+    likelihood or reconstruction loss, the corruption, the penalty, free bits, the parts a VAE
+    composes: posterior, prior, regularizer, bound); recipes that
     differ only in sizes, weights (beta) or callbacks share a kind. The MNIST recipes are the
     digits ones with larger bodies. The tests put these representatives through the contract
     harness and the export checks.
     """
     def kind(recipe):
         args = recipe.model_args
+        # the parts a recipe composes (a VAE's posterior, prior, regularizer, bound) change its graph
+        parts = tuple(json.dumps(args.get(key), sort_keys=True) for key in ("posterior", "prior", "regularizer", "bound"))
         return (recipe.model, args.get("architecture", "mlp"), args.get("likelihood"), args.get("reconstruction"),
-                args.get("corruption"), args.get("penalty"), bool(args.get("free_bits")))
+                args.get("corruption"), args.get("penalty"), bool(args.get("free_bits"))) + parts
 
     chosen = {}
     # digits first, then the shortest name (the plain recipe: vae-digits before beta-vae-digits)
