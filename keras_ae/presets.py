@@ -30,19 +30,26 @@ def preset_names():
 
 
 def _model_builder(name):
-    """The registered ``keras_ae>name``: a model class, or a named configuration (a function building a
-    configured model, with the class it builds as ``family``); None if neither."""
+    """``(builder, family)`` of the registered ``keras_ae>name``: a model class (its own family), or a
+    named configuration (a function building a configured model of the class ``family``); None if neither."""
+    import inspect
+
     import keras
 
-    return keras.saving.get_registered_object(f"keras_ae>{name}")
+    build = keras.saving.get_registered_object(f"keras_ae>{name}")
+    if build is None:
+        return None
+    return build, (build if inspect.isclass(build) else build.family)
 
 
-def from_preset(cls, preset, **overrides):
+def from_preset(cls, preset, family=None, **overrides):
     """A model of class ``cls`` (or a subclass) from a recipe name, a run directory or a ``.keras`` file.
 
     Args:
         cls: the class asked for; ``BaseAutoencoder`` accepts any family; a named configuration
             (``IWAE``) accepts its own recipes, and files holding its family.
+        family: the model class ``cls`` builds when ``cls`` is a named configuration (``VAE`` for
+            ``IWAE``); default ``cls`` itself.
         preset: a recipe name (untrained model, compiled), a run directory written by
             ``python -m zoo train`` or a ``.keras`` path (trained model, as saved).
         overrides: constructor arguments replacing the recipe's (recipe names only), e.g.
@@ -75,13 +82,14 @@ def from_preset(cls, preset, **overrides):
             raise ValueError(f"unknown preset {preset!r}: not a recipe, a run directory or a .keras file; "
                              f"presets: {', '.join(sorted(recipes)) or 'none installed'}")
         recipe = recipes[preset]
-        build = _model_builder(recipe.model)
-        if build is None:
+        found = _model_builder(recipe.model)
+        if found is None:
             raise ValueError(f"preset {preset!r} names the model {recipe.model!r}, which is not a registered "
                              "keras_ae class or named configuration")
-        family = getattr(build, "family", build)
-        named = getattr(cls, "family", None) is not None  # cls is a named configuration (IWAE, ...)
-        if (named and recipe.model != cls.__name__) or not issubclass(family, getattr(cls, "family", cls)):
+        build, built_family = found
+        family = cls if family is None else family
+        named = family is not cls  # cls is a named configuration (IWAE, ...) of the class family
+        if (named and recipe.model != cls.__name__) or not issubclass(built_family, family):
             raise ValueError(f"preset {preset!r} is a {recipe.model}, not a {cls.__name__}; "
                              f"use {recipe.model}.from_preset or BaseAutoencoder.from_preset")
         arguments = {**recipe.model_args, **overrides}

@@ -451,7 +451,7 @@ def named_configuration(fn):
         file (see :func:`keras_ae.presets.from_preset`)."""
         from keras_ae import presets
 
-        model = presets.from_preset(fn, preset, **overrides)
+        model = presets.from_preset(fn, preset, family=VAE, **overrides)
         if not isinstance(model, VAE):
             raise ValueError(f"preset {preset!r} holds a {type(model).__name__}, not a {fn.__name__} (a VAE)")
         return model
