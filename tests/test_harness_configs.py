@@ -12,7 +12,8 @@ Coverage, checked here so that a recipe cannot skip the harness: every graph-cha
 value a recipe uses (``zoo.recipes.registry.graph_values``: likelihoods, corruptions, kernels,
 switches, a zero weight, an empty layer list, a first stage's arguments) appears in a harnessed
 configuration of the same model. Every recipe itself is built and trained one step by
-``tests/test_zoo_harness.py``.
+``tests/test_zoo_harness.py``. The harness runs are split over this file and
+``test_harness_configs_1.py`` ... (``SHARDS``), so that two workers share them.
 """
 
 import numpy as np
@@ -23,8 +24,17 @@ from zoo.recipes import RECIPES
 from zoo.recipes.registry import TEST_CONFIGS, graph_values
 from zoo.runner import build_model
 
-#: examples per harness batch: four fused pairs of two steps of 4 (``check_model``'s default batch is N // 4).
+#: examples per harness batch: two fused pairs of two steps of 4 (``check_model``'s default batch is N // 4).
 EXAMPLES = 16
+#: the harness runs are split over this many test files (this one and ``test_harness_configs_<k>.py``):
+#: ``--dist loadfile`` sends a file to one worker, and one file of every configuration would bound
+#: the wall time of the whole suite.
+SHARDS = 3
+
+
+def shard(k):
+    """The names of the configurations the ``k``-th file harnesses: every ``SHARDS``-th in name order."""
+    return sorted(TEST_CONFIGS)[k::SHARDS]
 
 
 def config_batch(config, n=EXAMPLES, seed=0):
@@ -62,8 +72,8 @@ def build(config):
     return build_model(config, config.input_shape, seed=0)
 
 
-@pytest.mark.parametrize("name", sorted(TEST_CONFIGS))
-def test_tiny_configuration_passes_the_contract_harness(name, tmp_path):
+def run_harness(name, tmp_path):
+    """``check_model`` on the configuration ``name``, and what its report must hold."""
     config = TEST_CONFIGS[name]
     x, extras, condition, elbo_extras = config_batch(config)
     report = testing.check_model(lambda: build(config), x, extras, tmp_dir=str(tmp_path),
@@ -79,6 +89,12 @@ def test_tiny_configuration_passes_the_contract_harness(name, tmp_path):
         assert {"decode", "encode", "reconstruct"} <= set(report["tflite_signatures"])
         if model.is_generative:  # every fresh sampler is written with builtin ops; only the seeded one is left out
             assert "sample" in report["tflite_signatures"] and set(report["tflite_skipped"]) <= {"sample_seeded"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", shard(0))
+def test_tiny_configuration_passes_the_contract_harness(name, tmp_path):
+    run_harness(name, tmp_path)
 
 
 def test_every_graph_changing_value_of_a_recipe_has_a_harnessed_configuration():
@@ -105,3 +121,11 @@ def test_graph_values_tell_graphs_apart_and_ignore_sizes():
     assert graph_values(dict(hidden_units=())) != graph_values(dict(hidden_units=(8,)))
     assert graph_values(dict(attention=False)) == {("attention", False)}
     assert graph_values(dict(autoencoder=dict(reconstruction="mse"))) == {("autoencoder.reconstruction", "mse")}
+
+
+def test_the_shard_files_harness_every_configuration():
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    assert all(os.path.exists(os.path.join(here, f"test_harness_configs_{k}.py")) for k in range(1, SHARDS))
+    assert sorted(name for k in range(SHARDS) for name in shard(k)) == sorted(TEST_CONFIGS)

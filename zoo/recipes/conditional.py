@@ -66,7 +66,7 @@ register_test_configs(
     TestConfig("m2", "M2", _TINY, labels=3, unlabelled=True),
     TestConfig("adgm", "ADGM", dict(_TINY, auxiliary_dim=2), labels=3, unlabelled=True),
     TestConfig("sdgm", "ADGM", dict(_TINY, auxiliary_dim=2, skip=True), labels=3, unlabelled=True,
-               mirrored=False, saved_model=False),
+               saved_model=False),
     TestConfig("m1m2", "M1M2", dict(_TINY, autoencoder=dict(latent_dim=3, hidden_units=(8,), likelihood="bernoulli")),
                labels=3, unlabelled=True),
 )

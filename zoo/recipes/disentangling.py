@@ -66,6 +66,6 @@ register_test_configs(
     TestConfig("factorvae", "FactorVAE", dict(_TINY, gamma=10.0, discriminator_units=(8,))),
     TestConfig("dip-vae-i", "DIPVAE", dict(_TINY, dip_type="i", lambda_od=10.0)),
     TestConfig("dip-vae-ii", "DIPVAE", dict(_TINY, dip_type="ii", lambda_od=10.0),
-               mirrored=False, saved_model=False, tflite=False),
+               saved_model=False, tflite=False),
     TestConfig("capacity-vae", "CapacityVAE", dict(_TINY, gamma=100.0, capacity=15.0)),
 )

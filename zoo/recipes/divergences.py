@@ -34,9 +34,9 @@ register(
 _TINY = dict(latent_dim=2, hidden_units=(8,), likelihood="bernoulli")
 register_test_configs(
     TestConfig("wae-mmd-imq", "WAE", dict(_TINY, kernel="imq")),
-    TestConfig("wae-mmd-rbf", "WAE", dict(_TINY, kernel="rbf"), mirrored=False, saved_model=False, tflite=False),
+    TestConfig("wae-mmd-rbf", "WAE", dict(_TINY, kernel="rbf"), saved_model=False, tflite=False),
     TestConfig("infovae", "InfoVAE", dict(_TINY, alpha=0.0, mmd_weight=10.0)),
     TestConfig("mmd-vae", "InfoVAE", dict(_TINY, alpha=1.0, mmd_weight=10.0, kernel="rbf"),
-               mirrored=False, saved_model=False, tflite=False),
+               saved_model=False, tflite=False),
     TestConfig("aae", "AdversarialAutoencoder", dict(_TINY, discriminator_units=(8,))),
 )

@@ -36,5 +36,5 @@ _TINY = dict(latent_dim=2, steps=2, hidden_units=(8,), read_size=2, write_size=3
 register_test_configs(
     TestConfig("draw", "DRAW", _TINY, input_shape=(8, 8, 1)),
     TestConfig("draw-noattn", "DRAW", dict(_TINY, attention=False), input_shape=(8, 8, 1),
-               mirrored=False, saved_model=False),
+               saved_model=False),
 )

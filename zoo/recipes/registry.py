@@ -94,9 +94,12 @@ class TestConfig:
             unless ``unlabelled``. Float entries (a video model's neighbour frames) are uniform
             in [0, 1]. Default None (no integer entries).
         unlabelled: every other label is ``-1`` (unlabelled; a semi-supervised model), default False.
-        mirrored, saved_model, tflite: the two-replica fit and the export checks. Each model runs
-            them in at least one of its configurations (the test checks it); other configurations
-            of the same model may leave them out, as they share the export code.
+        mirrored: the two-replica fit, default True (every configuration runs it).
+        saved_model, tflite: the export checks. Each model runs both in at least one of its
+            configurations (the test checks it); a configuration whose inference graph differs
+            (another likelihood, architecture or attention) converts to TFLite too, one that
+            changes only the training objective (a corruption, a penalty, a kernel) leaves both
+            out: its exported graphs are the ones already checked.
     """
 
     __test__ = False  # not a pytest test class, despite the name

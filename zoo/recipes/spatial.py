@@ -34,5 +34,5 @@ register_test_configs(
     TestConfig("spatial-ae", "DeepSpatialAutoencoder", dict(_TINY, slowness_weight=0.5), input_shape=(8, 8, 1),
                grey=True),
     TestConfig("spatial-ae-noslow", "DeepSpatialAutoencoder", dict(_TINY, slowness_weight=0.0),
-               input_shape=(8, 8, 1), grey=True, mirrored=False, saved_model=False, tflite=False),
+               input_shape=(8, 8, 1), grey=True, saved_model=False, tflite=False),
 )

@@ -65,7 +65,7 @@ register_test_configs(
     TestConfig("vae", "VAE", dict(_TINY, likelihood="bernoulli")),
     TestConfig("vae-cb-beta-free-bits", "VAE", dict(_TINY, likelihood="continuous_bernoulli", beta=2.0,
                                                     free_bits=0.1),
-               grey=True, mirrored=False, saved_model=False),
+               grey=True, saved_model=False),
     TestConfig("iwae", "IWAE", dict(_TINY, likelihood="bernoulli", num_samples=3)),
     TestConfig("cat-vae", "CategoricalVAE", dict(hidden_units=(8,), likelihood="bernoulli", num_variables=2,
                                                  num_classes=3)),
