@@ -9,8 +9,8 @@
 - samples of each learned prior agree with its density (moments, or the flow's inverse);
 - the exported ``sample`` draws from the learned prior.
 
-The contract harness runs on every recipe in ``tests/test_zoo_harness.py``; the slow test below
-adds SavedModel and TFLite export of each class.
+The contract harness, with SavedModel and TFLite export (every fresh sampler on builtin ops), runs
+on each class's tiny configuration beside its recipes (``tests/test_harness_configs.py``).
 """
 
 import keras
@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from scipy.special import logsumexp
 
-from keras_ae import models, serving, testing
+from keras_ae import models, serving
 from keras_ae.layers.flows import AutoregressiveFlow, PlanarBijector, PlanarFlow
 from keras_ae.layers.made import MADE
 
@@ -286,21 +286,6 @@ def test_sample_and_the_exported_sample_draw_from_the_learned_prior(x, tmp_path)
     path = serving.export_saved_model(model, str(tmp_path / "m"), "m")
     drawn = tf.saved_model.load(path).signatures["sample"](n=tf.constant(5))["x"].numpy()
     np.testing.assert_allclose(drawn, np.repeat(far[None], 5, 0), atol=1e-2)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cls,kwargs", [("IAFVAE", dict(flow_steps=2, flow_hidden_units=(8,))),
-                                        ("PlanarVAE", dict(flow_steps=3)),
-                                        ("MoGPriorVAE", dict(prior_components=3)),
-                                        ("VampPriorVAE", dict(pseudo_inputs=4)),
-                                        ("MAFPriorVAE", dict(prior_flow_steps=2, prior_hidden_units=(8,)))])
-def test_flow_and_prior_models_export_every_signature_to_saved_model_and_tflite(cls, kwargs, tmp_path):
-    data = (np.random.default_rng(0).uniform(size=(40,) + SHAPE) > 0.5).astype("float32")
-    report = testing.check_model(lambda: getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(16,),
-                                                              seed=1, **kwargs),
-                                 data, batch_size=10, tmp_dir=str(tmp_path), mirrored=False)
-    assert set(report["tflite_skipped"]) == {"sample_seeded"}  # every fresh sampler is written with builtin ops
-    assert "sample" in report["tflite_signatures"]
 
 
 @pytest.mark.parametrize("order", ["natural", "random"])

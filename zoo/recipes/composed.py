@@ -14,7 +14,7 @@ NLLs stand beside the plain VAE's (``benchmarks/composed_parts.py``):
   bodies and budgets.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 from zoo.recipes.variational import DIGITS_BODY, _pair
 
 
@@ -36,4 +36,17 @@ register(
     *_pair("hyperspherical-vae", "VAE", dict(likelihood="bernoulli", posterior="von_mises_fisher",
                                              prior="spherical_uniform"),
            "hyperspherical VAE: von Mises-Fisher posterior, uniform prior on the sphere (Davidson et al. 2018)"),
+)
+
+_TINY = dict(latent_dim=2, hidden_units=(8,), likelihood="bernoulli")
+register_test_configs(
+    TestConfig("iaf-mog", "VAE", dict(_TINY, posterior={"name": "iaf", "steps": 2, "hidden_units": [8]},
+                                      prior={"name": "mixture", "components": 3})),
+    TestConfig("wae-vampprior", "VAE", dict(_TINY, regularizer={"name": "mmd", "weight": 10.0, "kernel": "imq",
+                                                                "deterministic_codes": True},
+                                            prior={"name": "vampprior", "pseudo_inputs": 3})),
+    TestConfig("iwae-planar", "VAE", dict(_TINY, bound="iwae", num_samples=3, posterior={"name": "planar", "steps": 2})),
+    # d = 3: the sphere on which TFP's von Mises-Fisher sampler is exactly reparameterized and XLA compiles it
+    TestConfig("hyperspherical-vae", "VAE", dict(_TINY, latent_dim=3, posterior="von_mises_fisher",
+                                                 prior="spherical_uniform")),
 )
