@@ -389,3 +389,59 @@ def test_unused_arguments_must_name_base_arguments():
 
     with pytest.raises(TypeError, match="names 'hidden_unit', not an argument of BaseAutoencoder"):
         Typo((6,), 2)
+
+
+# -- the VAE family: shorthands and parts a configuration would not use --------------------------------
+def _tiny_vae(fn=None, **k):
+    fn = models.VAE if fn is None else fn
+    return fn(input_shape=(6,), **{"latent_dim": 2, "hidden_units": (4,), "seed": 0, **k})
+
+
+GAUSSIAN_SHORTHANDS_REFUSED = [
+    (dict(decoder_scale="fixed"), r"^decoder_scale='fixed' does nothing with likelihood='bernoulli'"),
+    (dict(likelihood="continuous_bernoulli", decoder_fixed_scale=0.5),
+     r"^decoder_fixed_scale=0.5 does nothing with likelihood='continuous_bernoulli'"),
+    (dict(decoder_min_scale=0.05), r"^decoder_min_scale=0.05 does nothing with likelihood='bernoulli'"),
+    (dict(likelihood="gaussian", decoder_fixed_scale=0.5),
+     r"^decoder_fixed_scale=0.5 does nothing with decoder_scale='learned': it is the scale of decoder_scale='fixed'"),
+    (dict(likelihood="gaussian", decoder_scale="global", decoder_fixed_scale=0.5),
+     r"^decoder_fixed_scale=0.5 does nothing with decoder_scale='global'"),
+    (dict(likelihood="gaussian", decoder_scale="fixed", decoder_min_scale=0.05),
+     r"^decoder_min_scale=0.05 does nothing with decoder_scale='fixed': it floors a learned scale"),
+]
+
+
+@pytest.mark.parametrize("given, message", GAUSSIAN_SHORTHANDS_REFUSED,
+                         ids=[" ".join(f"{k}={v}" for k, v in g.items()) for g, _ in GAUSSIAN_SHORTHANDS_REFUSED])
+def test_a_gaussian_shorthand_where_it_does_nothing_is_refused(given, message):
+    with pytest.raises(ValueError, match=message):
+        _tiny_vae(**given)
+
+
+def test_the_gaussian_part_refuses_the_same_unused_arguments():
+    from keras_ae.parts import Gaussian
+
+    with pytest.raises(ValueError, match=r"^fixed_scale=0.5 does nothing with scale='learned'"):
+        Gaussian(fixed_scale=0.5)
+    with pytest.raises(ValueError, match=r"^min_scale=0.05 does nothing with scale='fixed'"):
+        Gaussian(scale="fixed", min_scale=0.05)
+
+
+@pytest.mark.parametrize("given", [
+    dict(),
+    dict(decoder_scale="learned", decoder_fixed_scale=1.0, decoder_min_scale=1e-2),  # the defaults change nothing
+    dict(likelihood="gaussian", decoder_fixed_scale=1.0, decoder_min_scale=0.05),
+    dict(likelihood="gaussian", decoder_scale="global", decoder_min_scale=0.05),
+    dict(likelihood="gaussian", decoder_scale="fixed", decoder_fixed_scale=0.3, decoder_min_scale=1e-2),
+], ids=["none", "defaults", "learned", "global", "fixed"])
+def test_gaussian_shorthands_that_are_used_round_trip(given):
+    model = _tiny_vae(**given)
+    config = model.get_config()
+    clone = models.VAE.from_config(config)
+    assert clone.get_config() == config
+    if given.get("likelihood") == "gaussian":
+        head = model.likelihood_part.head
+        if given.get("decoder_scale") == "fixed":
+            assert head.fixed_scale == 0.3
+        else:
+            assert head.min_scale == given["decoder_min_scale"]

@@ -29,18 +29,29 @@ PART_DEFAULTS = {"posterior": "gaussian", "prior": "standard_normal", "likelihoo
 
 
 def _likelihood_spec(likelihood, decoder_scale, decoder_fixed_scale, decoder_min_scale):
-    """The likelihood part from ``likelihood`` and the Gaussian shorthands ``decoder_*`` (only with ``"gaussian"``)."""
-    given = {k: v for k, v in (("scale", decoder_scale), ("fixed_scale", decoder_fixed_scale),
-                               ("min_scale", decoder_min_scale)) if v is not None}
+    """The likelihood part from ``likelihood`` and the Gaussian shorthands ``decoder_*`` (only with ``"gaussian"``).
+
+    A shorthand left at None, or at the Gaussian part's default, changes nothing and is accepted;
+    any other value where it does nothing is a ``ValueError`` naming it: every shorthand with
+    another likelihood, ``decoder_fixed_scale`` without ``decoder_scale="fixed"``,
+    ``decoder_min_scale`` with it.
+    """
+    given = {"scale": decoder_scale, "fixed_scale": decoder_fixed_scale, "min_scale": decoder_min_scale}
     if decoder_scale is not None:
         _checks.check_choice(decoder_scale, "decoder_scale", GAUSSIAN_SCALES)
-    if given and likelihood != "gaussian":
-        raise ValueError(f"decoder_scale, decoder_fixed_scale and decoder_min_scale set the likelihood='gaussian' "
-                         f"part; with likelihood={likelihood!r} give the part its arguments instead "
-                         f"(got {sorted('decoder_' + k for k in given)})")
-    if likelihood == "gaussian":
-        return _parts.Gaussian(name="likelihood", **given)
-    return _parts.resolve("likelihood", likelihood, "likelihood")
+    defaults = _parts.Gaussian.DEFAULTS
+    if likelihood != "gaussian":
+        for name, value in given.items():
+            if value is not None and value != defaults[name]:
+                raise ValueError(f"decoder_{name}={value!r} does nothing with likelihood={likelihood!r}: "
+                                 f"decoder_scale, decoder_fixed_scale and decoder_min_scale set the "
+                                 f"likelihood='gaussian' part; with another likelihood give the part its arguments")
+        return _parts.resolve("likelihood", likelihood, "likelihood")
+    scale = defaults["scale"] if decoder_scale is None else decoder_scale
+    for name, reason in _parts.Gaussian.unused_arguments(scale, "decoder_", fixed_scale=decoder_fixed_scale,
+                                                          min_scale=decoder_min_scale).items():
+        raise ValueError(f"decoder_{name}={given[name]!r} does nothing with decoder_scale={scale!r}: {reason}")
+    return _parts.Gaussian(name="likelihood", **{k: v for k, v in given.items() if v is not None})
 
 
 def _regularizer_spec(regularizer, shorthands):
@@ -102,7 +113,9 @@ class VAE(BaseAutoencoder):
         num_samples: draws of ``z`` per example in training, >= 1, default 1.
         decoder_scale, decoder_fixed_scale, decoder_min_scale: shorthands of the
             ``likelihood="gaussian"`` part's ``scale`` (``"learned"``, ``"global"``, ``"fixed"``),
-            ``fixed_scale`` (1.0) and ``min_scale`` (1e-2).
+            ``fixed_scale`` (1.0, used by ``"fixed"`` only) and ``min_scale`` (1e-2, the floor of a
+            learned scale: not used by ``"fixed"``). A value other than the default where it does
+            nothing (any of them with another likelihood) is a ``ValueError`` naming it.
         posterior_min_scale: floor of every Gaussian posterior scale, default 1e-4.
         Parts are given as instances, names, ``{"name": ..., arguments}`` or their Keras configs.
 
