@@ -445,3 +445,90 @@ def test_gaussian_shorthands_that_are_used_round_trip(given):
             assert head.fixed_scale == 0.3
         else:
             assert head.min_scale == given["decoder_min_scale"]
+
+
+_CATEGORICAL = dict(posterior={"name": "categorical", "num_variables": 2, "num_classes": 2},
+                    prior={"name": "uniform_categorical", "num_classes": 2}, latent_dim=4)
+_SPHERE = dict(posterior="von_mises_fisher", prior="spherical_uniform", latent_dim=3)
+
+
+@pytest.mark.parametrize("given", [_CATEGORICAL, _SPHERE], ids=["categorical", "von_mises_fisher"])
+def test_posterior_min_scale_without_a_gaussian_scale_is_refused(given):
+    with pytest.raises(ValueError, match=r"^posterior_min_scale=0.01 does nothing with the posterior "
+                                         r"(CategoricalPosterior|VonMisesFisherPosterior).*has none"):
+        _tiny_vae(posterior_min_scale=1e-2, **given)
+    model = _tiny_vae(posterior_min_scale=1e-4, **given)  # the default
+    config = model.get_config()
+    assert models.VAE.from_config(config).get_config() == config
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _tiny_vae(posterior_min_scale=1e-2),
+    lambda: _tiny_vae(models.IAFVAE, posterior_min_scale=1e-2, flow_hidden_units=(4,)),
+    lambda: models.TwoLayerVAE((6,), latent_dims=(2, 2), hidden_units=(4,), posterior_min_scale=1e-2, seed=0),
+], ids=["gaussian", "iaf", "hierarchy"])
+def test_posterior_min_scale_floors_the_gaussian_posteriors(make):
+    from keras_ae.layers.heads import GaussianHead
+
+    model = make()
+    heads = [layer for layer in model._flatten_layers() if isinstance(layer, GaussianHead)]
+    assert heads and all(head.min_scale == 1e-2 for head in heads)  # the likelihood is Bernoulli
+
+
+def test_categorical_vae_latent_dim_is_the_code_size_or_refused():
+    with pytest.raises(ValueError, match=r"latent_dim must be num_variables \* num_classes = 6 .*got 5"):
+        models.CategoricalVAE((6,), num_variables=2, num_classes=3, latent_dim=5, hidden_units=(4,))
+    model = models.CategoricalVAE((6,), num_variables=2, num_classes=3, latent_dim=6, hidden_units=(4,), seed=0)
+    assert model.latent_dim == 6
+    config = model.get_config()
+    assert models.VAE.from_config(config).get_config() == config
+
+
+KL_FREE_CONFIGURATIONS = {
+    "WAE": lambda **k: _tiny_vae(models.WAE, **k),
+    "AdversarialAutoencoder": lambda **k: _tiny_vae(models.AdversarialAutoencoder, discriminator_units=(3,), **k),
+    "InfoVAE": lambda **k: _tiny_vae(models.InfoVAE, **k),  # alpha = 1: the MMD-VAE
+}
+
+
+@pytest.mark.parametrize("name", sorted(KL_FREE_CONFIGURATIONS))
+@pytest.mark.parametrize("argument, value", [("beta", 2.0), ("free_bits", 0.5)])
+def test_configurations_without_a_kl_term_refuse_its_arguments(name, argument, value):
+    with pytest.raises(ValueError, match=rf"^{argument}={value} does (not apply|nothing)"):
+        KL_FREE_CONFIGURATIONS[name](**{argument: value})
+    model = KL_FREE_CONFIGURATIONS[name](**{argument: {"beta": 1.0, "free_bits": 0.0}[argument]})  # the default
+    config = model.get_config()
+    assert not {"beta", "free_bits"} & set(config), "get_config must not emit the KL's shorthands without a KL"
+    assert models.VAE.from_config(config).get_config() == config
+
+
+def test_the_mmd_part_refuses_beta_without_a_kl_term_and_infovae_uses_it_with_one():
+    from keras_ae.parts import MMD
+
+    with pytest.raises(ValueError, match=r"^beta=2.0 does nothing with alpha=1: the KL's weight is \(1 - alpha\)"):
+        MMD(alpha=1.0, beta=2.0)
+    model = _tiny_vae(models.InfoVAE, alpha=0.5, beta=2.0)
+    assert model.beta == 2.0 and float(model.loss_weights()["kl_objective"]) == pytest.approx(0.5 * 2.0)
+    config = model.get_config()
+    assert models.VAE.from_config(config).get_config() == config
+
+
+def test_wae_takes_alpha_1_only():
+    with pytest.raises(ValueError, match=r"alpha is 1 for the WAE \(no KL term\), got 0.5"):
+        _tiny_vae(models.WAE, alpha=0.5)
+    _tiny_vae(models.WAE, alpha=1.0)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: _tiny_vae(regularizer={"name": "kl", "free_bits": 0.5, "estimator": "monte_carlo"}),
+     r"estimator='monte_carlo' does nothing with free_bits=0.5"),
+    (lambda: _tiny_vae(models.IWAE, regularizer={"name": "kl", "estimator": "monte_carlo"}),
+     r"estimator='monte_carlo' of KL\(.*\) does nothing with bound='iwae'"),
+    (lambda: _tiny_vae(models.BetaTCVAE, dataset_size=100),
+     r"^dataset_size=100 does nothing with estimator='mws'"),
+    (lambda: models.PixelVAE(_IMAGE, 2, num_layers=1, kernel_size=5, pixel_filters=4, pixel_hidden=4, hidden_units=(8,)),
+     r"^kernel_size=5 does nothing with num_layers=1"),
+], ids=["kl-estimator-free-bits", "kl-estimator-iwae", "tc-dataset-size-mws", "pixelcnn-kernel-size-one-layer"])
+def test_part_arguments_of_another_mode_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

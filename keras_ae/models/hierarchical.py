@@ -182,6 +182,8 @@ class HierarchicalVAE(VAE):
     TERMS = ("reconstruction", "kl", "elbo")
     #: the posterior, the prior and the objective are the hierarchy's own; the likelihood is a part.
     composable_parts = ("likelihood",)
+    #: every stochastic layer is a Gaussian floored by ``posterior_min_scale``.
+    own_gaussian_latents = True
     #: the name of the inference scheme (``"bottom-up"`` or ``"ladder"``).
     inference = None
 
