@@ -532,3 +532,94 @@ def test_wae_takes_alpha_1_only():
 def test_part_arguments_of_another_mode_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+SEMISUPERVISED = {
+    "M2": lambda **k: models.M2((6,), 2, num_classes=3, hidden_units=(4,), seed=0, **k),
+    "ADGM": lambda **k: models.ADGM((6,), 2, num_classes=3, auxiliary_dim=2, hidden_units=(4,), seed=0, **k),
+    "SDGM": lambda **k: models.ADGM((6,), 2, num_classes=3, auxiliary_dim=2, skip=True, hidden_units=(4,), seed=0,
+                                    **k),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEMISUPERVISED))
+@pytest.mark.parametrize("argument, value, reason", [
+    ("regularizer", "mmd", r"its bounds L\(x, y\) and U\(x\) are ELBOs whose latent term is KL"),
+    ("regularizer", {"name": "kl", "beta": 2.0}, r"its bounds"),  # even the KL part: beta is the model's
+    ("bound", "iwae", r"its unlabelled bound marginalises y"),
+])
+def test_semisupervised_models_refuse_a_regularizer_or_bound_with_the_reason(name, argument, value, reason):
+    with pytest.raises(ValueError, match=rf"^{'ADGM' if name == 'SDGM' else name} takes no {argument}=.*: {reason}"):
+        SEMISUPERVISED[name](**{argument: value})
+
+
+@pytest.mark.parametrize("make", [
+    lambda **k: SEMISUPERVISED["M2"](**k),
+    lambda **k: models.ConditionalVAE((6,), 2, num_classes=3, hidden_units=(4,), seed=0, **k),
+], ids=["M2", "ConditionalVAE"])
+def test_conditional_models_refuse_a_prior_that_reads_the_posterior(make):
+    with pytest.raises(ValueError, match=r"cannot use the prior VampPrior.*q\(z \| x, y\) also takes the condition y"):
+        make(prior="vampprior")
+
+
+@pytest.mark.parametrize("name", sorted(SEMISUPERVISED))
+def test_semisupervised_models_compose_posterior_and_prior_parts(name, rng):
+    x = (rng.uniform(size=(4, 6)) > 0.5).astype(np.float32)
+    y = np.array([0, 1, -1, 2], np.int32)
+    model = SEMISUPERVISED[name](posterior={"name": "planar", "steps": 2}, prior={"name": "mixture", "components": 2})
+    assert type(model.posterior_part).__name__ == "PlanarPosterior" and model.prior_part.components == 2
+    model.build()
+    model.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=False, steps_per_execution=1)
+    before = np.asarray(model.prior_part.locs)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["loss"]) and np.isfinite(np.asarray(model.log_likelihood(x, num_samples=3, seed=0))).all()
+    assert np.max(np.abs(np.asarray(model.prior_part.locs) - before)) > 0  # the prior is trained on the bounds
+    config = model.get_config()
+    assert type(model).from_config(config).get_config() == config
+
+
+def _far_mixture_prior(model, location=6.0):
+    """Pin every component of a MixturePrior at ``location`` with a negligible scale (e^-12)."""
+    prior = model.prior_part
+    prior.locs.assign(np.full(prior.locs.shape, location, np.float32))
+    prior.log_scales.assign(np.full(prior.log_scales.shape, -12.0, np.float32))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: models.ConditionalVAE((6,), 2, num_classes=3, hidden_units=(4,), prior="mixture", seed=0),
+    lambda: SEMISUPERVISED["M2"](prior="mixture"),
+    lambda: SEMISUPERVISED["ADGM"](prior="mixture"),
+], ids=["ConditionalVAE", "M2", "ADGM"])
+def test_conditional_sampling_draws_from_the_prior_part(make):
+    """``sample`` and the exported ``sample(y)`` draw ``z`` with the prior part's sampler, not from N(0, I)."""
+    model = make()
+    model.build()
+    _far_mixture_prior(model)
+    y = np.array([0, 1, 2], np.int32)
+    expected = np.asarray(model.decode(np.full((3, 2), 6.0, np.float32), y=y))
+    exported = model.export_endpoints()["sample"].fn(tf.constant(y))["x"]  # fresh builtin-op noise
+    np.testing.assert_allclose(np.asarray(exported), expected, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(model.sample(3, seed=4, y=y)), expected, atol=1e-3)
+    assert np.max(np.abs(expected - np.asarray(model.decode(np.zeros((3, 2), np.float32), y=y)))) > 1e-2
+
+
+def test_sdgm_sampling_draws_z_from_the_prior_part():
+    """SDGM: ``z`` from the prior part, then ``a ~ p(a | y, z)`` and the mean of ``p(x | a, y, z)``."""
+    from keras_ae import samplers
+
+    model = SEMISUPERVISED["SDGM"](prior="mixture")
+    model.build()
+    _far_mixture_prior(model)
+    y = tf.constant([0, 1, 2], tf.int32)
+    seed = samplers.stateless_seed(5)
+    _, aux_seed = samplers.split_seed(seed, 2)
+    expected = model._decode_sampled(tf.fill([3, 2], 6.0), y, aux_seed)
+    np.testing.assert_allclose(np.asarray(model._sample_given(y, seed)), np.asarray(expected), atol=1e-3)
+    np.testing.assert_allclose(np.asarray(model.sample(3, seed=5, y=y)), np.asarray(expected), atol=1e-3)
+
+
+def test_conditional_export_records_what_the_parts_cannot_convert():
+    model = models.ConditionalVAE((6,), 3, num_classes=3, hidden_units=(4,), posterior="von_mises_fisher",
+                                  prior="spherical_uniform", seed=0)
+    assert "Bessel" in model.export_endpoints()["score"].tflite_skip
+    assert models.ConditionalVAE((6,), 2, num_classes=3, hidden_units=(4,)).export_endpoints()["score"].tflite_skip is None

@@ -149,6 +149,9 @@ class VAE(BaseAutoencoder):
     #: the part arguments this class composes; a subclass with a latent structure of its own
     #: (a hierarchy) lists fewer, and refuses any other value than the default for the rest.
     composable_parts = ("posterior", "prior", "likelihood", "regularizer", "bound")
+    #: ``{part kind: why}`` for the kinds a subclass leaves out of ``composable_parts`` (the
+    #: ``ValueError`` for a value other than the default gives it; default: "its <kind> is its own").
+    own_part_reasons = {}
     #: the family has Gaussian latents of its own (a hierarchy's layers, an auxiliary variable)
     #: that ``posterior_min_scale`` floors whatever the posterior part.
     own_gaussian_latents = False
@@ -163,8 +166,9 @@ class VAE(BaseAutoencoder):
                  "bound": bound}
         for kind, value in given.items():
             default = PART_DEFAULTS[kind]
-            if kind not in self.composable_parts and value != default:
-                raise ValueError(f"{type(self).__name__} takes no {kind}={value!r}: its {kind} is its own "
+            if kind not in self.composable_parts and not (isinstance(value, str) and value == default):
+                reason = self.own_part_reasons.get(kind, f"its {kind} is its own")
+                raise ValueError(f"{type(self).__name__} takes no {kind}={value!r}: {reason} "
                                  f"(it composes {', '.join(self.composable_parts)})")
         specs = {
             "posterior": _parts.resolve("posterior", posterior, "posterior"),
@@ -407,7 +411,10 @@ class VAE(BaseAutoencoder):
 
     def export_endpoints(self):
         """The base class's signatures; those the parts cannot write with TFLite builtins say why (SavedModel keeps them)."""
-        endpoints = super().export_endpoints()
+        return self.with_part_tflite_skips(super().export_endpoints())
+
+    def with_part_tflite_skips(self, endpoints):
+        """``endpoints`` with the reasons the parts give for leaving ``sample``/``score`` out of TFLite files."""
         if "posterior" not in self.composable_parts:
             return endpoints
         reasons = {"sample": self.prior_part.sample_tflite_skip(self)}
