@@ -623,3 +623,60 @@ def test_conditional_export_records_what_the_parts_cannot_convert():
                                   prior="spherical_uniform", seed=0)
     assert "Bessel" in model.export_endpoints()["score"].tflite_skip
     assert models.ConditionalVAE((6,), 2, num_classes=3, hidden_units=(4,)).export_endpoints()["score"].tflite_skip is None
+
+
+@pytest.mark.parametrize("argument, value", [
+    ("posterior", "iaf"), ("prior", "mixture"), ("regularizer", "mmd"), ("bound", "iwae"), ("num_samples", 2),
+    ("beta", 2.0), ("likelihood", "gaussian"),
+])
+def test_draw_refuses_the_vae_part_arguments(argument, value):
+    """DRAW's posterior, prior and objective are its recurrence's own: it takes none of the VAE's parts."""
+    with pytest.raises(ValueError, match=rf"{argument}.*{re.escape(repr(value))}"):
+        FACTORIES["DRAW"](**{argument: value})
+
+
+HIERARCHIES = {
+    "TwoLayerVAE": lambda **k: models.TwoLayerVAE((6,), latent_dims=(2, 2), hidden_units=(4,), seed=0, **k),
+    "LadderVAE": lambda **k: models.LadderVAE((6,), latent_dims=(2, 2), hidden_units=(4,), seed=0, **k),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HIERARCHIES))
+@pytest.mark.parametrize("argument, value, reason", [
+    ("posterior", "iaf", "its posterior is the hierarchy's chain of Gaussian layers"),
+    ("prior", "mixture", r"its prior is the hierarchy's chain"),
+    ("regularizer", "mmd", "its latent term is the sum of the layers' KLs"),
+    ("bound", "iwae", "it trains on the ELBO with the layers' KLs"),
+])
+def test_hierarchies_refuse_the_parts_of_their_own_with_the_reason(name, argument, value, reason):
+    with pytest.raises(ValueError, match=rf"^{name} takes no {argument}={value!r}: {reason}"):
+        HIERARCHIES[name](**{argument: value})
+
+
+@pytest.mark.parametrize("name", sorted(HIERARCHIES))
+def test_hierarchies_use_beta_and_num_samples(name, rng):
+    x = (rng.uniform(size=(4, 6)) > 0.5).astype(np.float32)
+    plain, tempered = HIERARCHIES[name](), HIERARCHIES[name](beta=0.5)
+    tempered.build()
+    plain.build()
+    tempered.set_weights(plain.get_weights())
+    terms = plain.loss_terms(x)
+    np.testing.assert_allclose(np.asarray(tempered.per_example_objective(tempered.loss_terms(x))),
+                               np.asarray(terms["reconstruction"] + 0.5 * terms["kl"]), rtol=1e-5)
+    many = HIERARCHIES[name](num_samples=3)
+    many.build()
+    many.set_weights(plain.get_weights())
+    assert many.num_samples == 3
+    assert not np.allclose(np.asarray(many.loss_terms(x)["reconstruction"]), np.asarray(terms["reconstruction"]))
+
+
+def test_pixel_vae_composes_the_parts_and_scores_deterministic_codes_by_their_cost(rng):
+    x = (rng.uniform(size=(3,) + _IMAGE) > 0.5).astype(np.float32)
+    model = FACTORIES["PixelVAE"](free_bits=0.0, prior={"name": "mixture", "components": 2},
+                                  regularizer={"name": "mmd", "deterministic_codes": True})
+    assert model.prior_part.components == 2 and "mmd" in model.TERMS
+    code = model.encode(x)
+    cost = -np.asarray(model.log_prob_of_codes(tf.constant(x), tf.constant(code)[None])[0])
+    np.testing.assert_allclose(np.asarray(model.score(x)), cost, rtol=1e-5)
+    config = model.get_config()
+    assert models.PixelVAE.from_config(config).get_config() == config
