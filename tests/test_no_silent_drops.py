@@ -680,3 +680,36 @@ def test_pixel_vae_composes_the_parts_and_scores_deterministic_codes_by_their_co
     np.testing.assert_allclose(np.asarray(model.score(x)), cost, rtol=1e-5)
     config = model.get_config()
     assert models.PixelVAE.from_config(config).get_config() == config
+
+
+#: every configuration of the VAE family touched by the refusals above, with non-default parts.
+ROUND_TRIPS = {
+    "IWAE": lambda: _tiny_vae(models.IWAE),
+    "IAFVAE": lambda: _tiny_vae(models.IAFVAE, flow_hidden_units=(4,), posterior_min_scale=1e-3),
+    "PlanarVAE": lambda: _tiny_vae(models.PlanarVAE, flow_steps=2),
+    "MoGPriorVAE": lambda: _tiny_vae(models.MoGPriorVAE, prior_components=2),
+    "VampPriorVAE": lambda: _tiny_vae(models.VampPriorVAE, pseudo_inputs=2),
+    "MAFPriorVAE": lambda: _tiny_vae(models.MAFPriorVAE, prior_hidden_units=(4,)),
+    "InfoVAE-alpha": lambda: _tiny_vae(models.InfoVAE, alpha=0.5, beta=2.0),
+    "BetaTCVAE-mss": lambda: _tiny_vae(models.BetaTCVAE, estimator="mss", dataset_size=100),
+    "FactorVAE": lambda: _tiny_vae(models.FactorVAE, discriminator_units=(3,), beta=2.0),
+    "DIPVAE": lambda: _tiny_vae(models.DIPVAE, dip_type="ii"),
+    "CapacityVAE": lambda: _tiny_vae(models.CapacityVAE, free_bits=0.1),
+    "CategoricalVAE": lambda: models.CategoricalVAE((6,), num_variables=2, num_classes=2, hidden_units=(4,), seed=0),
+    "hyperspherical": lambda: _tiny_vae(**_SPHERE),
+    "gaussian-fixed": lambda: _tiny_vae(likelihood="gaussian", decoder_scale="fixed", decoder_fixed_scale=0.5),
+    "ConditionalVAE-mixture": lambda: models.ConditionalVAE((6,), 2, num_classes=3, hidden_units=(4,), seed=0,
+                                                            prior="mixture", posterior="iaf"),
+    "SDGM-parts": lambda: SEMISUPERVISED["SDGM"](posterior="planar", prior="maf", posterior_min_scale=1e-3),
+    "TwoLayerVAE": lambda: HIERARCHIES["TwoLayerVAE"](beta=0.5, num_samples=2, posterior_min_scale=1e-3),
+    "LadderVAE": lambda: HIERARCHIES["LadderVAE"](likelihood="gaussian", decoder_scale="global"),
+    "PixelVAE-iwae": lambda: FACTORIES["PixelVAE"](free_bits=0.0, bound="iwae", num_samples=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUND_TRIPS))
+def test_every_touched_configuration_round_trips_its_config(name):
+    model = ROUND_TRIPS[name]()
+    config = model.get_config()
+    clone = type(model).from_config(config)
+    assert clone.get_config() == config
