@@ -139,7 +139,7 @@ def test_vampprior_over_a_flow_posterior_is_the_mean_of_its_densities_at_the_pse
     (lambda: tiny(free_bits=0.1, regularizer="mmd"), r"free_bits=0.1 does not apply to the regularizer MMD"),
     (lambda: tiny(decoder_scale="global"), r"decoder_scale.*set the likelihood='gaussian' part"),
     (lambda: TwoLayerVAE(input_shape=SHAPE, latent_dims=(3, 2), posterior="iaf"),
-     r"TwoLayerVAE takes no posterior='iaf': its posterior is its own"),
+     r"TwoLayerVAE takes no posterior='iaf': its posterior is the hierarchy's chain of Gaussian layers"),
 ])
 def test_a_combination_whose_math_does_not_hold_is_refused_with_the_reason(make, reason):
     with pytest.raises(ValueError, match=reason):

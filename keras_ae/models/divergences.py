@@ -34,7 +34,7 @@ def InfoVAE(input_shape, latent_dim, alpha=1.0, mmd_weight=10.0, kernel="imq", k
         kernel: ``"imq"`` (default) or ``"rbf"``; kernel_scale: ``C``, default ``2 * latent_dim``;
         kernel_multipliers: default (1.0,) for ``"rbf"``, Tolstikhin et al.'s (0.1, ..., 10) for ``"imq"``.
         deterministic_encoder: train on the posterior means, default False.
-        beta: the KL's weight, default 1.0.
+        beta: the KL's weight, default 1.0 (refused with ``alpha = 1``, which leaves no KL term).
         other arguments: see :class:`~keras_ae.models.vae.VAE` (``num_samples`` 1).
     """
     regularizer = MMD(weight=mmd_weight, alpha=alpha, beta=beta, kernel=kernel, kernel_scale=kernel_scale,
@@ -44,7 +44,7 @@ def InfoVAE(input_shape, latent_dim, alpha=1.0, mmd_weight=10.0, kernel="imq", k
 
 @named_configuration
 def WAE(input_shape, latent_dim, mmd_weight=10.0, kernel="imq", kernel_scale=None, kernel_multipliers=None,
-        deterministic_encoder=True, **kwargs):
+        deterministic_encoder=True, alpha=1.0, **kwargs):
     """Wasserstein autoencoder with the MMD penalty (WAE-MMD, Tolstikhin et al. 2018, algorithm 2).
 
     Objective per example (minimised): ``c(x, G(z)) + lambda * MMD_u^2(q(z), p(z))``, ``z = E(x)``
@@ -56,10 +56,12 @@ def WAE(input_shape, latent_dim, mmd_weight=10.0, kernel="imq", kernel_scale=Non
         mmd_weight: ``lambda`` >= 0, default 10.0 (Tolstikhin et al., MNIST).
         kernel, kernel_scale, kernel_multipliers: see :func:`InfoVAE` (``"imq"``: the paper's).
         deterministic_encoder: default True (the paper's experiments).
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        alpha: 1 (the WAE has no KL term; InfoVAE takes alpha < 1).
+        other arguments: see :class:`~keras_ae.models.vae.VAE` (``beta`` and ``free_bits``, the KL's,
+            are refused: there is no KL term).
     """
-    if "alpha" in kwargs:
-        raise ValueError(f"alpha is 1 for the WAE (no KL term), got {kwargs['alpha']}; use InfoVAE for alpha < 1")
+    if alpha != 1:
+        raise ValueError(f"alpha is 1 for the WAE (no KL term), got {alpha}; use InfoVAE for alpha < 1")
     regularizer = MMD(weight=mmd_weight, alpha=1.0, kernel=kernel, kernel_scale=kernel_scale,
                       kernel_multipliers=kernel_multipliers, deterministic_codes=deterministic_encoder)
     return VAE(input_shape, latent_dim, regularizer=regularizer, **kwargs)
@@ -78,7 +80,8 @@ def AdversarialAutoencoder(input_shape, latent_dim, adversarial_weight=1.0, disc
         adversarial_weight: ``lambda`` >= 0, default 1.0 (WAE-GAN on MNIST).
         discriminator_units: hidden layers of ``D``, default (512, 512, 512, 512) (the WAE-GAN's).
         deterministic_encoder: default True; False gives the Gaussian-posterior AAE.
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``num_samples`` 1).
+        other arguments: see :class:`~keras_ae.models.vae.VAE` (``num_samples`` 1; ``beta`` and
+            ``free_bits``, the KL's, are refused: there is no KL term).
     """
     regularizer = Adversarial(weight=adversarial_weight, units=discriminator_units,
                               deterministic_codes=deterministic_encoder)

@@ -25,26 +25,46 @@ BOUNDS = ("elbo", "iwae")
 #: ``std(log q - log p) / 4``.
 SCORE_KL_SAMPLES = 16
 #: the part arguments and their defaults.
-PART_DEFAULTS = {"posterior": "gaussian", "prior": "standard_normal", "likelihood": "bernoulli", "regularizer": "kl"}
+PART_DEFAULTS = {"posterior": "gaussian", "prior": "standard_normal", "likelihood": "bernoulli", "regularizer": "kl",
+                 "bound": "elbo"}
+#: the default floor of a Gaussian posterior's scale (``posterior_min_scale``).
+POSTERIOR_MIN_SCALE = 1e-4
+#: the KL's shorthands and their defaults: a regularizer without one accepts the default (it changes nothing).
+KL_SHORTHAND_DEFAULTS = {"beta": 1.0, "free_bits": 0.0}
 
 
 def _likelihood_spec(likelihood, decoder_scale, decoder_fixed_scale, decoder_min_scale):
-    """The likelihood part from ``likelihood`` and the Gaussian shorthands ``decoder_*`` (only with ``"gaussian"``)."""
-    given = {k: v for k, v in (("scale", decoder_scale), ("fixed_scale", decoder_fixed_scale),
-                               ("min_scale", decoder_min_scale)) if v is not None}
+    """The likelihood part from ``likelihood`` and the Gaussian shorthands ``decoder_*`` (only with ``"gaussian"``).
+
+    A shorthand left at None, or at the Gaussian part's default, changes nothing and is accepted;
+    any other value where it does nothing is a ``ValueError`` naming it: every shorthand with
+    another likelihood, ``decoder_fixed_scale`` without ``decoder_scale="fixed"``,
+    ``decoder_min_scale`` with it.
+    """
+    given = {"scale": decoder_scale, "fixed_scale": decoder_fixed_scale, "min_scale": decoder_min_scale}
     if decoder_scale is not None:
         _checks.check_choice(decoder_scale, "decoder_scale", GAUSSIAN_SCALES)
-    if given and likelihood != "gaussian":
-        raise ValueError(f"decoder_scale, decoder_fixed_scale and decoder_min_scale set the likelihood='gaussian' "
-                         f"part; with likelihood={likelihood!r} give the part its arguments instead "
-                         f"(got {sorted('decoder_' + k for k in given)})")
-    if likelihood == "gaussian":
-        return _parts.Gaussian(name="likelihood", **given)
-    return _parts.resolve("likelihood", likelihood, "likelihood")
+    defaults = _parts.Gaussian.DEFAULTS
+    if likelihood != "gaussian":
+        for name, value in given.items():
+            if value is not None and value != defaults[name]:
+                raise ValueError(f"decoder_{name}={value!r} does nothing with likelihood={likelihood!r}: "
+                                 f"decoder_scale, decoder_fixed_scale and decoder_min_scale set the "
+                                 f"likelihood='gaussian' part; with another likelihood give the part its arguments")
+        return _parts.resolve("likelihood", likelihood, "likelihood")
+    scale = defaults["scale"] if decoder_scale is None else decoder_scale
+    for name, reason in _parts.Gaussian.unused_arguments(scale, "decoder_", fixed_scale=decoder_fixed_scale,
+                                                          min_scale=decoder_min_scale).items():
+        raise ValueError(f"decoder_{name}={given[name]!r} does nothing with decoder_scale={scale!r}: {reason}")
+    return _parts.Gaussian(name="likelihood", **{k: v for k, v in given.items() if v is not None})
 
 
 def _regularizer_spec(regularizer, shorthands):
-    """The regularizer part; ``beta``/``free_bits`` given to the model are the KL's, or must agree with the part's."""
+    """The regularizer part; ``beta``/``free_bits`` given to the model are the KL's, or must agree with the part's.
+
+    A regularizer without the shorthand (``part.shorthands()`` leaves it out) accepts only its
+    default, which changes nothing; another value is a ``ValueError`` with the part's reason.
+    """
     given = {k: v for k, v in shorthands.items() if v is not None}
     if isinstance(regularizer, str) and regularizer == "kl":
         return _parts.KL(name="regularizer", **given)
@@ -52,7 +72,10 @@ def _regularizer_spec(regularizer, shorthands):
     own = part.shorthands()
     for name, value in given.items():
         if name not in own:
-            raise ValueError(f"{name}={value} does not apply to the regularizer {part!r} (it has no {name})")
+            if float(value) == KL_SHORTHAND_DEFAULTS[name]:
+                continue
+            raise ValueError(f"{name}={value} does not apply to the regularizer {part!r}: "
+                             f"{part.no_shorthand_reason(name)}")
         if float(value) != own[name]:
             raise ValueError(f"{name}={value} disagrees with the regularizer {part!r}: give {name} to the regularizer")
     return part
@@ -102,8 +125,11 @@ class VAE(BaseAutoencoder):
         num_samples: draws of ``z`` per example in training, >= 1, default 1.
         decoder_scale, decoder_fixed_scale, decoder_min_scale: shorthands of the
             ``likelihood="gaussian"`` part's ``scale`` (``"learned"``, ``"global"``, ``"fixed"``),
-            ``fixed_scale`` (1.0) and ``min_scale`` (1e-2).
-        posterior_min_scale: floor of every Gaussian posterior scale, default 1e-4.
+            ``fixed_scale`` (1.0, used by ``"fixed"`` only) and ``min_scale`` (1e-2, the floor of a
+            learned scale: not used by ``"fixed"``). A value other than the default where it does
+            nothing (any of them with another likelihood) is a ``ValueError`` naming it.
+        posterior_min_scale: floor of every Gaussian posterior scale, default 1e-4 (another value with a
+            posterior that has no Gaussian scale, categorical or von Mises-Fisher, is refused).
         Parts are given as instances, names, ``{"name": ..., arguments}`` or their Keras configs.
 
     Example::
@@ -123,19 +149,26 @@ class VAE(BaseAutoencoder):
     #: the part arguments this class composes; a subclass with a latent structure of its own
     #: (a hierarchy) lists fewer, and refuses any other value than the default for the rest.
     composable_parts = ("posterior", "prior", "likelihood", "regularizer", "bound")
+    #: ``{part kind: why}`` for the kinds a subclass leaves out of ``composable_parts`` (the
+    #: ``ValueError`` for a value other than the default gives it; default: "its <kind> is its own").
+    own_part_reasons = {}
+    #: the family has Gaussian latents of its own (a hierarchy's layers, an auxiliary variable)
+    #: that ``posterior_min_scale`` floors whatever the posterior part.
+    own_gaussian_latents = False
 
     def __init__(self, input_shape, latent_dim, likelihood="bernoulli", beta=None, free_bits=None, num_samples=1,
-                 decoder_scale=None, decoder_fixed_scale=None, decoder_min_scale=None, posterior_min_scale=1e-4,
-                 posterior="gaussian", prior="standard_normal", regularizer="kl", bound="elbo", **kwargs):
+                 decoder_scale=None, decoder_fixed_scale=None, decoder_min_scale=None,
+                 posterior_min_scale=POSTERIOR_MIN_SCALE, posterior="gaussian", prior="standard_normal", regularizer="kl", bound="elbo", **kwargs):
         num_samples = _checks.check_positive_int(num_samples, "num_samples")
         _checks.check_choice(bound, "bound", BOUNDS)
         _checks.check_number(posterior_min_scale, "posterior_min_scale", minimum=0)
         given = {"posterior": posterior, "prior": prior, "likelihood": likelihood, "regularizer": regularizer,
                  "bound": bound}
         for kind, value in given.items():
-            default = PART_DEFAULTS.get(kind, "elbo")
-            if kind not in self.composable_parts and value != default:
-                raise ValueError(f"{type(self).__name__} takes no {kind}={value!r}: its {kind} is its own "
+            default = PART_DEFAULTS[kind]
+            if kind not in self.composable_parts and not (isinstance(value, str) and value == default):
+                reason = self.own_part_reasons.get(kind, f"its {kind} is its own")
+                raise ValueError(f"{type(self).__name__} takes no {kind}={value!r}: {reason} "
                                  f"(it composes {', '.join(self.composable_parts)})")
         specs = {
             "posterior": _parts.resolve("posterior", posterior, "posterior"),
@@ -143,7 +176,14 @@ class VAE(BaseAutoencoder):
             "likelihood": _likelihood_spec(likelihood, decoder_scale, decoder_fixed_scale, decoder_min_scale),
             "regularizer": _regularizer_spec(regularizer, {"beta": beta, "free_bits": free_bits}),
         }
+        uses_min_scale = specs["posterior"].uses_min_scale or self.own_gaussian_latents
+        if float(posterior_min_scale) != POSTERIOR_MIN_SCALE and not uses_min_scale:
+            raise ValueError(f"posterior_min_scale={posterior_min_scale} does nothing with the posterior "
+                             f"{specs['posterior']!r}: it floors a Gaussian posterior's scale, and this one has none")
         reg = specs["regularizer"]
+        if bound == "iwae" and reg.elbo_objective and reg.arguments()["estimator"] != "auto":
+            raise ValueError(f"estimator={reg.arguments()['estimator']!r} of {reg!r} does nothing with bound='iwae': "
+                             f"the importance-weighted bound has no KL term to estimate")
         if bound == "iwae" and not (reg.elbo_objective and not reg.shorthands().get("free_bits")):
             if reg.shorthands().get("free_bits"):
                 raise ValueError(f"free_bits must be 0 for the IWAE bound (the bound has no per-dimension KL), "
@@ -371,7 +411,10 @@ class VAE(BaseAutoencoder):
 
     def export_endpoints(self):
         """The base class's signatures; those the parts cannot write with TFLite builtins say why (SavedModel keeps them)."""
-        endpoints = super().export_endpoints()
+        return self.with_part_tflite_skips(super().export_endpoints())
+
+    def with_part_tflite_skips(self, endpoints):
+        """``endpoints`` with the reasons the parts give for leaving ``sample``/``score`` out of TFLite files."""
         if "posterior" not in self.composable_parts:
             return endpoints
         reasons = {"sample": self.prior_part.sample_tflite_skip(self)}

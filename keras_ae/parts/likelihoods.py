@@ -64,12 +64,28 @@ class Gaussian(Likelihood):
     """
 
     data_likelihood = "gaussian"
+    #: the arguments' defaults: the values an argument the chosen ``scale`` does not use may take.
+    DEFAULTS = {"scale": "learned", "fixed_scale": 1.0, "min_scale": 1e-2}
 
     def __init__(self, scale="learned", fixed_scale=1.0, min_scale=1e-2, **kwargs):
         super().__init__(**kwargs)
         self.scale = _checks.check_choice(scale, "scale", GAUSSIAN_SCALES)
         self.fixed_scale = _checks.check_number(fixed_scale, "fixed_scale", minimum=0, exclusive_minimum=True)
         self.min_scale = _checks.check_number(min_scale, "min_scale", minimum=0)
+        given = {"fixed_scale": fixed_scale, "min_scale": min_scale}
+        for name, reason in self.unused_arguments(self.scale, **given).items():
+            raise ValueError(f"{name}={given[name]!r} does nothing with scale={self.scale!r}: {reason}")
+
+    @classmethod
+    def unused_arguments(cls, scale, prefix="", **given):
+        """``{argument: why}`` among ``given`` (``fixed_scale``, ``min_scale``) that ``scale`` would not use
+        with a value other than the default: ``fixed_scale`` is the scale of ``"fixed"``; ``min_scale``
+        floors a learned one (``"learned"``, ``"global"``). ``prefix``: of the names in the reasons."""
+        reasons = {"fixed_scale": f"it is the scale of {prefix}scale='fixed'",
+                   "min_scale": "it floors a learned scale ('learned' or 'global'), and a fixed scale is not learned"}
+        used = {"fixed_scale": scale == "fixed", "min_scale": scale != "fixed"}
+        return {name: reasons[name] for name, value in given.items()
+                if value is not None and not used[name] and float(value) != cls.DEFAULTS[name]}
 
     def arguments(self):
         return {"scale": self.scale, "fixed_scale": self.fixed_scale, "min_scale": self.min_scale}

@@ -48,6 +48,8 @@ class Posterior(Part):
     builtin_sampler = True
     #: why ``log q`` and the KL (the exported ``score``) cannot be TFLite builtin ops, or None.
     density_tflite_skip = None
+    #: the part has a learned Gaussian scale, floored by the model's ``posterior_min_scale``.
+    uses_min_scale = False
 
     def attach(self, model):
         super().attach(model)
@@ -102,6 +104,7 @@ class GaussianPosterior(Posterior):
 
     factorized = True
     diagonal_gaussian = True
+    uses_min_scale = True
 
     def attach(self, model):
         super().attach(model)
@@ -143,6 +146,8 @@ class FlowPosterior(Posterior):
     is ``f_x(mu(x))`` (the mean has no closed form); ``encode_outputs`` adds ``base_mean`` and
     ``base_scale``. Subclasses give ``make_flow(feature_size)`` and ``bijector(h)``.
     """
+
+    uses_min_scale = True
 
     def attach(self, model):
         super().attach(model)

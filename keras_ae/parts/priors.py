@@ -39,6 +39,9 @@ class Prior(Part):
     factorized = False
     #: posterior classes whose KL to this prior TFP has in closed form.
     analytic_kl_with = ()
+    #: the density is the model's posterior at inputs of the prior's own (the VampPrior): a model
+    #: whose posterior takes a condition besides ``x`` cannot give it one.
+    reads_posterior = False
 
     def attach(self, model):
         super().attach(model)
@@ -159,6 +162,7 @@ class VampPrior(Prior):
     """
 
     latent_space = None
+    reads_posterior = True
 
     def __init__(self, pseudo_inputs=50, **kwargs):
         super().__init__(**kwargs)

@@ -74,6 +74,10 @@ class Regularizer(Part):
         """``{argument: value}`` the model also takes as its own arguments (``beta``, ``free_bits``)."""
         return {}
 
+    def no_shorthand_reason(self, name):
+        """Why the model's shorthand ``name`` (``beta``, ``free_bits``) is not among :meth:`shorthands`."""
+        return f"it has no {name}"
+
     def check_model(self, model):
         if self.single_sample and model.num_samples != 1:
             raise ValueError(f"num_samples must be 1 for the {type(self).__name__} regularizer (one code per example "
@@ -115,7 +119,8 @@ class KL(Regularizer):
         free_bits: floor per latent dimension in nats, >= 0, default 0.0 (off).
         estimator: ``"auto"`` (default: closed form where it exists, else Monte Carlo),
             ``"analytic"`` (refused where no closed form exists) or ``"monte_carlo"`` (the
-            draws of the reconstruction term, ``log q(z|x) - log p(z)``).
+            draws of the reconstruction term, ``log q(z|x) - log p(z)``; refused with free bits,
+            which floor the closed-form KL, and with the IWAE bound, which has no KL term).
     """
 
     elbo_objective = True
@@ -125,6 +130,9 @@ class KL(Regularizer):
         self.beta = _checks.check_number(beta, "beta", minimum=0)
         self.free_bits = _checks.check_number(free_bits, "free_bits", minimum=0)
         self.estimator = _checks.check_choice(estimator, "estimator", KL_ESTIMATORS)
+        if self.free_bits and self.estimator == "monte_carlo":
+            raise ValueError(f"estimator='monte_carlo' does nothing with free_bits={self.free_bits}: free bits floor "
+                             f"the closed-form KL of each dimension")
 
     def arguments(self):
         return {"beta": self.beta, "free_bits": self.free_bits, "estimator": self.estimator}
@@ -175,7 +183,8 @@ class MMD(Regularizer):
     Args:
         weight: ``lambda``, >= 1 - alpha, default 10.0 (Tolstikhin et al.'s MNIST weight).
         alpha: InfoVAE's ``alpha`` in [0, 1], default 1.0 (no KL: the MMD-VAE).
-        beta: the KL's weight, >= 0, default 1.0.
+        beta: the KL's weight, >= 0, default 1.0 (with ``alpha = 1`` there is no KL term: another
+            value is refused).
         kernel: ``"imq"`` (default, Tolstikhin et al.) or ``"rbf"``.
         kernel_scale: ``C`` > 0, default ``2 * latent_dim``.
         kernel_multipliers: default (1.0,) for ``"rbf"``, Tolstikhin et al.'s (0.1, ..., 10) for ``"imq"``.
@@ -191,6 +200,8 @@ class MMD(Regularizer):
         self.alpha = _checks.check_number(alpha, "alpha", minimum=0, maximum=1)
         self.weight = _checks.check_number(weight, "weight", minimum=1.0 - self.alpha)
         self.beta = _checks.check_number(beta, "beta", minimum=0)
+        if self.alpha == 1 and self.beta != 1:
+            raise ValueError(f"beta={beta} does nothing with alpha=1: {self.no_shorthand_reason('beta')}")
         self.kernel = _checks.check_choice(kernel, "kernel", objectives.MMD_KERNELS)
         self.kernel_scale = None if kernel_scale is None else _checks.check_number(
             kernel_scale, "kernel_scale", minimum=0, exclusive_minimum=True)
@@ -210,7 +221,12 @@ class MMD(Regularizer):
                 "deterministic_codes": self.deterministic_codes}
 
     def shorthands(self):
-        return {"beta": self.beta}
+        return {} if self.alpha == 1 else {"beta": self.beta}
+
+    def no_shorthand_reason(self, name):
+        if name == "beta":
+            return "the KL's weight is (1 - alpha) * beta, and alpha = 1 leaves no KL term (the MMD-VAE, the WAE)"
+        return super().no_shorthand_reason(name)
 
     def attach(self, model):
         super().attach(model)
@@ -251,7 +267,8 @@ class TotalCorrelation(Regularizer):
             al.'s released code).
         alpha, gamma: weights of the mutual information and the dimension-wise KL, >= 0, default 1.0.
         estimator: ``"mws"`` (default) or ``"mss"``.
-        dataset_size: number of training examples ``N``; needed by ``"mss"``.
+        dataset_size: number of training examples ``N``; needed by ``"mss"`` (refused with ``"mws"``,
+            whose estimate does not depend on it).
     """
 
     TERMS = ("mutual_information", "total_correlation", "dimension_kl")
@@ -263,7 +280,10 @@ class TotalCorrelation(Regularizer):
         self.alpha = _checks.check_number(alpha, "alpha", minimum=0)
         self.gamma = _checks.check_number(gamma, "gamma", minimum=0)
         self.estimator = _checks.check_choice(estimator, "estimator", objectives.TC_ESTIMATORS)
-        if dataset_size is not None or estimator == "mss":
+        if dataset_size is not None and estimator == "mws":
+            raise ValueError(f"dataset_size={dataset_size} does nothing with estimator='mws' (its log q(z) does not "
+                             f"depend on N); it is the N of estimator='mss'")
+        if estimator == "mss":
             if dataset_size is None:
                 raise ValueError("estimator='mss' needs dataset_size (the number of training examples N), got None")
             dataset_size = _checks.check_integer(dataset_size, "dataset_size", minimum=2)
