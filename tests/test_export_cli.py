@@ -80,7 +80,7 @@ def test_export_writes_saved_model_tflite_config_and_requests(run_dir, exported)
         config = f.read()
     assert f'name: "{NAME}"' in config and f'base_path: "/models/{NAME}"' in config
     assert os.path.isfile(os.path.join(out, "docker-compose.yml"))
-    requests = sorted(os.listdir(os.path.join(out, "requests", NAME)))
+    requests = sorted(os.listdir(os.path.join(out, NAME, "1", "requests")))
     assert requests == sorted(f"{s}.json" for s in serving.signature_names(model))
     # The table: a header, keras, the SavedModel and one row per TFLite file.
     lines = printed.splitlines()
@@ -102,7 +102,7 @@ def test_request_bodies_run_through_the_saved_model_like_serving(run_dir, export
     out, _ = exported
     signatures = tf.saved_model.load(os.path.join(out, NAME, "1")).signatures
     for sig in serving.signature_names(model):
-        with open(os.path.join(out, "requests", NAME, f"{sig}.json")) as f:
+        with open(os.path.join(out, NAME, "1", "requests", f"{sig}.json")) as f:
             body = json.load(f)
         assert body["signature_name"] == sig
         response = serving.predict_rest(signatures, body)

@@ -14,6 +14,8 @@ module          what it holds
 ``parity``      comparison with Keras, sample checks, latency and size measurements
 ``rest``        TF Serving REST bodies and answers offline, the ``models.config`` text
 ``errors``      :class:`ExportError`
+``publish``     a whole version (SavedModel, TFLite files, sidecars, REST bodies) staged in
+                one hidden folder and published by one rename; leftovers of killed exports
 =============== ==========================================================================
 
 Every public name is re-exported here.
@@ -29,6 +31,7 @@ Example::
 from keras_ae.serving.errors import ExportError
 from keras_ae.serving.parity import (check_samples, compare_outputs, file_size, human_size, max_parity_error,
                                      measure_latency, probe_batch, runner_parity)
+from keras_ae.serving.publish import StagedVersion, remove_leftovers, staged_version, tflite_link
 from keras_ae.serving.rest import models_config, predict_rest, rest_request
 from keras_ae.serving.saved_model import (check_model_name, check_version, export_saved_model, next_version,
                                           saved_model_parity, saved_model_runner, write_saved_model)
@@ -50,4 +53,5 @@ __all__ = [
     "compare_outputs", "check_samples", "runner_parity", "probe_batch", "max_parity_error", "measure_latency",
     "file_size", "human_size",
     "rest_request", "predict_rest", "models_config",
+    "StagedVersion", "staged_version", "remove_leftovers", "tflite_link",
 ]

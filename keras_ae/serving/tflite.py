@@ -4,6 +4,7 @@ Files run with ``ai-edge-litert`` (``tf.lite.Interpreter`` is deprecated). The i
 runs in a child process, so a converter crash is an :class:`ExportError`, not a dead export.
 """
 
+import errno
 import os
 import pickle
 import subprocess
@@ -21,7 +22,7 @@ from keras_ae.serving.parity import probe_batch, runner_parity
 from keras_ae.serving.saved_model import write_saved_model
 from keras_ae.serving.sidecar import sidecar_path, tflite_sidecar
 from keras_ae.serving.signatures import calibration_inputs, check_exportable, endpoints, signature_names
-from keras_ae.training.atomic import PUBLIC_FILE_MODE, atomic_write_bytes, atomic_write_json
+from keras_ae.training.atomic import PUBLIC_FILE_MODE, atomic_write_bytes, atomic_write_json, is_disk_full
 
 #: Accepted ``quantization`` values of :func:`export_tflite`.
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -186,6 +187,8 @@ def _convert_int8_in_child(saved_model_dir, names, calibration):
         result = subprocess.run([sys.executable, "-c", _INT8_CONVERTER_SCRIPT, saved_model_dir, inputs, out],
                                 capture_output=True, text=True, env=env)
         if result.returncode != 0:
+            if is_disk_full(RuntimeError(result.stderr)):
+                raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (the TFLite int8 converter's output)")
             cause = (f"crashed with signal {-result.returncode}" if result.returncode < 0
                      else "failed: " + (result.stderr.strip().splitlines() or ["no message"])[-1])
             raise ExportError(f"the TFLite int8 converter {cause}; this model exports with the other "
@@ -261,6 +264,8 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001 - the converter raises many types (ConverterError, ValueError, ...)
+        if is_disk_full(e):  # not a quantization that cannot be made: the whole export fails
+            raise
         raise ExportError(f"the TFLite {quantization} converter failed: {_first_line(e)}") from None
     # The file is run before it is written: a file LiteRT cannot run (an op kernel failing to
     # prepare, e.g. an int8 DIV) is an ExportError and no file is left behind.

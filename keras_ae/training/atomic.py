@@ -7,6 +7,7 @@ the old file or the whole new one, never a half-written file. Serving uses these
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -151,6 +152,24 @@ def atomic_directory(final_path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def is_disk_full(error):
+    """Whether ``error`` (or an exception it was raised from) says the disk or the quota is full.
+
+    Python raises ``OSError(ENOSPC)`` (``EDQUOT`` past a quota); TensorFlow's writers raise
+    ``tf.errors.ResourceExhaustedError`` (or another ``OpError``) whose message holds the C
+    library's "No space left on device", and a child process only prints it.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if os.strerror(errno.ENOSPC) in str(error) or os.strerror(errno.EDQUOT) in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def load_model_file(path):
