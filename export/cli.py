@@ -1,7 +1,8 @@
 """The ``python -m export`` command line: a zoo run directory -> TF Serving and TFLite artifacts.
 
     python -m export RUN_DIR [--out DIR] [--name NAME] [--version N]
-                     [--tflite none,float16,dynamic,int8] [--representative FILE.npy|.npz]
+                     [--tflite none,float16,dynamic,int8] [--signatures decode,sample]
+                     [--representative FILE.npy|.npz]
 
 Writes, under ``--out`` (default ``exports``)::
 
@@ -52,6 +53,9 @@ def _parser(prog="python -m export"):
     parser.add_argument("--tflite", default="none,float16,dynamic,int8",
                         help="comma-separated TFLite quantizations: none, float16, dynamic, int8; "
                              "'' for no TFLite (default: all four)")
+    parser.add_argument("--signatures",
+                        help="comma-separated signatures to put in each TFLite file, e.g. decode,sample "
+                             "(default: every signature; the SavedModel always has every signature)")
     parser.add_argument("--representative",
                         help="int8 calibration data: .npy, or .npz with x_train (default: the run's "
                              "training set through keras_ae.data)")
@@ -256,7 +260,11 @@ def _latency_rows(model, saved_path, tflite_paths, probe):
     rows["savedmodel"] = (serving.measure_latency(lambda: fn(x=t1)),
                           serving.measure_latency(lambda: fn(x=t64), repeats=5) / 64)
     for q, path in tflite_paths.items():
-        runner = serving.litert_interpreter(model_path=path).get_signature_runner("reconstruct")
+        interpreter = serving.litert_interpreter(model_path=path)
+        if "reconstruct" not in interpreter.get_signature_list():  # a file of other signatures (--signatures)
+            rows[q] = None
+            continue
+        runner = interpreter.get_signature_runner("reconstruct")
         rows[q] = (serving.measure_latency(lambda: runner(x=x1)),
                    serving.measure_latency(lambda: runner(x=x64), repeats=5) / 64)
     return rows
@@ -272,7 +280,7 @@ def print_table(rows):
             print("  ".join("-" * w for w in widths))
 
 
-def export_tflite_files(model, version, quantizations, data, probe, skipped):
+def export_tflite_files(model, version, quantizations, data, probe, skipped, signatures=None):
     """Write one ``.tflite`` (and sidecar) per quantization into the staged version's ``tflite/``.
 
     A quantization that cannot be made is left out and its reason goes to ``skipped``. Returns
@@ -287,7 +295,8 @@ def export_tflite_files(model, version, quantizations, data, probe, skipped):
             continue
         path = version.tflite_file(q)
         try:
-            infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe)
+            infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe,
+                                             signatures=signatures)
         except serving.ExportError as e:
             skipped[q] = str(e).splitlines()[0]
             for leftover in (path, serving.sidecar_path(path)):
@@ -346,6 +355,12 @@ def _export(args, config, model_path, quantizations, out):
     if os.path.lexists(link):
         raise CliError(f"{link} already exists; an exported version is never overwritten")
     model = load_model(model_path)
+    signatures = None
+    if args.signatures is not None:
+        try:
+            signatures = serving.check_signatures(model, args.signatures)
+        except serving.ExportError as e:
+            raise CliError(f"--signatures: {e}") from None
     if args.calibration_examples < 1:
         raise CliError(f"--calibration-examples must be >= 1, got {args.calibration_examples}")
     skipped = {}
@@ -371,7 +386,8 @@ def _export(args, config, model_path, quantizations, out):
     try:
         with publish.staged_version(out, name, version) as staged:
             serving.write_saved_model(model, staged.stage)
-            infos = export_tflite_files(model, staged, quantizations, data, probe, skipped) if quantizations else {}
+            infos = export_tflite_files(model, staged, quantizations, data, probe, skipped,
+                                        signatures) if quantizations else {}
             staged_tflite = staged.tflite_files()
             saved_parity = serving.saved_model_parity(model, staged.stage, probe)
             requests = write_requests(staged.requests_dir, model, staged.stage, probe)
@@ -396,6 +412,9 @@ def _export(args, config, model_path, quantizations, out):
     def fmt(seconds):
         return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
 
+    def error(value):
+        return "-" if value is None else f"{value:.2g}"
+
     def score_error(parity):
         errors = parity["max_abs_error"].get("score")
         return f"{max(errors.values()):.2g}" if errors else "-"
@@ -406,12 +425,12 @@ def _export(args, config, model_path, quantizations, out):
                  score_error(saved_parity), *map(fmt, latency["savedmodel"])))
     for q, path in tflite_paths.items():
         rows.append((os.path.relpath(path, out), serving.human_size(infos[q]["size_bytes"]),
-                     f"{serving.max_parity_error(infos[q]['parity']):.2g}", score_error(infos[q]["parity"]),
-                     *map(fmt, latency[q])))
+                     error(serving.max_parity_error(infos[q]["parity"])), score_error(infos[q]["parity"]),
+                     *(map(fmt, latency[q]) if latency[q] else ("-", "-"))))
     print(f"exported {name} version {version} ({type(model).__name__}) to {out}; parity on "
           f"{'training examples' if data is not None else 'uniform noise'}, error = max over decode/reconstruct "
           "(SavedModel: every signature); the anomaly score's error on its own (nats: int8 files are for "
-          "reconstructions, not scores)")
+          "reconstructions, not scores)" + (f"; TFLite files hold {', '.join(signatures)}" if signatures else ""))
     print_table(rows)
     print(f"TF Serving config: {os.path.relpath(os.path.join(out, 'models.config'))} ({', '.join(served)}); "
           f"REST bodies: {os.path.relpath(os.path.dirname(requests[0]))}/")

@@ -39,7 +39,7 @@ from keras_ae.serving.sidecar import data_range, sidecar_path, tflite_sidecar
 from keras_ae.serving.signatures import (build_export_archive, calibration_inputs, check_exportable, endpoints,
                                          export_functions, input_names, probe_inputs, signature_names)
 from keras_ae.serving.tflite import (QUANTIZATIONS, Conversion, check_quantization, check_representative_data,
-                                     convert_tflite, export_tflite, litert_interpreter, tflite_parity, tflite_runner)
+                                     check_signatures, convert_tflite, export_tflite, litert_interpreter, tflite_parity, tflite_runner)
 
 __all__ = [
     "ExportError",
@@ -47,7 +47,7 @@ __all__ = [
     "build_export_archive", "calibration_inputs", "Conversion",
     "next_version", "check_version", "check_model_name", "write_saved_model", "export_saved_model",
     "saved_model_runner", "saved_model_parity",
-    "QUANTIZATIONS", "check_quantization", "check_representative_data", "convert_tflite", "export_tflite",
+    "QUANTIZATIONS", "check_quantization", "check_representative_data", "check_signatures", "convert_tflite", "export_tflite",
     "litert_interpreter", "tflite_runner", "tflite_parity",
     "sidecar_path", "tflite_sidecar", "data_range",
     "compare_outputs", "check_samples", "runner_parity", "probe_batch", "max_parity_error", "measure_latency",
