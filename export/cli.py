@@ -105,13 +105,12 @@ def read_run(run_dir):
     config = {}
     config_path = os.path.join(run_dir, "config.json")
     if os.path.isfile(config_path):
+        from keras_ae.training import run_directory
+
         try:
-            with open(config_path) as f:
-                config = json.load(f)
-        except (OSError, ValueError) as e:
-            raise CliError(f"cannot read {config_path}: {e}") from None
-        if not isinstance(config, dict):
-            raise CliError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
+            config = run_directory.read_json(config_path, expect=dict, advice=run_directory.CONFIG_ADVICE)
+        except run_directory.RunDirectoryError as e:
+            raise CliError(str(e)) from None
     return config, model_path
 
 
@@ -121,11 +120,14 @@ def default_name(config, run_dir):
     return name or os.path.basename(os.path.normpath(run_dir))
 
 
-def load_model(model_path):
+def load_model(model_path, config=None):
     from keras_ae import training
+    from keras_ae.training import run_directory
 
     try:
         return training.load_model_file(model_path)
+    except training.DamagedFileError as e:
+        raise CliError(f"{e}; {run_directory.damaged_model_advice(os.path.dirname(model_path), config)}") from None
     except ValueError as e:
         raise CliError(str(e)) from None
 
@@ -354,7 +356,7 @@ def _export(args, config, model_path, quantizations, out):
     link = publish.tflite_link(out, name, version)
     if os.path.lexists(link):
         raise CliError(f"{link} already exists; an exported version is never overwritten")
-    model = load_model(model_path)
+    model = load_model(model_path, config)
     signatures = None
     if args.signatures is not None:
         try:

@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 
 import keras
 
@@ -172,6 +174,38 @@ def is_disk_full(error):
     return False
 
 
+class DamagedFileError(ValueError):
+    """A file that is there but damaged (truncated, overwritten, corrupt): the message names it and how.
+
+    Callers that know the context add what to do (train again, resume, restore a copy).
+    """
+
+
+def check_keras_archive(path):
+    """Raise :class:`DamagedFileError` unless ``path`` is a whole ``.keras`` archive (a zip with its CRCs right).
+
+    A ``.keras`` file is a zip archive; a truncated one has lost its central directory (at the
+    end), and a corrupted one fails a member's CRC-32. Keras reports the first as "File not
+    found", which is wrong: the file is there, and it is damaged.
+    """
+    size = os.path.getsize(path)
+    if size == 0:
+        raise DamagedFileError(f"the model file {path} is damaged (it is empty)")
+    if not zipfile.is_zipfile(path):
+        raise DamagedFileError(f"the model file {path} is damaged (not a whole .keras zip archive: truncated "
+                               f"or overwritten, {size} bytes)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise DamagedFileError(f"the model file {path} is damaged ({e})") from None
+    if bad is not None:
+        raise DamagedFileError(f"the model file {path} is damaged (its member {bad} fails its CRC check)")
+    if "config.json" not in names:
+        raise DamagedFileError(f"the model file {path} is damaged (a zip archive without the model's config.json)")
+
+
 def load_model_file(path):
     """``keras.models.load_model(path)``, the keras-ae classes being registered.
 
@@ -179,9 +213,13 @@ def load_model_file(path):
     every model and layer class; a plain ``keras.saving.load_model`` needs ``import keras_ae``.
 
     Raises:
+        DamagedFileError: the file is there but damaged (:func:`check_keras_archive`).
         ValueError: one line naming the file and what is wrong with it (Keras raises many
-            exception types for a missing, truncated or foreign file).
+            exception types for a missing or foreign file).
     """
+    if not os.path.isfile(path):
+        raise ValueError(f"cannot load the model {path}: there is no such file")
+    check_keras_archive(path)
     try:
         return keras.models.load_model(path)
     except Exception as e:  # noqa: BLE001

@@ -8,10 +8,11 @@ import math
 import os
 import shutil
 
+import h5py
 import keras
 import numpy as np
 
-from keras_ae.training.atomic import atomic_file, atomic_write_csv, atomic_write_json
+from keras_ae.training.atomic import DamagedFileError, atomic_file, atomic_write_csv, atomic_write_json
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -65,8 +66,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             raise ValueError("AtomicBackupAndRestore needs a built model before fit()")
         weights = backup_weights_path(self.backup_dir)
         if weights is not None:
-            if self.model.optimizer is not None and not self.model.optimizer.built:
-                self.model.optimizer.build(self.model.trainable_variables)
+            # The model builds its optimizers before loading (a keras-ae model each on its own
+            # variables: the main one never on a parameter group's); Keras built a plain model's.
             self.model.load_weights(weights)
         epoch = backup_epoch(self.backup_dir)
         if epoch:
@@ -112,8 +113,10 @@ def backup_epoch(backup_dir):
     try:
         with open(path) as f:
             epoch = json.load(f)["epoch"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"the backup metadata {path} is unreadable ({type(e).__name__}: {e})") from None
+    except OSError as e:
+        raise ValueError(f"the backup metadata {path} cannot be read: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise DamagedFileError(f"the backup metadata {path} is damaged ({type(e).__name__}: {e})") from None
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"the backup metadata {path} holds epoch {epoch!r}, not a count of epochs")
     return epoch
@@ -152,13 +155,20 @@ def check_backup(model, backup_dir):
             raise ValueError(f"the backup {backup_dir} names epoch {epoch} but holds no weights file")
         return 0
     try:
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+        with h5py.File(weights, "r") as f:
+            f.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except Exception as e:  # noqa: BLE001 - h5py raises OSError, KeyError, ... for a torn file
+        raise DamagedFileError(f"the backup weights {weights} are damaged ({_first_line(e)})") from None
+    try:
         model.load_weights(weights)
-    except Exception as e:  # noqa: BLE001 - h5py and Keras raise many types for a torn file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"the backup weights {weights} cannot be loaded: {reason}") from None
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for weights that do not fit
+        raise ValueError(f"the backup weights {weights} do not fit this model: {_first_line(e)}") from None
     return epoch
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def remove_backup(backup_dir):
@@ -211,8 +221,10 @@ def read_history(path):
             raise ValueError("it has no epoch column")
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
                 for row in rows]
-    except (OSError, ValueError, TypeError, csv.Error) as e:
-        raise ValueError(f"the history {path} is unreadable: {e}") from None
+    except OSError as e:
+        raise ValueError(f"the history {path} cannot be read: {e.strerror}") from None
+    except (ValueError, TypeError, csv.Error) as e:
+        raise DamagedFileError(f"the history {path} is damaged: {e}") from None
 
 
 def history_rows(history):
