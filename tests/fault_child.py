@@ -165,6 +165,19 @@ FAULTS = {
 }
 
 
+def run_child(fault, *argv, timeout=300):
+    """Run ``fault_child.py FAULT ARGV...`` in a subprocess (for the tests): ``(exit status, stdout, stderr)``.
+
+    The exit status of a process killed by SIGKILL is ``-9``.
+    """
+    import subprocess
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), fault, *argv], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
 def main(argv):
     from zoo.native_logs import filtered_stderr
 

@@ -140,7 +140,7 @@ def test_the_pixelcnn_prior_of_a_two_stage_run_resumes_to_the_uninterrupted_run(
 
     callbacks = run_directory.RunDirectory.callbacks
     monkeypatch.setattr(run_directory.RunDirectory, "callbacks",
-                        lambda self, history: callbacks(self, history) + [CtrlCAfterEpoch(0)])
+                        lambda self, history, **kwargs: callbacks(self, history, **kwargs) + [CtrlCAfterEpoch(0)])
     with pytest.raises(KeyboardInterrupt):
         cli.main([*prior, "--out", run_dir])
     monkeypatch.undo()

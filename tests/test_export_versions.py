@@ -2,26 +2,14 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from keras_ae.serving import publish
 
 from export import cli
+from tests.fault_child import run_child
 from tests.test_export_cli import NAME, make_run_dir
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CHILD = os.path.join(ROOT, "tests", "fault_child.py")
-
-
-def run_child(fault, *argv, timeout=300):
-    """``tests/fault_child.py FAULT ARGV...`` in a subprocess: ``(exit status, stdout, stderr)``."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
-    proc = subprocess.run([sys.executable, CHILD, fault, *argv], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def hidden(folder):

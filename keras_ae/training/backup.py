@@ -34,14 +34,18 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup_dir: folder of the backup (kept across restarts and after ``fit``).
         write: ``False`` on non-chief multi-worker tasks: they restore from the chief's backup
             (on a shared file system) but never write or delete it.
+        learning_rate: the main optimizer's learning rate after a restore, default None: the
+            backup's. The backup holds the optimizer's state, its learning rate included, so a
+            run resumed with a new rate (say a lower one after a NaN) needs it set again.
 
     Example:
         >>> cb = AtomicBackupAndRestore("runs/vae/backup")  # model.fit(..., callbacks=[cb])
     """
 
-    def __init__(self, backup_dir, write=True):
+    def __init__(self, backup_dir, write=True, learning_rate=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.write = write
+        self.learning_rate = learning_rate
 
     def on_epoch_end(self, epoch, logs=None):
         if not _all_finite(logs) or nonfinite_weights(self.model):
@@ -69,6 +73,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             # The model builds its optimizers before loading (a keras-ae model each on its own
             # variables: the main one never on a parameter group's); Keras built a plain model's.
             self.model.load_weights(weights)
+            if self.learning_rate is not None:
+                self.model.optimizer.learning_rate = self.learning_rate
         epoch = backup_epoch(self.backup_dir)
         if epoch:
             self.model._initial_epoch = epoch

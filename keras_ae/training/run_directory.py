@@ -251,19 +251,48 @@ class RunDirectory:
         except OSError as e:
             raise RunDirectoryError(f"cannot write {path}: {e.strerror or e}") from None
 
-    def callbacks(self, history: list) -> list:
+    def record_resume(self, settings: dict, resumed_at: int, command: Optional[str] = None) -> dict:
+        """Record in ``config.json`` the settings a resumed run changes, with the epoch they take effect.
+
+        ``settings`` (``{"epochs": 200, "learning_rate": 1e-4, ...}``) replace the recorded ones,
+        so a later ``--resume`` keeps them; each one that differs is appended to ``"changes"``
+        as ``{"setting", "was", "now", "from_epoch"}`` (``from_epoch = resumed_at + 1``, the
+        first epoch trained with it), and each resume to ``"resumes"`` (after which epoch, the
+        command). Returns ``{setting: (was, now)}`` of the changes. Nothing is written on a
+        non-chief task.
+        """
+        import json
+
+        path = os.path.join(self.path, CONFIG)
+        config = read_run_config(self.path, need_dataset=False)
+        plain = json.loads(json.dumps(settings))  # tuples as lists, as they are read back
+        changed = {key: (config.get(key), value) for key, value in plain.items() if config.get(key) != value}
+        config.update(plain)
+        config.setdefault("changes", []).extend(
+            {"setting": key, "was": was, "now": now, "from_epoch": resumed_at + 1} for key, (was, now) in changed.items())
+        config.setdefault("resumes", []).append({"after_epoch": resumed_at, "command": command,
+                                                 "changed": sorted(changed)})
+        if self.chief:
+            try:
+                atomic.atomic_write_json(path, config)
+            except OSError as e:
+                raise RunDirectoryError(f"cannot write {path}: {e.strerror or e}") from None
+        return changed
+
+    def callbacks(self, history: list, learning_rate: Optional[float] = None) -> list:
         """The run directory's per-epoch callbacks: TensorBoard logs, ``history.csv``, the atomic backup.
 
         ``history``: the rows already written (:meth:`resume_state`), continued by the writer.
         The history comes before the backup, so it is never behind the epoch restored; the
-        backup is kept when ``fit`` ends and removed only by :meth:`finish`.
+        backup is kept when ``fit`` ends and removed only by :meth:`finish`. ``learning_rate``:
+        the rate a resumed run trains with (the backup's optimizer state holds the old one).
         """
         import keras
 
         os.makedirs(self.write_dir, exist_ok=True)
         return [keras.callbacks.TensorBoard(log_dir=os.path.join(self.write_dir, TENSORBOARD), write_graph=False),
                 backup.HistoryWriter(self.history_path, history),
-                backup.AtomicBackupAndRestore(self.backup_dir, write=self.chief)]
+                backup.AtomicBackupAndRestore(self.backup_dir, write=self.chief, learning_rate=learning_rate)]
 
     def record_failure(self, failed: dict) -> None:
         """Write ``metrics.json`` of a failed run (``status: failed`` and why), on the chief."""
