@@ -444,7 +444,8 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         run_dir: the run directory (checked with ``check_run_dir`` by the caller).
         speed: the ``Speed`` options (strategy, precision, XLA, steps per execution).
         num_samples: importance samples of the test log-likelihood in ``metrics.json``.
-        verbose: Keras ``fit`` verbosity.
+        verbose: ``fit`` verbosity: 0 silent, 1 Keras's progress bar, 2 one plain line per epoch
+            (``zoo.progress.EpochLine``).
         resuming: continue the interrupted run in ``run_dir`` from its backup (its ``config.json``
             and ``history.csv`` are kept).
         command: the command line recorded in ``config.json``.
@@ -508,6 +509,11 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
 
     stop_on_nan = training.StopOnNaN()
     callbacks = build_callbacks(recipe) + [stop_on_nan] + run.callbacks(history, learning_rate=learning_rate)
+    if verbose == 2:  # one plain line per epoch (Keras's verbose=2 prints two)
+        from zoo.progress import EpochLine
+
+        callbacks.append(EpochLine())
+        verbose = 0
     if not quiet:
         print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
               + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
