@@ -1,19 +1,24 @@
 """The ``python -m export`` command line: a zoo run directory -> TF Serving and TFLite artifacts.
 
     python -m export RUN_DIR [--out DIR] [--name NAME] [--version N]
-                     [--tflite none,float16,dynamic,int8] [--representative FILE.npy|.npz]
+                     [--tflite none,float16,dynamic,int8] [--signatures decode,sample]
+                     [--representative FILE.npy|.npz]
 
 Writes, under ``--out`` (default ``exports``)::
 
     models.config                    TF Serving model_config_list of every model under --out
     docker-compose.yml               tensorflow/serving with --out mounted at /models
-    NAME/VERSION/                    the SavedModel (what TF Serving loads)
-    tflite/NAME/VERSION/NAME.Q.tflite  one per quantization Q, each with a NAME.Q.json sidecar
-    requests/NAME/SIGNATURE.json     REST :predict bodies, checked against the SavedModel
+    NAME/VERSION/                    the SavedModel (what TF Serving loads), and with it:
+    NAME/VERSION/tflite/NAME.Q.tflite  one per quantization Q, each with a NAME.Q.json sidecar
+    NAME/VERSION/requests/SIGNATURE.json  REST :predict bodies, checked against the SavedModel
+    tflite/NAME/VERSION -> ../../NAME/VERSION/tflite   the TFLite files, where phones look
 
 and prints a table: artifact, size, parity error against Keras, latency. Every check (run
 directory, model, quantization names, version, calibration data) happens before anything is
-written; a bad input ends with one line on stderr and exit status 2.
+written; a bad input ends with one line on stderr and exit status 2. A version is assembled in a
+hidden folder and published by one rename (:mod:`keras_ae.serving.publish`): an export killed or
+out of disk space (one line, exit status 2) publishes nothing, and the next export into ``--out``
+removes what it left.
 """
 
 import argparse
@@ -48,6 +53,9 @@ def _parser(prog="python -m export"):
     parser.add_argument("--tflite", default="none,float16,dynamic,int8",
                         help="comma-separated TFLite quantizations: none, float16, dynamic, int8; "
                              "'' for no TFLite (default: all four)")
+    parser.add_argument("--signatures",
+                        help="comma-separated signatures to put in each TFLite file, e.g. decode,sample "
+                             "(default: every signature; the SavedModel always has every signature)")
     parser.add_argument("--representative",
                         help="int8 calibration data: .npy, or .npz with x_train (default: the run's "
                              "training set through keras_ae.data)")
@@ -97,13 +105,12 @@ def read_run(run_dir):
     config = {}
     config_path = os.path.join(run_dir, "config.json")
     if os.path.isfile(config_path):
+        from keras_ae.training import run_directory
+
         try:
-            with open(config_path) as f:
-                config = json.load(f)
-        except (OSError, ValueError) as e:
-            raise CliError(f"cannot read {config_path}: {e}") from None
-        if not isinstance(config, dict):
-            raise CliError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
+            config = run_directory.read_json(config_path, expect=dict, advice=run_directory.CONFIG_ADVICE)
+        except run_directory.RunDirectoryError as e:
+            raise CliError(str(e)) from None
     return config, model_path
 
 
@@ -113,11 +120,14 @@ def default_name(config, run_dir):
     return name or os.path.basename(os.path.normpath(run_dir))
 
 
-def load_model(model_path):
+def load_model(model_path, config=None):
     from keras_ae import training
+    from keras_ae.training import run_directory
 
     try:
         return training.load_model_file(model_path)
+    except training.DamagedFileError as e:
+        raise CliError(f"{e}; {run_directory.damaged_model_advice(os.path.dirname(model_path), config)}") from None
     except ValueError as e:
         raise CliError(str(e)) from None
 
@@ -209,17 +219,18 @@ services:
 """
 
 
-def write_serving_config(out):
+def write_serving_config(out, also=()):
+    """``models.config`` and ``docker-compose.yml`` for every served model under ``out`` and ``also``."""
     from keras_ae import serving, training
 
-    models = {name: f"{SERVING_MOUNT}/{name}" for name in served_models(out)}
+    models = {name: f"{SERVING_MOUNT}/{name}" for name in sorted(set(served_models(out)) | set(also))}
     training.atomic_write_text(os.path.join(out, "models.config"), serving.models_config(models), mode=0o644)
     training.atomic_write_text(os.path.join(out, "docker-compose.yml"), COMPOSE, mode=0o644)
     return sorted(models)
 
 
-def write_requests(out, name, model, saved_path, probe):
-    """One REST body per signature, each run through the SavedModel as TF Serving would."""
+def write_requests(folder, model, saved_path, probe):
+    """One REST body per signature in ``folder``, each run through the SavedModel as TF Serving would."""
     import tensorflow as tf
 
     from keras_ae import serving, training
@@ -229,7 +240,7 @@ def write_requests(out, name, model, saved_path, probe):
     for sig, endpoint in serving.endpoints(model).items():
         body = serving.rest_request(sig, serving.probe_inputs(model, endpoint, probe[:2]))
         serving.predict_rest(signatures, body)  # raises if the body does not fit the signature
-        path = os.path.join(out, "requests", name, f"{sig}.json")
+        path = os.path.join(folder, f"{sig}.json")
         training.atomic_write_text(path, json.dumps(body) + "\n")
         written.append(path)
     return written
@@ -251,7 +262,11 @@ def _latency_rows(model, saved_path, tflite_paths, probe):
     rows["savedmodel"] = (serving.measure_latency(lambda: fn(x=t1)),
                           serving.measure_latency(lambda: fn(x=t64), repeats=5) / 64)
     for q, path in tflite_paths.items():
-        runner = serving.litert_interpreter(model_path=path).get_signature_runner("reconstruct")
+        interpreter = serving.litert_interpreter(model_path=path)
+        if "reconstruct" not in interpreter.get_signature_list():  # a file of other signatures (--signatures)
+            rows[q] = None
+            continue
+        runner = interpreter.get_signature_runner("reconstruct")
         rows[q] = (serving.measure_latency(lambda: runner(x=x1)),
                    serving.measure_latency(lambda: runner(x=x64), repeats=5) / 64)
     return rows
@@ -267,47 +282,28 @@ def print_table(rows):
             print("  ".join("-" * w for w in widths))
 
 
-def _remove_empty_parents(folder, stop):
-    """Remove ``folder`` and its parents up to (not including) ``stop`` while they are empty."""
-    while os.path.abspath(folder) != os.path.abspath(stop) and os.path.isdir(folder) and not os.listdir(folder):
-        os.rmdir(folder)
-        folder = os.path.dirname(folder)
+def export_tflite_files(model, version, quantizations, data, probe, skipped, signatures=None):
+    """Write one ``.tflite`` (and sidecar) per quantization into the staged version's ``tflite/``.
 
-
-class _NothingConverted(Exception):
-    """Every TFLite quantization was skipped: abandon the (empty) TFLite version folder."""
-
-
-def export_tflite_files(model, out, name, version, quantizations, data, probe, skipped):
-    """Write one ``.tflite`` (and sidecar) per quantization into ``tflite_dir``, atomically as a folder.
-
-    A quantization that cannot be made is left out and its reason goes to ``skipped``; when none
-    can be made, no folder is written. Returns ``{quantization: sidecar dict}`` of those written.
+    A quantization that cannot be made is left out and its reason goes to ``skipped``. Returns
+    ``{quantization: sidecar dict}`` of those written. A full disk is not a quantization that
+    cannot be made: it propagates and the whole version is discarded.
     """
-    from keras_ae import serving, training
+    from keras_ae import serving
 
-    tflite_dir = os.path.join(out, "tflite", name, str(version))
     infos = {}
-    try:
-        with training.atomic_directory(tflite_dir) as tmp:
-            for q in quantizations:
-                if q in skipped:
-                    continue
-                try:
-                    infos[q] = serving.export_tflite(model, os.path.join(tmp, f"{name}.{q}.tflite"), q,
-                                                     representative_data=data, probe_data=probe)
-                except serving.ExportError as e:
-                    skipped[q] = str(e).splitlines()[0]
-                    for leftover in (f"{name}.{q}.tflite", f"{name}.{q}.json"):
-                        path = os.path.join(tmp, leftover)
-                        if os.path.exists(path):
-                            os.remove(path)
-            if not infos:
-                raise _NothingConverted
-            training.publish_tree(tmp)
-    except _NothingConverted:
-        pass
-    _remove_empty_parents(os.path.dirname(tflite_dir), stop=out)
+    for q in quantizations:
+        if q in skipped:
+            continue
+        path = version.tflite_file(q)
+        try:
+            infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe,
+                                             signatures=signatures)
+        except serving.ExportError as e:
+            skipped[q] = str(e).splitlines()[0]
+            for leftover in (path, serving.sidecar_path(path)):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
     return infos
 
 
@@ -336,19 +332,37 @@ def run(args):
             os.rmdir(out)
 
 
+def disk_full_message(error, out, name, version, staged=None):
+    """The one line of an export that ran out of disk space (nothing of the version is published)."""
+    where = getattr(error, "filename", None)
+    if where and staged is not None and os.path.abspath(where).startswith(staged.stage + os.sep):
+        where = staged.published_path(os.path.abspath(where))  # the file's name once published
+    return (f"no space left on device while exporting {name} version {version} to {out}"
+            + (f" (writing {where})" if where else "") + "; nothing was published: free some space and export again")
+
+
 def _export(args, config, model_path, quantizations, out):
     from keras_ae import serving, training
+    from keras_ae.serving import publish
 
+    # Under the lock: what exports killed before their rename left here goes first.
+    publish.remove_leftovers(out)
     try:
         name = serving.check_model_name(args.name or default_name(config, args.run_dir))
         version = serving.next_version(out, name) if args.version is None else \
             serving.check_version(out, name, args.version)
     except serving.ExportError as e:
         raise CliError(str(e)) from None
-    tflite_dir = os.path.join(out, "tflite", name, str(version))
-    if quantizations and os.path.exists(tflite_dir):
-        raise CliError(f"{tflite_dir} already exists; an exported version is never overwritten")
-    model = load_model(model_path)
+    link = publish.tflite_link(out, name, version)
+    if os.path.lexists(link):
+        raise CliError(f"{link} already exists; an exported version is never overwritten")
+    model = load_model(model_path, config)
+    signatures = None
+    if args.signatures is not None:
+        try:
+            signatures = serving.check_signatures(model, args.signatures)
+        except serving.ExportError as e:
+            raise CliError(f"--signatures: {e}") from None
     if args.calibration_examples < 1:
         raise CliError(f"--calibration-examples must be >= 1, got {args.calibration_examples}")
     skipped = {}
@@ -364,41 +378,61 @@ def _export(args, config, model_path, quantizations, out):
 
     probe = serving.probe_batch(model, data)
     try:
-        saved_path = serving.export_saved_model(model, out, name, version)
+        serving.check_exportable(model)
     except serving.ExportError as e:
         raise CliError(f"{e}; nothing was written") from None
-    infos = export_tflite_files(model, out, name, version, quantizations, data, probe, skipped) if quantizations else {}
-    tflite_paths = {q: os.path.join(tflite_dir, f"{name}.{q}.tflite") for q in quantizations if q in infos}
-
-    saved_parity = serving.saved_model_parity(model, saved_path, probe)
-    requests = write_requests(out, name, model, saved_path, probe)
-    served = write_serving_config(out)
-    # Folders this export made or shares, readable by a TF Serving process of another user.
-    for folder in (os.path.join(out, name), os.path.join(out, "requests"), os.path.join(out, "requests", name),
-                   os.path.join(out, "tflite"), os.path.join(out, "tflite", name)):
-        if os.path.isdir(folder):
-            training.publish_tree(folder, recursive=folder == os.path.join(out, "requests", name))
+    # The whole version (SavedModel, TFLite files and sidecars, REST bodies) is assembled in one
+    # hidden folder and published by one rename (keras_ae.serving.publish): a kill or a full
+    # disk before the rename publishes nothing.
+    staged = None
+    try:
+        with publish.staged_version(out, name, version) as staged:
+            serving.write_saved_model(model, staged.stage)
+            infos = export_tflite_files(model, staged, quantizations, data, probe, skipped,
+                                        signatures) if quantizations else {}
+            staged_tflite = staged.tflite_files()
+            saved_parity = serving.saved_model_parity(model, staged.stage, probe)
+            requests = write_requests(staged.requests_dir, model, staged.stage, probe)
+            # models.config names the model before its version appears (TF Serving waits for a
+            # version), so a full disk here leaves the published state as it was.
+            served = write_serving_config(out, also=[name])
+            staged.publish()
+    except FileExistsError as e:
+        raise CliError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - TensorFlow reports a full disk as an OpError
+        if training.is_disk_full(e):
+            raise CliError(disk_full_message(e, out, name, version, staged)) from None
+        raise
+    saved_path = staged.path
+    tflite_paths = {q: staged.published_path(staged_tflite[q]) for q in quantizations if q in staged_tflite}
+    requests = [staged.published_path(path) for path in requests]
+    # The SavedModel's own files (the version folder also holds tflite/ and requests/).
+    saved_bytes = sum(serving.file_size(os.path.join(saved_path, f)) for f in os.listdir(saved_path)
+                      if f not in ("tflite", "requests"))
     latency = _latency_rows(model, saved_path, tflite_paths, probe)
 
     def fmt(seconds):
         return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
+
+    def error(value):
+        return "-" if value is None else f"{value:.2g}"
 
     def score_error(parity):
         errors = parity["max_abs_error"].get("score")
         return f"{max(errors.values()):.2g}" if errors else "-"
 
     rows = [("keras", "-", "0", "0", *map(fmt, latency["keras"]))]
-    rows.append((os.path.relpath(saved_path, out), serving.human_size(serving.file_size(saved_path)),
+    rows.append((os.path.relpath(saved_path, out), serving.human_size(saved_bytes),
                  f"{serving.max_parity_error(saved_parity, saved_parity['max_abs_error']):.2g}",
                  score_error(saved_parity), *map(fmt, latency["savedmodel"])))
     for q, path in tflite_paths.items():
         rows.append((os.path.relpath(path, out), serving.human_size(infos[q]["size_bytes"]),
-                     f"{serving.max_parity_error(infos[q]['parity']):.2g}", score_error(infos[q]["parity"]),
-                     *map(fmt, latency[q])))
+                     error(serving.max_parity_error(infos[q]["parity"])), score_error(infos[q]["parity"]),
+                     *(map(fmt, latency[q]) if latency[q] else ("-", "-"))))
     print(f"exported {name} version {version} ({type(model).__name__}) to {out}; parity on "
           f"{'training examples' if data is not None else 'uniform noise'}, error = max over decode/reconstruct "
           "(SavedModel: every signature); the anomaly score's error on its own (nats: int8 files are for "
-          "reconstructions, not scores)")
+          "reconstructions, not scores)" + (f"; TFLite files hold {', '.join(signatures)}" if signatures else ""))
     print_table(rows)
     print(f"TF Serving config: {os.path.relpath(os.path.join(out, 'models.config'))} ({', '.join(served)}); "
           f"REST bodies: {os.path.relpath(os.path.dirname(requests[0]))}/")

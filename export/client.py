@@ -5,7 +5,7 @@ Needs only NumPy and the standard library for REST (no TensorFlow, no keras_ae);
 
     python -m export.client --model ae-digits --signature reconstruct --npy batch.npy
     python -m export.client --model vae-digits --signature sample --n 4
-    python -m export.client --model ae-digits --body exports/requests/ae-digits/score.json
+    python -m export.client --model ae-digits --body exports/ae-digits/1/requests/score.json
 
 Example::
 
@@ -123,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--signature", default="reconstruct", help="encode, decode, reconstruct, score, sample")
     parser.add_argument("--npy", help="input batch (.npy) for x (or z for decode)")
     parser.add_argument("--n", type=int, default=4, help="number of samples for --signature sample")
-    parser.add_argument("--body", help="send this JSON request body as is (e.g. exports/requests/NAME/score.json)")
+    parser.add_argument("--body", help="send this JSON request body as is (e.g. exports/NAME/1/requests/score.json)")
     parser.add_argument("--url", default="http://localhost:8501", help="REST root (default http://localhost:8501)")
     parser.add_argument("--grpc", help="use gRPC at HOST:PORT instead of REST (needs tensorflow-serving-api)")
     args = parser.parse_args(argv)

@@ -23,6 +23,18 @@ def squared_error(x, x_hat):
     return _sum_over_event(tf.square(x - tf.cast(x_hat, tf.float32)))
 
 
+def worst_score_on_overflow(score):
+    """An anomaly score of finite input with NaN where float32 overflowed: ``+inf`` there, the worst score.
+
+    Inputs are checked to be finite before scoring, so a NaN can only come from an overflow
+    (huge finite input: ``inf - inf`` inside a network, or ``inf * 0`` in a likelihood): that
+    example is as anomalous as can be, and ranks last, instead of NaN, which compares false with
+    every threshold. Keras's ``score`` and the exported ``score`` signature both apply it.
+    """
+    score = tf.convert_to_tensor(score)
+    return tf.where(tf.math.is_nan(score), tf.constant(float("inf"), score.dtype), score)
+
+
 def bernoulli_cross_entropy(x, logits):
     """Per-example binary cross-entropy ``-sum[x log p + (1 - x) log(1 - p)]``, ``p = sigmoid(logits)``.
 

@@ -80,7 +80,7 @@ def test_export_writes_saved_model_tflite_config_and_requests(run_dir, exported)
         config = f.read()
     assert f'name: "{NAME}"' in config and f'base_path: "/models/{NAME}"' in config
     assert os.path.isfile(os.path.join(out, "docker-compose.yml"))
-    requests = sorted(os.listdir(os.path.join(out, "requests", NAME)))
+    requests = sorted(os.listdir(os.path.join(out, NAME, "1", "requests")))
     assert requests == sorted(f"{s}.json" for s in serving.signature_names(model))
     # The table: a header, keras, the SavedModel and one row per TFLite file.
     lines = printed.splitlines()
@@ -102,7 +102,7 @@ def test_request_bodies_run_through_the_saved_model_like_serving(run_dir, export
     out, _ = exported
     signatures = tf.saved_model.load(os.path.join(out, NAME, "1")).signatures
     for sig in serving.signature_names(model):
-        with open(os.path.join(out, "requests", NAME, f"{sig}.json")) as f:
+        with open(os.path.join(out, NAME, "1", "requests", f"{sig}.json")) as f:
             body = json.load(f)
         assert body["signature_name"] == sig
         response = serving.predict_rest(signatures, body)
@@ -174,3 +174,39 @@ def test_python_dash_m_export_exit_status(tmp_path):
                           text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == f"error: run directory {tmp_path / 'missing'} does not exist"
+
+
+def test_tflite_files_hold_the_signatures_asked_for_and_are_smaller(run_dir, exported, tmp_path, capsys):
+    """``--signatures decode,sample``: what a phone app that only generates needs, in a smaller file."""
+    folder, model = run_dir
+    full_out, _ = exported
+    out = str(tmp_path / "exports")
+    capsys.readouterr()
+    assert cli.main([folder, "--out", out, "--tflite", "none", "--signatures", "sample,decode"]) == 0
+    printed = capsys.readouterr().out
+    path = os.path.join(out, "tflite", NAME, "1", f"{NAME}.none.tflite")
+    signatures = serving.litert_interpreter(model_path=path).get_signature_list()
+    assert sorted(signatures) == ["decode", "sample"]
+    with open(serving.sidecar_path(path)) as f:
+        sidecar = json.load(f)
+    assert sorted(sidecar["signatures"]) == ["decode", "sample"]
+    assert sorted(sidecar["parity"]["max_abs_error"]) == ["decode"] and sidecar["parity"]["stochastic"]["sample"]
+    full = os.path.getsize(os.path.join(full_out, "tflite", NAME, "1", f"{NAME}.none.tflite"))
+    assert os.path.getsize(path) < 0.8 * full, (os.path.getsize(path), full)
+    # The SavedModel keeps every signature; the table has the file's size and "-" for its latency.
+    saved = tf.saved_model.load(os.path.join(out, NAME, "1")).signatures
+    assert sorted(saved) == sorted(set(serving.signature_names(model)) | {"serving_default"})
+    row = next(line for line in printed.splitlines() if line.startswith(os.path.join("tflite", NAME)))
+    assert serving.human_size(sidecar["size_bytes"]) in row and row.split()[-2:] == ["-", "-"], row
+    assert "TFLite files hold decode, sample" in printed
+
+
+@pytest.mark.parametrize("value,match", [("decode,nope", "unknown signature 'nope'; VAE exports reconstruct"),
+                                         ("decode,decode", "names a signature twice"), (",", "names no signature")])
+def test_bad_signatures_are_one_line_exit_2(value, match, run_dir, tmp_path, capsys):
+    folder, _ = run_dir
+    capsys.readouterr()
+    assert cli.main([folder, "--out", str(tmp_path / "exports"), "--signatures", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --signatures: ") and err.count("\n") == 1 and match in err, err
+    assert not os.path.exists(tmp_path / "exports")

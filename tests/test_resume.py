@@ -67,3 +67,56 @@ def test_sigkill_mid_run_then_resume_finishes_with_full_history(tmp_path):
 
     model = keras.models.load_model(run_dir / "model.keras")
     assert model.reconstruct(keras.ops.zeros((1, 8, 8, 1))).shape == (1, 8, 8, 1)
+
+
+TINY = ["--set", "hidden_units=[8]", "--verbose", "0", "--num-samples", "2"]
+
+
+def _interrupted(run_dir, fault, epochs):
+    """A run of ae-digits killed at ``fault`` (tests/fault_child.py): its backup is kept."""
+    from tests.fault_child import run_child
+
+    status, _, err = run_child(fault, "zoo", "train", "ae-digits", "--epochs", str(epochs), "--out", str(run_dir),
+                               *TINY)
+    assert status == -9, err[-3000:]
+
+
+def test_resume_with_fewer_epochs_than_finished_is_refused_with_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    _interrupted(run_dir, "kill:evaluation", 2)  # both epochs finished, killed while evaluating
+    files = lambda: sorted((p.relative_to(run_dir), p.stat().st_mtime_ns)  # noqa: E731
+                           for p in run_dir.rglob("*") if p.name != ".lock")  # the killed process's lock goes
+    before = files()
+    proc = subprocess.run([sys.executable, "-m", "zoo", "train", "ae-digits", "--resume", "--epochs", "1",
+                           "--out", str(run_dir), *TINY], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0] == (f"error: --resume: {run_dir} has finished 2 epochs, more than --epochs 1; pass --epochs 2 "
+                        "or more (without --epochs it trains to the recorded 2)")
+    assert files() == before
+
+
+def test_settings_changed_on_resume_are_recorded_with_their_epoch_and_used(tmp_path, capsys):
+    from keras_ae import training
+
+    from zoo import cli
+
+    run_dir = tmp_path / "run"
+    _interrupted(run_dir, "kill:mid-epoch", 3)  # killed in epoch 2: the backup holds epoch 1
+    assert training.backup_epoch(str(run_dir / "backup")) == 1
+    capsys.readouterr()
+    assert cli.main(["train", "ae-digits", "--resume", "--out", str(run_dir), "--epochs", "4",
+                     "--learning-rate", "0.0001", "--batch-size", "32", *TINY]) == 0
+    assert ("resuming after epoch 1, epochs 3 -> 4, batch_size 64 -> 32, learning_rate 0.001 -> 0.0001"
+            in capsys.readouterr().out)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["epochs"], config["batch_size"], config["learning_rate"]) == (4, 32, 1e-4)
+    changes = {c["setting"]: c for c in config["changes"]}
+    assert changes["learning_rate"] == {"setting": "learning_rate", "was": 1e-3, "now": 1e-4, "from_epoch": 2}
+    assert changes["epochs"]["was"] == 3 and changes["batch_size"]["from_epoch"] == 2
+    assert config["resumes"][0]["after_epoch"] == 1 and "--learning-rate 0.0001" in config["resumes"][0]["command"]
+    # The new rate is the one trained with (the backup's optimizer state held the old one).
+    model = training.load_model_file(str(run_dir / "model.keras"))
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert [row["epoch"] for row in training.read_history(str(run_dir / "history.csv"))] == [1, 2, 3, 4]

@@ -65,7 +65,7 @@ def test_unreadable_or_foreign_configs_are_clear_errors(tmp_path):
     with pytest.raises(RunDirectoryError, match="must hold a JSON object"):
         run_directory.read_run_config(str(tmp_path))
     (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(RunDirectoryError, match="cannot read"):
+    with pytest.raises(RunDirectoryError, match="config.json is damaged \\(not JSON: .*\\); restore it from a copy"):
         run_directory.read_run_config(str(tmp_path))
     (tmp_path / "config.json").write_text('{"recipe": {"name": "x"}}')
     with pytest.raises(RunDirectoryError, match="is not a zoo run configuration"):

@@ -138,8 +138,8 @@ def test_train_a_deterministic_recipe_on_a_user_npz(tmp_path):
 
 
 @pytest.mark.parametrize("config,model,message", [
-    ('{"recipe": {"name": "ae-digits"}, "dataset": "digits"}', b"not a zip file", "cannot load the model"),
-    ("{broken", b"", "cannot read"),
+    ('{"recipe": {"name": "ae-digits"}, "dataset": "digits"}', b"not a zip file", "model.keras is damaged"),
+    ("{broken", b"", "config.json is damaged (not JSON"),
     ('{"epochs": 3}', b"", "not a zoo run configuration"),
 ])
 def test_eval_of_a_broken_run_directory_exits_2_with_one_line(tmp_path, config, model, message):

@@ -63,7 +63,9 @@ def _parser(prog="python -m zoo"):
     train.add_argument("--learning-rate", type=float, help="Adam learning rate instead of the recipe's")
     _add_speed_arguments(train)
     train.add_argument("--resume", action="store_true",
-                       help="continue the interrupted run in --out from its last finished epoch")
+                       help="continue the interrupted run in --out from its last finished epoch (its settings "
+                            "unless given again: each change, e.g. --learning-rate, is recorded in config.json "
+                            "with the epoch it takes effect; --epochs fewer than finished is refused)")
     train.add_argument("--from", dest="from_run", metavar="RUN_DIR",
                        help="a finished run whose trained model this recipe builds on (two-stage training, e.g. "
                             "a prior over the frozen codes of a vqvae run); its dataset is the default")

@@ -3,9 +3,9 @@
 TensorFlow 2.19-2.21 write absl log lines from C++ before absl's logging is initialised, and
 those ignore ``TF_CPP_MIN_LOG_LEVEL`` (tensorflow/tensorflow#100442, open): "WARNING: All log
 messages before absl::InitializeLog() is called are written to STDERR", oneDNN and CUDA-stub
-notices, "failed call to cuInit" on a machine without a GPU. :func:`filtered_stderr` routes
-file descriptor 2 through a thread that drops exactly those lines and passes everything else
-(warnings, errors, tracebacks) through unchanged. The command lines use it; a library user's
+notices, "failed call to cuInit" on a machine without a GPU, and LiteRT's note that it uses its
+XNNPACK delegate. :func:`filtered_stderr` routes file descriptor 2 through a thread that drops
+exactly those lines and passes everything else (warnings, errors, tracebacks) through unchanged. The command lines use it; a library user's
 process is left alone.
 """
 
@@ -22,7 +22,8 @@ NOISE = re.compile(
     rb"|[IWE]\d{4} [\d:. ]+\d+ (port\.cc|cudart_stub\.cc|cuda_platform\.cc|cuda_executor\.cc|cuda_dnn\.cc"
     rb"|cuda_blas\.cc|cuda_fft\.cc|computation_placer\.cc|cpu_feature_guard\.cc|device_compiler\.h"
     rb"|dump_mlir_util\.cc|assert_op\.cc|service\.cc|cpu_client\.cc):\d+\]"
-    rb"|To enable the following instructions: .* in other operations, rebuild TensorFlow)")
+    rb"|To enable the following instructions: .* in other operations, rebuild TensorFlow"
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)")
 
 
 def is_noise(line):

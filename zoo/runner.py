@@ -444,7 +444,8 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         run_dir: the run directory (checked with ``check_run_dir`` by the caller).
         speed: the ``Speed`` options (strategy, precision, XLA, steps per execution).
         num_samples: importance samples of the test log-likelihood in ``metrics.json``.
-        verbose: Keras ``fit`` verbosity.
+        verbose: ``fit`` verbosity: 0 silent, 1 Keras's progress bar, 2 one plain line per epoch
+            (``zoo.progress.EpochLine``).
         resuming: continue the interrupted run in ``run_dir`` from its backup (its ``config.json``
             and ``history.csv`` are kept).
         command: the command line recorded in ``config.json``.
@@ -481,38 +482,44 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
         training.compile_model(model, learning_rate=learning_rate, **options)
     train_ds, test_ds = training_pipelines(model, recipe, dataset, x_train, x_test, batch_size, seed, y_train, y_test)
 
-    history, resumed_at = [], 0
+    history, resumed_at, changed = [], 0, {}
+    # The settings a resumed run may change; each change is recorded with the epoch it takes effect.
+    settings = {"dataset": dataset, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                "seed": seed, "model_overrides": dict(model_overrides or {}), "data_dir": data_dir,
+                "strategy": speed.strategy, "replicas": strategy.num_replicas_in_sync, "precision": speed.precision,
+                "compile": options, "versions": versions()}
     with _cli_errors():
         if resuming:  # a torn or foreign backup or history is found here, not inside fit
             history, resumed_at = run.resume_state(model, train_ds)
+            if resumed_at > epochs:  # refused: training cannot be undone, and finishing at once says nothing
+                raise CliError(f"--resume: {run_dir} has finished {resumed_at} epochs, more than --epochs {epochs}; "
+                               f"pass --epochs {resumed_at} or more (without --epochs it trains to the recorded "
+                               f"{read_run_config(run_dir, need_dataset=False).get('epochs')})")
+            changed = run.record_resume(settings, resumed_at, command)
         else:
             run.write_config({
                 "recipe": recipe.to_dict(),
-                "dataset": dataset,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-                "seed": seed,
-                "model_overrides": dict(model_overrides or {}),
-                "data_dir": data_dir,
+                **settings,
                 "input_shape": list(x_train.shape[1:]),
                 "num_train": int(len(x_train)),
                 "num_test": int(len(x_test)),
-                "strategy": speed.strategy,
-                "replicas": strategy.num_replicas_in_sync,
-                "precision": speed.precision,
-                "compile": options,
-                "versions": versions(),
                 "command": command,
                 "from_run": from_run,
             })
 
     stop_on_nan = training.StopOnNaN()
-    callbacks = build_callbacks(recipe) + [stop_on_nan] + run.callbacks(history)
+    callbacks = build_callbacks(recipe) + [stop_on_nan] + run.callbacks(history, learning_rate=learning_rate)
+    if verbose == 2:  # one plain line per epoch (Keras's verbose=2 prints two)
+        from zoo.progress import EpochLine
+
+        callbacks.append(EpochLine())
+        verbose = 0
     if not quiet:
         print(f"training {recipe.name} on {dataset}: {len(x_train)} examples, {epochs} epochs, batch {batch_size}"
               + (f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else "")
-              + (f", resuming after epoch {resumed_at}" if resumed_at else ""), flush=True)
+              + (f", resuming after epoch {resumed_at}" if resumed_at else "")
+              + "".join(f", {k} {was} -> {now}" for k, (was, now) in changed.items() if k != "versions"),
+              flush=True)
     start = time.perf_counter()
     try:
         model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks,

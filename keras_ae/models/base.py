@@ -46,7 +46,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_ae import _checks, samplers
+from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import DEFAULT_KERNEL_INITIALIZER, DecoderBody, EncoderBody, kernel_initializer_config
 from keras_ae.models import steps as _steps
 
@@ -569,9 +569,14 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         return self._reconstruct(x, **self.check_condition(condition, _rows(x), "reconstruct"))
 
     def score(self, x: ArrayLike, **condition: ArrayLike) -> tf.Tensor:
-        """Per-example anomaly score ``[B]`` (larger is more anomalous)."""
+        """Per-example anomaly score ``[B]`` (larger is more anomalous).
+
+        Huge finite input that overflows float32 scores ``+inf``, never NaN
+        (:func:`keras_ae.objectives.worst_score_on_overflow`), as in the exported signature.
+        """
         x = self.check_inputs(x)
-        return self._score(x, **self.check_condition(condition, _rows(x), "score"))
+        score = self._score(x, **self.check_condition(condition, _rows(x), "score"))
+        return objectives.worst_score_on_overflow(score)
 
     def encode_outputs(self, x: ArrayLike, **condition: ArrayLike) -> Dict[str, tf.Tensor]:
         """Named outputs of the ``encode`` signature: ``{"code": ...}`` plus a family's posterior parameters."""

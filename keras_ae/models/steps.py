@@ -293,6 +293,19 @@ class TrainingLoop:
         taken = {id(v) for g in self.PARAMETER_GROUPS for v in self.parameter_group_variables(g)}
         return [v for v in self.trainable_variables if id(v) not in taken]
 
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Keras's ``load_weights``, every optimizer built first on its own variables.
+
+        The main optimizer gets all trainable variables but the parameter groups', each group's
+        optimizer its group's (:meth:`_build_optimizers`), so the optimizer state of a backup or
+        a ``.weights.h5`` file is restored. Left unbuilt, Keras would skip that state with a
+        warning (or, built on every variable, find a count that does not match), and a resumed
+        run would silently diverge from an uninterrupted one.
+        """
+        if self.built:
+            self._build_optimizers()
+        return super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
+
     def _build_optimizers(self):
         """Create every optimizer's slots in scope, before any (fused, XLA) step runs."""
         with self.distribute_strategy.scope():

@@ -14,6 +14,8 @@ module          what it holds
 ``parity``      comparison with Keras, sample checks, latency and size measurements
 ``rest``        TF Serving REST bodies and answers offline, the ``models.config`` text
 ``errors``      :class:`ExportError`
+``publish``     a whole version (SavedModel, TFLite files, sidecars, REST bodies) staged in
+                one hidden folder and published by one rename; leftovers of killed exports
 =============== ==========================================================================
 
 Every public name is re-exported here.
@@ -29,6 +31,7 @@ Example::
 from keras_ae.serving.errors import ExportError
 from keras_ae.serving.parity import (check_samples, compare_outputs, file_size, human_size, max_parity_error,
                                      measure_latency, probe_batch, runner_parity)
+from keras_ae.serving.publish import StagedVersion, remove_leftovers, staged_version, tflite_link
 from keras_ae.serving.rest import models_config, predict_rest, rest_request
 from keras_ae.serving.saved_model import (check_model_name, check_version, export_saved_model, next_version,
                                           saved_model_parity, saved_model_runner, write_saved_model)
@@ -36,7 +39,7 @@ from keras_ae.serving.sidecar import data_range, sidecar_path, tflite_sidecar
 from keras_ae.serving.signatures import (build_export_archive, calibration_inputs, check_exportable, endpoints,
                                          export_functions, input_names, probe_inputs, signature_names)
 from keras_ae.serving.tflite import (QUANTIZATIONS, Conversion, check_quantization, check_representative_data,
-                                     convert_tflite, export_tflite, litert_interpreter, tflite_parity, tflite_runner)
+                                     check_signatures, convert_tflite, export_tflite, litert_interpreter, tflite_parity, tflite_runner)
 
 __all__ = [
     "ExportError",
@@ -44,10 +47,11 @@ __all__ = [
     "build_export_archive", "calibration_inputs", "Conversion",
     "next_version", "check_version", "check_model_name", "write_saved_model", "export_saved_model",
     "saved_model_runner", "saved_model_parity",
-    "QUANTIZATIONS", "check_quantization", "check_representative_data", "convert_tflite", "export_tflite",
+    "QUANTIZATIONS", "check_quantization", "check_representative_data", "check_signatures", "convert_tflite", "export_tflite",
     "litert_interpreter", "tflite_runner", "tflite_parity",
     "sidecar_path", "tflite_sidecar", "data_range",
     "compare_outputs", "check_samples", "runner_parity", "probe_batch", "max_parity_error", "measure_latency",
     "file_size", "human_size",
     "rest_request", "predict_rest", "models_config",
+    "StagedVersion", "staged_version", "remove_leftovers", "tflite_link",
 ]

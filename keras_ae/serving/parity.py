@@ -107,9 +107,14 @@ def runner_parity(model, run, x, signatures=None):
 
 
 def max_parity_error(parity, signatures=("decode", "reconstruct")):
-    """The largest error over ``signatures`` in a parity dict (from :func:`runner_parity`)."""
-    errors = parity["max_abs_error"]
-    return max(max(errors[s].values()) for s in signatures if s in errors)
+    """The largest error over ``signatures`` in a parity dict (from :func:`runner_parity`).
+
+    A file holding none of ``signatures`` (a TFLite file of other signatures) gives the largest
+    error over those it holds, and ``None`` when it holds no deterministic signature.
+    """
+    errors = {sig: values for sig, values in parity["max_abs_error"].items() if values}
+    chosen = [sig for sig in signatures if sig in errors] or list(errors)
+    return max(max(errors[sig].values()) for sig in chosen) if chosen else None
 
 
 def measure_latency(fn, repeats=20, warmup=2):

@@ -29,6 +29,7 @@ float32 outputs) and makes calibration inputs from the endpoints' probes.
 import numpy as np
 import tensorflow as tf
 
+from keras_ae import objectives
 from keras_ae.serving.errors import ExportError
 
 
@@ -114,8 +115,7 @@ def _in_range(t, spec, data_range):
 
 def _score_output(t):
     """A score from finite input that overflowed float32 (``inf - inf`` = NaN) is ``+inf``: the worst score."""
-    t = _as_export_output(t)
-    return tf.where(tf.math.is_nan(t), tf.constant(np.inf, t.dtype), t)
+    return objectives.worst_score_on_overflow(_as_export_output(t))
 
 
 def _export_function(endpoint, check_finite, data_name=None, data_range=None):

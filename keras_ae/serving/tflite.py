@@ -1,9 +1,10 @@
-"""TFLite export: builtin ops only, four quantizations, every signature, a JSON sidecar, parity.
+"""TFLite export: builtin ops only, four quantizations, every signature (or a subset), a JSON sidecar, parity.
 
 Files run with ``ai-edge-litert`` (``tf.lite.Interpreter`` is deprecated). The int8 converter
 runs in a child process, so a converter crash is an :class:`ExportError`, not a dead export.
 """
 
+import errno
 import os
 import pickle
 import subprocess
@@ -21,7 +22,7 @@ from keras_ae.serving.parity import probe_batch, runner_parity
 from keras_ae.serving.saved_model import write_saved_model
 from keras_ae.serving.sidecar import sidecar_path, tflite_sidecar
 from keras_ae.serving.signatures import calibration_inputs, check_exportable, endpoints, signature_names
-from keras_ae.training.atomic import PUBLIC_FILE_MODE, atomic_write_bytes, atomic_write_json
+from keras_ae.training.atomic import PUBLIC_FILE_MODE, atomic_write_bytes, atomic_write_json, is_disk_full
 
 #: Accepted ``quantization`` values of :func:`export_tflite`.
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -57,8 +58,31 @@ def check_representative_data(model, data, min_examples=1):
     return arr
 
 
-def convert_tflite(model, quantization="none", representative_data=None, num_calibration=200):
-    """Convert ``model`` to TFLite flatbuffer bytes with every signature, builtin ops only.
+def check_signatures(model, signatures):
+    """The signatures a TFLite file of ``model`` should hold: all (``None``) or the named subset, checked.
+
+    ``signatures`` is a sequence of names (or ``"decode,sample"``); an unknown or repeated name
+    is an :class:`ExportError` naming the model's signatures. Returns a tuple in the model's order.
+
+    Example: ``check_signatures(vae, "decode,sample")`` -> ``("decode", "sample")``.
+    """
+    known = signature_names(model)
+    if signatures is None:
+        return known
+    names = [n.strip() for n in signatures.split(",")] if isinstance(signatures, str) else list(signatures)
+    names = [n for n in names if n]
+    if not names:
+        raise ExportError(f"signatures names no signature; {type(model).__name__} exports {', '.join(known)}")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ExportError(f"unknown signature {unknown[0]!r}; {type(model).__name__} exports {', '.join(known)}")
+    if len(set(names)) != len(names):
+        raise ExportError(f"signatures names a signature twice: {', '.join(names)}")
+    return tuple(n for n in known if n in names)
+
+
+def convert_tflite(model, quantization="none", representative_data=None, num_calibration=200, signatures=None):
+    """Convert ``model`` to TFLite flatbuffer bytes with every signature (or ``signatures``), builtin ops only.
 
     Args:
         model: a keras_ae model.
@@ -68,6 +92,9 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
             outputs dequantized inside the model).
         representative_data: ``[N, *data_shape]`` training examples, required for ``"int8"``.
         num_calibration: examples used for calibration, default 200.
+        signatures: the signatures to put in the file (:func:`check_signatures`), default all;
+            a phone app that only decodes and samples ships a smaller file with
+            ``("decode", "sample")``.
     Returns:
         a :class:`Conversion` ``(blob, ops, skipped)``: the flatbuffer bytes, which op sets the
         converter was allowed, and the signatures left out because their ops have no builtin
@@ -78,6 +105,7 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
     check_quantization(quantization)
     check_exportable(model)
     num_calibration = check_positive_int(num_calibration, "num_calibration")
+    wanted = check_signatures(model, signatures)
     if quantization == "int8":
         if representative_data is None:
             raise ExportError("int8 quantization needs representative_data (training examples)")
@@ -91,8 +119,10 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
     with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
         write_saved_model(model, tmp, check_finite=False)
         # Signatures the model itself leaves out of TFLite (say, seeded sampling), with its reason.
-        declared = {name: e.tflite_skip for name, e in endpoints(model).items() if e.tflite_skip}
-        names = [name for name in signature_names(model) if name not in declared]
+        declared = {name: e.tflite_skip for name, e in endpoints(model).items() if e.tflite_skip and name in wanted}
+        names = [name for name in wanted if name not in declared]
+        if not names:
+            raise ExportError(f"no signature of {', '.join(wanted)} converts to TFLite: {declared}")
         try:
             return Conversion(*convert(tmp, names), dict(declared))
         except Exception:  # the converter raises several types (ConverterError, ValueError, ...)
@@ -186,6 +216,8 @@ def _convert_int8_in_child(saved_model_dir, names, calibration):
         result = subprocess.run([sys.executable, "-c", _INT8_CONVERTER_SCRIPT, saved_model_dir, inputs, out],
                                 capture_output=True, text=True, env=env)
         if result.returncode != 0:
+            if is_disk_full(RuntimeError(result.stderr)):
+                raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (the TFLite int8 converter's output)")
             cause = (f"crashed with signal {-result.returncode}" if result.returncode < 0
                      else "failed: " + (result.stderr.strip().splitlines() or ["no message"])[-1])
             raise ExportError(f"the TFLite int8 converter {cause}; this model exports with the other "
@@ -229,8 +261,8 @@ def tflite_parity(model, tflite_path, x):
 
 
 def export_tflite(model, path, quantization="none", representative_data=None, num_calibration=200,
-                  probe_data=None, measure_parity=True):
-    """Write a builtin-ops-only ``.tflite`` with every signature, and a JSON sidecar next to it.
+                  probe_data=None, measure_parity=True, signatures=None):
+    """Write a builtin-ops-only ``.tflite`` with every signature (or ``signatures``), and a JSON sidecar next to it.
 
     The batch axis is dynamic (``-1`` in the shape signature); a runtime resizes the input, which
     ``get_signature_runner`` does by itself. ``sample`` draws with the builtin
@@ -245,6 +277,7 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
         num_calibration: calibration examples for int8, default 200.
         probe_data: inputs for the parity check, default: ``representative_data`` or uniform [0, 1].
         measure_parity: run the file with ai-edge-litert and record errors vs Keras, default True.
+        signatures: the signatures to put in the file, default all (:func:`convert_tflite`).
     Returns:
         the sidecar dict: input shape/dtype/value range, signatures, quantization, parity, size.
 
@@ -257,10 +290,13 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
     if representative_data is not None:
         representative_data = check_representative_data(model, representative_data)
     try:
-        blob, ops_note, skipped = convert_tflite(model, quantization, representative_data, num_calibration)
+        blob, ops_note, skipped = convert_tflite(model, quantization, representative_data, num_calibration,
+                                                 signatures)
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001 - the converter raises many types (ConverterError, ValueError, ...)
+        if is_disk_full(e):  # not a quantization that cannot be made: the whole export fails
+            raise
         raise ExportError(f"the TFLite {quantization} converter failed: {_first_line(e)}") from None
     # The file is run before it is written: a file LiteRT cannot run (an op kernel failing to
     # prepare, e.g. an int8 DIV) is an ExportError and no file is left behind.

@@ -16,9 +16,9 @@ module            what it holds
 Every public name is re-exported here: ``from keras_ae import training; training.make_strategy()``.
 """
 
-from keras_ae.training.atomic import (atomic_directory, atomic_file, atomic_save_model, atomic_write_bytes,
-                                      atomic_write_csv, atomic_write_json, atomic_write_text, load_model_file,
-                                      publish_tree)
+from keras_ae.training.atomic import (DamagedFileError, atomic_directory, atomic_file, atomic_save_model,
+                                      atomic_write_bytes, atomic_write_csv, atomic_write_json, atomic_write_text,
+                                      check_keras_archive, is_disk_full, load_model_file, publish_tree)
 from keras_ae.training.backup import (AtomicBackupAndRestore, HistoryWriter, StopOnNaN, backup_epoch,
                                       backup_weights_path, check_backup, history_rows, nonfinite_weights,
                                       read_history, remove_backup)
@@ -29,8 +29,9 @@ from keras_ae.training.strategies import (PRECISIONS, STRATEGIES, check_global_b
                                           is_chief, make_strategy, parse_tf_config, set_precision)
 
 __all__ = [
-    "atomic_directory", "atomic_file", "atomic_save_model", "atomic_write_bytes", "atomic_write_csv",
-    "atomic_write_json", "atomic_write_text", "load_model_file", "publish_tree",
+    "DamagedFileError", "atomic_directory", "atomic_file", "atomic_save_model", "atomic_write_bytes",
+    "atomic_write_csv", "atomic_write_json", "atomic_write_text", "check_keras_archive", "is_disk_full",
+    "load_model_file", "publish_tree",
     "AtomicBackupAndRestore", "HistoryWriter", "StopOnNaN", "backup_epoch", "backup_weights_path", "check_backup",
     "history_rows", "nonfinite_weights", "read_history", "remove_backup",
     "FolderLock", "LockedError", "folder_lock",

@@ -7,11 +7,14 @@ the old file or the whole new one, never a half-written file. Serving uses these
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 
 import keras
 
@@ -153,6 +156,56 @@ def atomic_directory(final_path):
         raise
 
 
+def is_disk_full(error):
+    """Whether ``error`` (or an exception it was raised from) says the disk or the quota is full.
+
+    Python raises ``OSError(ENOSPC)`` (``EDQUOT`` past a quota); TensorFlow's writers raise
+    ``tf.errors.ResourceExhaustedError`` (or another ``OpError``) whose message holds the C
+    library's "No space left on device", and a child process only prints it.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if os.strerror(errno.ENOSPC) in str(error) or os.strerror(errno.EDQUOT) in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class DamagedFileError(ValueError):
+    """A file that is there but damaged (truncated, overwritten, corrupt): the message names it and how.
+
+    Callers that know the context add what to do (train again, resume, restore a copy).
+    """
+
+
+def check_keras_archive(path):
+    """Raise :class:`DamagedFileError` unless ``path`` is a whole ``.keras`` archive (a zip with its CRCs right).
+
+    A ``.keras`` file is a zip archive; a truncated one has lost its central directory (at the
+    end), and a corrupted one fails a member's CRC-32. Keras reports the first as "File not
+    found", which is wrong: the file is there, and it is damaged.
+    """
+    size = os.path.getsize(path)
+    if size == 0:
+        raise DamagedFileError(f"the model file {path} is damaged (it is empty)")
+    if not zipfile.is_zipfile(path):
+        raise DamagedFileError(f"the model file {path} is damaged (not a whole .keras zip archive: truncated "
+                               f"or overwritten, {size} bytes)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise DamagedFileError(f"the model file {path} is damaged ({e})") from None
+    if bad is not None:
+        raise DamagedFileError(f"the model file {path} is damaged (its member {bad} fails its CRC check)")
+    if "config.json" not in names:
+        raise DamagedFileError(f"the model file {path} is damaged (a zip archive without the model's config.json)")
+
+
 def load_model_file(path):
     """``keras.models.load_model(path)``, the keras-ae classes being registered.
 
@@ -160,9 +213,13 @@ def load_model_file(path):
     every model and layer class; a plain ``keras.saving.load_model`` needs ``import keras_ae``.
 
     Raises:
+        DamagedFileError: the file is there but damaged (:func:`check_keras_archive`).
         ValueError: one line naming the file and what is wrong with it (Keras raises many
-            exception types for a missing, truncated or foreign file).
+            exception types for a missing or foreign file).
     """
+    if not os.path.isfile(path):
+        raise ValueError(f"cannot load the model {path}: there is no such file")
+    check_keras_archive(path)
     try:
         return keras.models.load_model(path)
     except Exception as e:  # noqa: BLE001

@@ -8,10 +8,11 @@ import math
 import os
 import shutil
 
+import h5py
 import keras
 import numpy as np
 
-from keras_ae.training.atomic import atomic_file, atomic_write_csv, atomic_write_json
+from keras_ae.training.atomic import DamagedFileError, atomic_file, atomic_write_csv, atomic_write_json
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -33,14 +34,18 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup_dir: folder of the backup (kept across restarts and after ``fit``).
         write: ``False`` on non-chief multi-worker tasks: they restore from the chief's backup
             (on a shared file system) but never write or delete it.
+        learning_rate: the main optimizer's learning rate after a restore, default None: the
+            backup's. The backup holds the optimizer's state, its learning rate included, so a
+            run resumed with a new rate (say a lower one after a NaN) needs it set again.
 
     Example:
         >>> cb = AtomicBackupAndRestore("runs/vae/backup")  # model.fit(..., callbacks=[cb])
     """
 
-    def __init__(self, backup_dir, write=True):
+    def __init__(self, backup_dir, write=True, learning_rate=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.write = write
+        self.learning_rate = learning_rate
 
     def on_epoch_end(self, epoch, logs=None):
         if not _all_finite(logs) or nonfinite_weights(self.model):
@@ -65,9 +70,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             raise ValueError("AtomicBackupAndRestore needs a built model before fit()")
         weights = backup_weights_path(self.backup_dir)
         if weights is not None:
-            if self.model.optimizer is not None and not self.model.optimizer.built:
-                self.model.optimizer.build(self.model.trainable_variables)
+            # The model builds its optimizers before loading (a keras-ae model each on its own
+            # variables: the main one never on a parameter group's); Keras built a plain model's.
             self.model.load_weights(weights)
+            if self.learning_rate is not None:
+                self.model.optimizer.learning_rate = self.learning_rate
         epoch = backup_epoch(self.backup_dir)
         if epoch:
             self.model._initial_epoch = epoch
@@ -112,8 +119,10 @@ def backup_epoch(backup_dir):
     try:
         with open(path) as f:
             epoch = json.load(f)["epoch"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"the backup metadata {path} is unreadable ({type(e).__name__}: {e})") from None
+    except OSError as e:
+        raise ValueError(f"the backup metadata {path} cannot be read: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise DamagedFileError(f"the backup metadata {path} is damaged ({type(e).__name__}: {e})") from None
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"the backup metadata {path} holds epoch {epoch!r}, not a count of epochs")
     return epoch
@@ -152,13 +161,20 @@ def check_backup(model, backup_dir):
             raise ValueError(f"the backup {backup_dir} names epoch {epoch} but holds no weights file")
         return 0
     try:
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+        with h5py.File(weights, "r") as f:
+            f.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except Exception as e:  # noqa: BLE001 - h5py raises OSError, KeyError, ... for a torn file
+        raise DamagedFileError(f"the backup weights {weights} are damaged ({_first_line(e)})") from None
+    try:
         model.load_weights(weights)
-    except Exception as e:  # noqa: BLE001 - h5py and Keras raise many types for a torn file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"the backup weights {weights} cannot be loaded: {reason}") from None
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for weights that do not fit
+        raise ValueError(f"the backup weights {weights} do not fit this model: {_first_line(e)}") from None
     return epoch
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def remove_backup(backup_dir):
@@ -211,8 +227,10 @@ def read_history(path):
             raise ValueError("it has no epoch column")
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
                 for row in rows]
-    except (OSError, ValueError, TypeError, csv.Error) as e:
-        raise ValueError(f"the history {path} is unreadable: {e}") from None
+    except OSError as e:
+        raise ValueError(f"the history {path} cannot be read: {e.strerror}") from None
+    except (ValueError, TypeError, csv.Error) as e:
+        raise DamagedFileError(f"the history {path} is damaged: {e}") from None
 
 
 def history_rows(history):

@@ -40,27 +40,37 @@ class RunDirectoryError(ValueError):
     """A run directory that cannot be used as asked: missing, foreign, complete, interrupted or unreadable."""
 
 
-def read_json(path, expect=None):
+#: What to do about a damaged ``config.json``.
+CONFIG_ADVICE = ("restore it from a copy: it holds the run's settings, which eval, export and --resume read "
+                 "(python -m zoo train writes it first)")
+
+
+def read_json(path, expect=None, advice=None):
     """The JSON document at ``path``, or :class:`RunDirectoryError` saying why it cannot be read.
 
-    ``expect=dict`` also refuses a document that is not a JSON object.
+    A file that is there but not JSON (truncated, overwritten) is named as damaged, followed by
+    ``advice`` (what to do) when given. ``expect=dict`` also refuses a document that is not a
+    JSON object.
     """
     import json
 
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             document = json.load(f)
-    except (OSError, ValueError) as e:
-        raise RunDirectoryError(f"cannot read {path}: {e}") from None
+    except OSError as e:
+        raise RunDirectoryError(f"cannot read {path}: {e.strerror or e}") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise RunDirectoryError(f"{path} is damaged (not JSON: {e})" + (f"; {advice}" if advice else "")) from None
     if expect is dict and not isinstance(document, dict):
-        raise RunDirectoryError(f"{path} must hold a JSON object, got {type(document).__name__}")
+        raise RunDirectoryError(f"{path} must hold a JSON object, got {type(document).__name__}"
+                                + (f"; {advice}" if advice else ""))
     return document
 
 
 def read_run_config(run_dir, need_dataset=True):
     """The ``config.json`` of a run directory, checked to be one (a recipe, a dataset), or :class:`RunDirectoryError`."""
     path = os.path.join(run_dir, CONFIG)
-    config = read_json(path, expect=dict)
+    config = read_json(path, expect=dict, advice=CONFIG_ADVICE)
     recipe = config.get("recipe")
     if not isinstance(recipe, dict) or not isinstance(recipe.get("name"), str) \
             or (need_dataset and not isinstance(config.get("dataset"), str)):
@@ -105,6 +115,12 @@ def check_run_dir(run_dir, recipe_name, resume, chief=True):
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise RunDirectoryError(f"--out {run_dir} is a file, not a run directory")
     if os.path.exists(os.path.join(run_dir, MODEL)):
+        try:
+            atomic.check_keras_archive(os.path.join(run_dir, MODEL))
+        except atomic.DamagedFileError as e:
+            config = read_run_config(run_dir, need_dataset=False) if os.path.isfile(os.path.join(run_dir, CONFIG)) \
+                else None
+            raise RunDirectoryError(f"{e}; {damaged_model_advice(run_dir, config)}") from None
         raise RunDirectoryError(f"{run_dir} already holds a trained model (a complete run); choose another --out")
     if not os.path.isfile(os.path.join(run_dir, CONFIG)):
         if resume:
@@ -140,8 +156,25 @@ def load_run(run_dir):
                f"--out {run_dir} --resume`)" if os.path.isdir(os.path.join(run_dir, BACKUP)) else ""))
     try:
         return config, atomic.load_model_file(model_path)
+    except atomic.DamagedFileError as e:
+        raise RunDirectoryError(f"{e}; {damaged_model_advice(run_dir, config)}") from None
     except ValueError as e:
         raise RunDirectoryError(str(e)) from None
+
+
+def damaged_model_advice(run_dir, config=None):
+    """What to do about a damaged ``model.keras`` of ``run_dir``: finish it again from its backup, else retrain."""
+    recipe = (config or {}).get("recipe")
+    name = recipe.get("name", "NAME") if isinstance(recipe, dict) else "NAME"
+    if os.path.isdir(os.path.join(run_dir, BACKUP)):
+        return (f"its backup is still there: delete it and finish the run again with `python -m zoo train {name} "
+                f"--out {run_dir} --resume`")
+    return f"restore it from a copy, or train the run again (`python -m zoo train {name} --out NEW_DIR`)"
+
+
+#: What to do about a damaged backup or history: the run cannot continue from it.
+BACKUP_ADVICE = ("delete the backup folder to train the run again from its first epoch with --resume, "
+                 "or choose another --out")
 
 
 def versions():
@@ -198,6 +231,10 @@ class RunDirectory:
         try:
             history = backup.read_history(self.history_path)
             resumed_at = backup.check_backup(model, self.backup_dir)
+        except atomic.DamagedFileError as e:
+            advice = (f"delete {self.history_path} to resume without the earlier epochs' rows"
+                      if str(e).startswith("the history") else BACKUP_ADVICE)
+            raise RunDirectoryError(f"cannot resume {self.path}: {str(e).splitlines()[0]}; {advice}") from None
         except ValueError as e:
             raise RunDirectoryError(f"cannot resume {self.path}: {str(e).splitlines()[0]}") from None
         per_epoch = 2 if int(train_ds.cardinality()) > 0 else 1
@@ -214,19 +251,48 @@ class RunDirectory:
         except OSError as e:
             raise RunDirectoryError(f"cannot write {path}: {e.strerror or e}") from None
 
-    def callbacks(self, history: list) -> list:
+    def record_resume(self, settings: dict, resumed_at: int, command: Optional[str] = None) -> dict:
+        """Record in ``config.json`` the settings a resumed run changes, with the epoch they take effect.
+
+        ``settings`` (``{"epochs": 200, "learning_rate": 1e-4, ...}``) replace the recorded ones,
+        so a later ``--resume`` keeps them; each one that differs is appended to ``"changes"``
+        as ``{"setting", "was", "now", "from_epoch"}`` (``from_epoch = resumed_at + 1``, the
+        first epoch trained with it), and each resume to ``"resumes"`` (after which epoch, the
+        command). Returns ``{setting: (was, now)}`` of the changes. Nothing is written on a
+        non-chief task.
+        """
+        import json
+
+        path = os.path.join(self.path, CONFIG)
+        config = read_run_config(self.path, need_dataset=False)
+        plain = json.loads(json.dumps(settings))  # tuples as lists, as they are read back
+        changed = {key: (config.get(key), value) for key, value in plain.items() if config.get(key) != value}
+        config.update(plain)
+        config.setdefault("changes", []).extend(
+            {"setting": key, "was": was, "now": now, "from_epoch": resumed_at + 1} for key, (was, now) in changed.items())
+        config.setdefault("resumes", []).append({"after_epoch": resumed_at, "command": command,
+                                                 "changed": sorted(changed)})
+        if self.chief:
+            try:
+                atomic.atomic_write_json(path, config)
+            except OSError as e:
+                raise RunDirectoryError(f"cannot write {path}: {e.strerror or e}") from None
+        return changed
+
+    def callbacks(self, history: list, learning_rate: Optional[float] = None) -> list:
         """The run directory's per-epoch callbacks: TensorBoard logs, ``history.csv``, the atomic backup.
 
         ``history``: the rows already written (:meth:`resume_state`), continued by the writer.
         The history comes before the backup, so it is never behind the epoch restored; the
-        backup is kept when ``fit`` ends and removed only by :meth:`finish`.
+        backup is kept when ``fit`` ends and removed only by :meth:`finish`. ``learning_rate``:
+        the rate a resumed run trains with (the backup's optimizer state holds the old one).
         """
         import keras
 
         os.makedirs(self.write_dir, exist_ok=True)
         return [keras.callbacks.TensorBoard(log_dir=os.path.join(self.write_dir, TENSORBOARD), write_graph=False),
                 backup.HistoryWriter(self.history_path, history),
-                backup.AtomicBackupAndRestore(self.backup_dir, write=self.chief)]
+                backup.AtomicBackupAndRestore(self.backup_dir, write=self.chief, learning_rate=learning_rate)]
 
     def record_failure(self, failed: dict) -> None:
         """Write ``metrics.json`` of a failed run (``status: failed`` and why), on the chief."""
