@@ -199,16 +199,27 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
 
 # -- training: NaN, interruption, full disk ----------------------------------------------------
 class PoisonAtEpoch(keras.callbacks.Callback):
-    """Make one weight NaN when epoch ``epoch`` (0-based) begins."""
+    """Make one weight NaN in epoch ``epoch`` (0-based): when it begins (the next batch's loss is NaN),
+    or, with ``after_logging``, once its training and validation losses are logged finite and before
+    the epoch ends (only the weights are not finite)."""
 
-    def __init__(self, epoch, index):
+    def __init__(self, epoch, index, after_logging=False):
         super().__init__()
-        self.epoch, self.index = epoch, index
+        self.epoch, self.index, self.after_logging = epoch, index, after_logging
+        self._current = None
+
+    def _poison(self):
+        variable = self.model.trainable_variables[self.index]
+        variable.assign(variable * np.nan)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            variable = self.model.trainable_variables[self.index]
-            variable.assign(variable * np.nan)
+        self._current = epoch
+        if epoch == self.epoch and not self.after_logging:
+            self._poison()
+
+    def on_test_end(self, logs=None):  # fit's validation, which runs after the epoch's last batch
+        if self.after_logging and self._current == self.epoch:
+            self._poison()
 
 
 def _backup_weights_finite(backup_dir):
@@ -222,13 +233,14 @@ def _backup_weights_finite(backup_dir):
 @pytest.mark.parametrize("poisoned,match", [
     # The decoder's last bias: the loss goes NaN, and the message names the loss term.
     (-1, "training stopped: loss became nan at epoch 2, batch "),
-    # The first encoder kernel: XLA's ReLU turns NaN into 0, the loss stays finite, the weights do not.
+    # The first encoder kernel, poisoned after the epoch's losses are logged: they stay finite, the weights
+    # do not (as when XLA's ReLU turns NaN into 0; TF 2.21's kernels keep the NaN, so the poison comes late).
     (0, "training stopped: weights became non-finite in epoch 2 though the logged loss stayed finite"),
 ])
 def test_nan_at_a_later_epoch_keeps_the_last_good_epoch_and_resumes(poisoned, match, tmp_path, monkeypatch, capsys):
     run_dir = str(tmp_path / "run")
     build = runner.build_callbacks
-    monkeypatch.setattr(runner, "build_callbacks", lambda recipe: build(recipe) + [PoisonAtEpoch(1, poisoned)])
+    monkeypatch.setattr(runner, "build_callbacks", lambda recipe: build(recipe) + [PoisonAtEpoch(1, poisoned, after_logging=poisoned == 0)])
     err = one_line_error(capsys, 1, lambda: cli.main(["train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST]),
                          match)
     assert "the backup keeps epoch 1" in err
