@@ -29,11 +29,27 @@ def preset_names():
     return sorted(preset_recipes())
 
 
-def from_preset(cls, preset, **overrides):
+def _model_builder(name):
+    """``(builder, family)`` of the registered ``keras_ae>name``: a model class (its own family), or a
+    named configuration (a function building a configured model of the class ``family``); None if neither."""
+    import inspect
+
+    import keras
+
+    build = keras.saving.get_registered_object(f"keras_ae>{name}")
+    if build is None:
+        return None
+    return build, (build if inspect.isclass(build) else build.family)
+
+
+def from_preset(cls, preset, family=None, **overrides):
     """A model of class ``cls`` (or a subclass) from a recipe name, a run directory or a ``.keras`` file.
 
     Args:
-        cls: the class asked for; ``BaseAutoencoder`` accepts any family.
+        cls: the class asked for; ``BaseAutoencoder`` accepts any family; a named configuration
+            (``IWAE``) accepts its own recipes, and files holding its family.
+        family: the model class ``cls`` builds when ``cls`` is a named configuration (``VAE`` for
+            ``IWAE``); default ``cls`` itself.
         preset: a recipe name (untrained model, compiled), a run directory written by
             ``python -m zoo train`` or a ``.keras`` path (trained model, as saved).
         overrides: constructor arguments replacing the recipe's (recipe names only), e.g.
@@ -66,15 +82,18 @@ def from_preset(cls, preset, **overrides):
             raise ValueError(f"unknown preset {preset!r}: not a recipe, a run directory or a .keras file; "
                              f"presets: {', '.join(sorted(recipes)) or 'none installed'}")
         recipe = recipes[preset]
-        family = keras.saving.get_registered_object(f"keras_ae>{recipe.model}")
-        if family is None:
+        found = _model_builder(recipe.model)
+        if found is None:
             raise ValueError(f"preset {preset!r} names the model {recipe.model!r}, which is not a registered "
-                             "keras_ae class")
-        if not issubclass(family, cls):
+                             "keras_ae class or named configuration")
+        build, built_family = found
+        family = cls if family is None else family
+        named = family is not cls  # cls is a named configuration (IWAE, ...) of the class family
+        if (named and recipe.model != cls.__name__) or not issubclass(built_family, family):
             raise ValueError(f"preset {preset!r} is a {recipe.model}, not a {cls.__name__}; "
                              f"use {recipe.model}.from_preset or BaseAutoencoder.from_preset")
         arguments = {**recipe.model_args, **overrides}
-        model = family(input_shape=data.dataset_shape(recipe.dataset), **arguments)
+        model = build(input_shape=data.dataset_shape(recipe.dataset), **arguments)
         model.build()
         model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
         return model

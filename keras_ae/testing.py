@@ -12,7 +12,14 @@ checks, raising ``AssertionError`` with what failed:
 4. ``.keras`` save and load: equal outputs and optimizer state (every parameter group's);
 5. every declared export signature, run eagerly, returns named outputs of the declared dtypes;
 6. seeded determinism: ``sample``, a stochastic ``decode`` and ``log_likelihood`` repeat with a seed;
-7. SavedModel export (loaded back with ``tf.saved_model.load``; deterministic signatures equal
+7. codes: ``encode`` and ``encode_outputs`` give codes of ``code_spec`` (shape and dtype; every
+   part of a structured code);
+8. refusals: data with a NaN, and for a unit-interval likelihood data outside [0, 1], is a
+   ``ValueError`` from every public method that takes data (and from ``fit``);
+9. importance weights (probabilistic models): with one sample, ``log_importance_weights`` is the
+   ELBO estimated from that sample, ``log p(x|z) + log p(z) - log q(z|x)``; averaged over many
+   draws it matches the model's ``elbo`` term within the Monte Carlo standard error;
+10. SavedModel export (loaded back with ``tf.saved_model.load``; deterministic signatures equal
    Keras, stochastic ones fresh and well shaped) and TFLite (builtin ops, float32) where asked.
 
 Example::
@@ -37,6 +44,13 @@ from keras_ae import serving
 #: SGD: Adam's first steps are ``lr * sign(g)`` for any gradient above its epsilon, so a
 #: round-off sign flip of a near-zero gradient would move a weight by ``2 * lr``.
 PATH_TOLERANCE = 1e-4
+#: k = 1 importance weights drawn to estimate the ELBO's expectation (check 9): their standard
+#: error shrinks as ``1 / sqrt(ELBO_DRAWS)``; 256 draws of a tiny model cost well under a second.
+ELBO_DRAWS = 256
+#: standard errors allowed between that mean and the model's ``elbo`` term, averaged over the
+#: batch. The test statistic is approximately normal (a mean over the batch of independent
+#: errors), so 5 standard errors fail by chance with probability below 1e-6.
+ELBO_SIGMAS = 5.0
 
 
 def _batch(x, extras):
@@ -156,6 +170,121 @@ def check_seeded_determinism(model, x):
         np.testing.assert_array_equal(a, b, err_msg=f"{name}.log_likelihood is not repeatable with a seed")
 
 
+def _parts(codes, spec):
+    """``{key: (tensor, TensorSpec)}`` of a code: one entry per part of a structured code, else ``{None: ...}``."""
+    if isinstance(spec, dict):
+        return {key: (codes[key], part) for key, part in spec.items()}
+    return {None: (codes, spec)}
+
+
+def check_codes(model, x, condition=None):
+    """``encode`` and ``encode_outputs`` give codes of ``code_spec``: shape ``[B, *spec.shape]`` and dtype.
+
+    A structured code (``code_spec`` a dict) is a dict with exactly the spec's keys, each part
+    checked; ``encode_outputs`` (the exported ``encode``) holds the same code under ``"code"``
+    (or under each part's key) beside any posterior parameters.
+    """
+    name, condition = type(model).__name__, condition or {}
+    spec = model.code_spec
+    codes = model.encode(x, **condition)
+    outputs = model.encode_outputs(x, **condition)
+    if isinstance(spec, dict):
+        assert isinstance(codes, dict) and sorted(codes) == sorted(spec), (
+            f"{name}.encode gave {sorted(codes) if isinstance(codes, dict) else type(codes).__name__}, "
+            f"code_spec has the parts {sorted(spec)}")
+        exported = outputs
+    else:
+        assert not isinstance(codes, dict), f"{name}.encode gave a dict, code_spec is one tensor"
+        exported = outputs["code"]
+    exported_parts = _parts(exported, spec)
+    for key, (code, part) in _parts(codes, spec).items():
+        label = "" if key is None else f"[{key!r}]"
+        for source, value in (("encode", code), ("encode_outputs", exported_parts[key][0])):
+            value = tf.convert_to_tensor(value)
+            expected = (len(x),) + tuple(part.shape)
+            assert tuple(value.shape) == expected, (f"{name}.{source}{label} has shape {tuple(value.shape)}, "
+                                                    f"code_spec says {expected}")
+            assert value.dtype == part.dtype, (f"{name}.{source}{label} has dtype {value.dtype.name}, "
+                                               f"code_spec says {tf.as_dtype(part.dtype).name}")
+        np.testing.assert_allclose(np.asarray(code), np.asarray(exported_parts[key][0]), rtol=1e-6, atol=1e-6,
+                                   err_msg=f"{name}: encode{label} and encode_outputs differ")
+
+
+def _refused(call, what, name):
+    try:
+        call()
+    except ValueError:
+        return
+    raise AssertionError(f"{name} accepted {what}")
+
+
+def check_refusals(model, x, condition=None):
+    """A NaN, and for a unit-interval likelihood a value outside [0, 1], is a ``ValueError`` of
+    every public method that takes data: ``encode``, ``encode_outputs``, ``reconstruct``,
+    ``score``, ``fit`` (a NumPy array, refused before training), and for a probabilistic model
+    ``importance_samples``, ``log_importance_weights`` and ``log_likelihood``.
+    """
+    name, condition = type(model).__name__, condition or {}
+    bad = {"a NaN": np.float32(np.nan)}
+    if model.unit_interval_data:
+        bad["a value above 1"] = np.float32(1.5)
+        bad["a value below 0"] = np.float32(-0.5)
+    calls = {
+        "encode": lambda v: model.encode(v, **condition),
+        "encode_outputs": lambda v: model.encode_outputs(v, **condition),
+        "reconstruct": lambda v: model.reconstruct(v, **condition),
+        "score": lambda v: model.score(v, **condition),
+        "fit": lambda v: model.fit(v, epochs=1, verbose=0),
+    }
+    if model.is_probabilistic:
+        calls["importance_samples"] = lambda v: model.importance_samples(v, 2, seed=0, **condition)
+        calls["log_importance_weights"] = lambda v: model.log_importance_weights(v, 2, seed=0, **condition)
+        calls["log_likelihood"] = lambda v: model.log_likelihood(v, num_samples=2, seed=0, **condition)
+    for what, value in bad.items():
+        data = np.array(x, np.float32, copy=True)
+        data.reshape(-1)[data.size // 2] = value
+        for method, call in calls.items():
+            _refused(lambda: call(data), f"{what} in x ({method})", name)
+    return sorted(bad)
+
+
+def check_importance_weights(model, x, condition=None, elbo_extras=None, draws=ELBO_DRAWS):
+    """The ``k = 1`` importance weight is the one-sample ELBO, and its mean is the model's ELBO.
+
+    1. ``log_importance_weights(x, 1, seed)`` equals ``log p(x|z) + log p(z) - log q(z|x)`` of the
+       draw ``z`` of ``importance_samples(x, 1, seed)`` (within float32 round-off);
+    2. the mean over ``draws`` independent such weights (one call with ``num_samples=draws``: its
+       rows are independent ``k = 1`` weights) estimates ``ELBO(x) = E_q[log p(x, z) - log q(z|x)]``;
+       the model's ``elbo`` term (``loss_terms`` in evaluation mode, with ``elbo_extras``) is
+       another estimate of it (a few draws of ``log p(x|z)`` and an analytic or Monte Carlo KL).
+       Their difference, averaged over the batch, must lie within ``ELBO_SIGMAS`` standard errors.
+       The variance of the model's estimate is bounded by one draw's: the larger of the sample
+       variances of ``log w`` and of ``log p(x|z)``, which is what a one-draw term with a Monte
+       Carlo or an analytic KL varies by.
+
+    Returns ``(mean difference, its standard error)`` in nats.
+    """
+    name, condition = type(model).__name__, condition or {}
+    record = model.importance_samples(x, 1, seed=11, **condition)
+    one = np.asarray(model.log_importance_weights(x, 1, seed=11, **condition), np.float64)
+    parts = [np.asarray(t, np.float64) for t in (record.log_px_given_z, record.log_pz, record.log_qz)]
+    by_hand = parts[0] + parts[1] - parts[2]
+    assert one.shape == (1, len(x)), f"{name}.log_importance_weights(x, 1) has shape {one.shape}"
+    np.testing.assert_allclose(one, by_hand, rtol=1e-5, atol=1e-4,
+                               err_msg=f"{name}: the k = 1 log weight is not log p(x|z) + log p(z) - log q(z|x)")
+    record = model.importance_samples(x, draws, seed=12, **condition)
+    log_w = np.asarray(record.log_weights(), np.float64)  # [draws, B]
+    log_px = np.asarray(record.log_px_given_z, np.float64)
+    elbo = np.asarray(model.loss_terms(x, **(condition if elbo_extras is None else elbo_extras))["elbo"], np.float64)
+    difference = np.mean(log_w.mean(axis=0) - elbo)
+    variance = log_w.var(axis=0, ddof=1) / draws + np.maximum(log_w.var(axis=0, ddof=1), log_px.var(axis=0, ddof=1))
+    error = float(np.sqrt(variance.sum()) / len(x))
+    assert abs(difference) <= ELBO_SIGMAS * error + 1e-4, (
+        f"{name}: the mean k = 1 log weight differs from the elbo term by {difference:.4g} nats "
+        f"({abs(difference) / max(error, 1e-12):.1f} standard errors of {error:.3g})")
+    return float(difference), error
+
+
 def check_save_load(model, x, path):
     """Save to ``.keras``, load, compare outputs and every optimizer's step count."""
     name = type(model).__name__
@@ -203,7 +332,7 @@ def check_tflite(model, x, path):
 
 
 def check_model(make_model, x, extras=None, *, batch_size=None, learning_rate=1e-2, tmp_dir=None,
-                saved_model=True, tflite=True, mirrored=True):
+                saved_model=True, tflite=True, mirrored=True, condition=None, elbo_extras=None):
     """Put a model through the whole contract (see the module docstring); returns a report dict.
 
     Args:
@@ -214,9 +343,16 @@ def check_model(make_model, x, extras=None, *, batch_size=None, learning_rate=1e
         learning_rate: SGD learning rate, default 1e-2.
         tmp_dir: where files go, default a new temporary folder.
         saved_model, tflite, mirrored: run those checks, default True.
+        condition: the conditioning keywords the public methods need (a conditional VAE's
+            ``{"y": labels}``), default none.
+        elbo_extras: the batch entries under which the ``elbo`` term bounds the same quantity as
+            the importance weights given ``condition`` (check 9), default ``condition``. A
+            semi-supervised model's weights without a label marginalise it, as its ``elbo`` does
+            for unlabelled rows: pass every row unlabelled.
     """
     x = np.asarray(x, np.float32)
     extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
+    condition = {k: np.asarray(v) for k, v in (condition or {}).items()}
     batch_size = batch_size or max(1, len(x) // 4)
     tmp_dir = tmp_dir or tempfile.mkdtemp(prefix="keras_ae_harness_")
     report = {}
@@ -229,7 +365,12 @@ def check_model(make_model, x, extras=None, *, batch_size=None, learning_rate=1e
     model.post_fit(x, seed=0)
     report["signatures"] = check_endpoints(model, x)
     check_seeded_determinism(model, x)
-    check_save_load(model, x, os.path.join(tmp_dir, "model.keras"))
+    check_codes(model, x, condition)
+    if model.is_probabilistic:
+        report["elbo_difference"] = check_importance_weights(model, x, condition, elbo_extras)
+    loaded = check_save_load(model, x, os.path.join(tmp_dir, "model.keras"))
+    # after the save: a refused fit must leave nothing behind, but the saved state is what was checked
+    report["refused"] = check_refusals(loaded, x, condition)
     if saved_model:
         report["saved_model"], _ = check_saved_model(model, x, os.path.join(tmp_dir, "exports"))
     if tflite:

@@ -1,7 +1,7 @@
 """Toy models written only for tests: one per extension point of the model contract.
 
 Each is a few lines on top of the contract, which is the point: a label-conditioned loss, a grid
-of integer codes, a learned mixture prior, a second optimizer on its own parameter group, and a
+of integer codes, a learned mixture prior (a prior part), a second optimizer on its own parameter group, and a
 stochastic decoder that samples pixel by pixel. ``docs/adding-a-model.md`` walks through them.
 """
 
@@ -13,6 +13,7 @@ import tensorflow_probability as tfp
 from keras_ae import objectives, samplers
 from keras_ae.models import VAE, Autoencoder, BaseAutoencoder
 from keras_ae.models.base import Endpoint
+from keras_ae.parts import Prior
 
 tfd = tfp.distributions
 
@@ -97,28 +98,41 @@ class GridCodeAutoencoder(BaseAutoencoder):
 
 
 @keras.saving.register_keras_serializable(package="keras_ae_tests")
-class MixturePriorVAE(VAE):
-    """A learned prior: a mixture of ``components`` diagonal Gaussians with trainable weights.
+class LearnedMixturePrior(Prior):
+    """A learned prior is a part: a mixture of ``components`` diagonal Gaussians with trainable weights.
 
-    No analytic KL exists for a mixture, so the VAE's ``kl`` falls back to Monte Carlo by itself.
+    Its weights are made in ``attach`` for the model's code size. No analytic KL exists for a
+    mixture (it declares none), so the VAE's ``kl`` falls back to Monte Carlo by itself; ``draw``
+    uses TFP's sampler (its TFLite conversion may be skipped, which the sidecar states).
     """
 
-    def __init__(self, input_shape, latent_dim, components=3, **kwargs):
+    def __init__(self, components=3, **kwargs):
+        super().__init__(**kwargs)
         self.components = int(components)
-        super().__init__(input_shape, latent_dim, **kwargs)
-        self.prior_logits = self.add_weight(name="prior_logits", shape=(self.components,), initializer="zeros")
-        self.prior_locs = self.add_weight(name="prior_locs", shape=(self.components, self.latent_dim),
-                                          initializer=keras.initializers.RandomNormal(stddev=1.0, seed=1))
-        self.prior_log_scales = self.add_weight(name="prior_log_scales", shape=(self.components, self.latent_dim),
-                                                initializer="zeros")
 
-    def get_config(self):
-        return {**super().get_config(), "components": self.components}
+    def arguments(self):
+        return {"components": self.components}
 
-    def _prior(self):
+    def attach(self, model):
+        super().attach(model)
+        self.locs = self.add_weight(name="locs", shape=(self.components, self.latent_dim),
+                                    initializer=keras.initializers.RandomNormal(stddev=1.0, seed=1))
+        self.logits = self.add_weight(name="logits", shape=(self.components,), initializer="zeros")
+        self.log_scales = self.add_weight(name="log_scales", shape=(self.components, self.latent_dim),
+                                          initializer="zeros")
+
+    def distribution(self, model):
         return tfd.MixtureSameFamily(
-            tfd.Categorical(logits=self.prior_logits),
-            tfd.Independent(tfd.Normal(self.prior_locs, tf.exp(self.prior_log_scales)), reinterpreted_batch_ndims=1))
+            tfd.Categorical(logits=self.logits),
+            tfd.Independent(tfd.Normal(self.locs, tf.exp(self.log_scales)), reinterpreted_batch_ndims=1))
+
+    def draw(self, model, n, seed=None):
+        return self.distribution(model).sample(n, seed=seed)
+
+
+def MixturePriorVAE(input_shape, latent_dim, components=3, **kwargs):
+    """A VAE with the learned mixture prior above: no new model class, a configuration of parts."""
+    return VAE(input_shape, latent_dim, prior=LearnedMixturePrior(components), **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="keras_ae_tests")

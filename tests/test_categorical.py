@@ -104,7 +104,7 @@ def test_codes_are_one_hot_and_deterministic(binary_digits):
 def test_kl_to_uniform_prior_is_exact(binary_digits):
     model = tiny_categorical()
     q = model.posterior(binary_digits[:6])
-    probs = tf.nn.softmax(q.distribution.logits_parameter()).numpy()  # [B, N, K]
+    probs = tf.nn.softmax(model.posterior_part.logits(q)).numpy()  # [B, N, K]
     expected = np.sum(probs * np.log(probs * 4), axis=(1, 2))
     np.testing.assert_allclose(objectives.kl_divergence(q, model.prior()).numpy(), expected, rtol=1e-4, atol=1e-6)
 

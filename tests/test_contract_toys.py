@@ -65,8 +65,8 @@ def test_learned_mixture_prior_is_what_sample_and_the_exported_sample_draw(data,
     report = check(_small(MixturePriorVAE, latent_dim=2), x, tmp_dir=str(tmp_path))
     model = keras.models.load_model(str(tmp_path / "model.keras"))
     # Move the learned prior far from N(0, I): its samples must follow.
-    model.prior_locs.assign(np.full((3, 2), 4.0, "float32"))
-    model.prior_log_scales.assign(np.full((3, 2), np.log(0.01), "float32"))
+    model.prior_part.locs.assign(np.full((3, 2), 4.0, "float32"))
+    model.prior_part.log_scales.assign(np.full((3, 2), np.log(0.01), "float32"))
     far = model.decode(np.full((1, 2), 4.0, "float32")).numpy()[0]
     np.testing.assert_allclose(model.sample(5, seed=1).numpy(), np.repeat(far[None], 5, 0), atol=2e-2)
     path = serving.export_saved_model(model, str(tmp_path / "moved"), "m")

@@ -102,7 +102,8 @@ def test_factorvae_discriminator_tells_codes_from_their_permute_dims_shuffle(x):
     record = model._importance_samples(tf.constant(x), 1, model.noise_seed(stream=1), training=True)
     z = record.codes[0]
     shuffled = objectives.permute_dims(z, model.noise_seed(stream=5))
-    real, fake = model.discriminator(z)[:, 0].numpy(), model.discriminator(shuffled)[:, 0].numpy()
+    discriminator = model.regularizer_part.discriminator
+    real, fake = discriminator(z)[:, 0].numpy(), discriminator(shuffled)[:, 0].numpy()
     np.testing.assert_allclose(terms["discriminator_loss"].numpy(), np.logaddexp(0, -real) + np.logaddexp(0, fake),
                                rtol=1e-5)
     np.testing.assert_allclose(model.loss_terms(x, training=True)["total_correlation"].numpy(), real, rtol=1e-5)
@@ -114,9 +115,14 @@ def test_factorvae_discriminator_learning_rate_reaches_its_default_optimizer():
     model.compile()
     config = model._group_optimizers["discriminator"].get_config()
     assert config["learning_rate"] == pytest.approx(3e-3) and config["beta_1"] == pytest.approx(0.5)
-    assert models.FactorVAE.DISCRIMINATOR_OPTIMIZER["learning_rate"] == 1e-4  # the class default is untouched
-    assert models.FactorVAE.from_config(model.get_config()).discriminator_learning_rate == pytest.approx(3e-3)
-    with pytest.raises(ValueError, match="discriminator_learning_rate must be"):
+    default = models.FactorVAE(input_shape=SHAPE, latent_dim=2, discriminator_units=(6,))
+    default.compile()
+    assert default._group_optimizers["discriminator"].get_config()["learning_rate"] == pytest.approx(1e-4)
+    clone = models.VAE.from_config(model.get_config())  # a named configuration: a VAE with its parts
+    assert clone.regularizer_part.learning_rate == pytest.approx(3e-3)
+    clone.compile()
+    assert clone._group_optimizers["discriminator"].get_config()["learning_rate"] == pytest.approx(3e-3)
+    with pytest.raises(ValueError, match="learning_rate must be"):
         models.FactorVAE(input_shape=SHAPE, latent_dim=2, discriminator_learning_rate=0.0)
 
 
@@ -144,5 +150,5 @@ def test_capacity_vae_targets_c_and_the_schedule_raises_c_in_the_train_step(x):
     model.fit(x, batch_size=2, epochs=2, verbose=0,  # 8 steps; C goes 0 -> 8 over 4 epochs: 0.5 nats per step
               callbacks=[KLWarmup(epochs=4, start=0.0, end=8.0, variable="capacity")])
     assert float(model.capacity.numpy()) == pytest.approx(3.5)  # the value of the last step (step 7)
-    with pytest.raises(ValueError, match="beta must be 1 for CapacityVAE"):
+    with pytest.raises(ValueError, match="beta must be 1 for the capacity objective"):
         models.CapacityVAE(input_shape=SHAPE, latent_dim=2, beta=4.0)

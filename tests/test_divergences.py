@@ -90,6 +90,7 @@ def test_wae_trains_on_the_codes_and_its_mmd_term_is_the_u_statistic_against_pri
     assert float(weights["kl_objective"]) == 0.0 and weights["mmd"] == 10.0
     with pytest.raises(ValueError, match="alpha is 1 for the WAE"):
         models.WAE(input_shape=SHAPE, latent_dim=2, alpha=0.5)
+    assert model.regularizer_part.deterministic_codes and model.regularizer_part.scale == 6.0
 
 
 def test_infovae_weights_kl_and_mmd_as_zhao_et_al_and_checks_arguments(x):
@@ -101,8 +102,8 @@ def test_infovae_weights_kl_and_mmd_as_zhao_et_al_and_checks_arguments(x):
     prior = model.prior().sample(len(x), seed=model.noise_seed(stream=3))
     expected = objectives.mmd_u_statistic(record.codes[0], prior, "rbf", 3.0, (1.0,))  # stochastic codes
     np.testing.assert_allclose(terms["mmd"].numpy()[0], float(expected), rtol=1e-5, atol=1e-6)
-    assert model.kernel_multipliers == (1.0,)
-    for kwargs, message in ((dict(alpha=1.5), "alpha must be"), (dict(alpha=0.0, mmd_weight=0.5), "mmd_weight must be"),
+    assert model.regularizer_part.kernel_multipliers == (1.0,)
+    for kwargs, message in ((dict(alpha=1.5), "alpha must be"), (dict(alpha=0.0, mmd_weight=0.5), "weight must be"),
                             (dict(kernel="laplace"), "kernel must be one of"), (dict(num_samples=2), "num_samples must be 1"),
                             (dict(kernel_multipliers=()), "kernel_multipliers must be")):
         with pytest.raises(ValueError, match=message):
@@ -112,7 +113,8 @@ def test_infovae_weights_kl_and_mmd_as_zhao_et_al_and_checks_arguments(x):
 def test_adversarial_autoencoder_trains_its_discriminator_on_its_own_optimizer(x):
     model = _model("AdversarialAutoencoder", discriminator_units=(6,))
     group = {id(v) for v in model.parameter_group_variables("discriminator")}
-    assert group == {id(v) for v in model.discriminator.trainable_variables} and len(group) == 4
+    discriminator = model.regularizer_part.discriminator
+    assert group == {id(v) for v in discriminator.trainable_variables} and len(group) == 4
     assert not group & {id(v) for v in model.main_trainable_variables()}
     model.compile()
     opt = model._group_optimizers["discriminator"]
@@ -121,7 +123,7 @@ def test_adversarial_autoencoder_trains_its_discriminator_on_its_own_optimizer(x
     terms = model._group_loss_terms("discriminator", tf.constant(x), training=True)
     z = model.encode(x)
     prior = model.prior().sample(len(x), seed=model.noise_seed(stream=4))
-    real, fake = model.discriminator(prior)[:, 0].numpy(), model.discriminator(z)[:, 0].numpy()
+    real, fake = discriminator(prior)[:, 0].numpy(), discriminator(z)[:, 0].numpy()
     expected = np.logaddexp(0, -real) + np.logaddexp(0, fake)
     np.testing.assert_allclose(terms["discriminator_loss"].numpy(), expected, rtol=1e-5)
     adversarial = model.loss_terms(x, training=True)["adversarial"].numpy()

@@ -1,5 +1,6 @@
 """DRAW (Gregor et al. 2015) and its Gaussian filterbank attention: the math against closed forms,
-the per-step KLs, seeded generation, the pictures, and the contract harness on a tiny model."""
+the per-step KLs, seeded generation, the pictures and the declared signatures (the contract harness
+runs on the tiny configurations beside the recipes, tests/test_harness_configs.py)."""
 
 import os
 
@@ -8,7 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from keras_ae import pictures, testing
+from keras_ae import pictures
 from keras_ae.layers.attention import (AttentionParameters, FilterbankRead, FilterbankWrite, attention_parameters,
                                        filterbank_read, filterbank_write, gaussian_filterbanks)
 from keras_ae.models import DRAW
@@ -146,13 +147,8 @@ def test_run_pictures_hold_the_generation_sequence_png_and_gif(binary_digits, tm
         assert gif.is_animated and gif.n_frames == 3
 
 
-@pytest.mark.slow
-def test_tiny_draw_passes_the_contract_harness(binary_digits, tmp_path):
-    # Both training paths, 2 replicas, save/load, every signature, the SavedModel (whose
-    # sample/sample_seeded run the T decoder steps in the graph) and TFLite. DRAW is therefore
-    # kept out of the recipe-sized harness and export (HARNESSED_IN_THEIR_OWN_TESTS).
-    x = binary_digits[0][:16]
-    report = testing.check_model(lambda: tiny_draw(hidden_units=(8,)), x, batch_size=4, tmp_dir=str(tmp_path))
-    assert report["replicas"] == 2
-    assert {"reconstruction", "kl", "elbo", "loss"} <= set(report["terms"])
-    assert {"sample", "sample_seeded", "canvases", "decode"} <= set(report["signatures"])
+def test_draw_declares_its_step_wise_signatures():
+    # The whole harness (both training paths, 2 replicas, save/load, SavedModel, whose sample runs
+    # the T decoder steps in the graph, and TFLite) runs on the "draw" and "draw-noattn" tiny
+    # configurations of zoo/recipes/draw.py (tests/test_harness_configs.py).
+    assert {"sample", "sample_seeded", "canvases", "decode"} <= set(tiny_draw(hidden_units=(8,)).export_endpoints())

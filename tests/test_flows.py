@@ -9,8 +9,8 @@
 - samples of each learned prior agree with its density (moments, or the flow's inverse);
 - the exported ``sample`` draws from the learned prior.
 
-The contract harness runs on every recipe in ``tests/test_zoo_harness.py``; the slow test below
-adds SavedModel and TFLite export of each class.
+The contract harness, with SavedModel and TFLite export (every fresh sampler on builtin ops), runs
+on each class's tiny configuration beside its recipes (``tests/test_harness_configs.py``).
 """
 
 import keras
@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from scipy.special import logsumexp
 
-from keras_ae import models, serving, testing
+from keras_ae import models, serving
 from keras_ae.layers.flows import AutoregressiveFlow, PlanarBijector, PlanarFlow
 from keras_ae.layers.made import MADE
 
@@ -149,7 +149,7 @@ def _flow_vae(cls, latent_dim=2, scale=0.7, **kwargs):
     keras.utils.set_random_seed(2)  # the bodies' initial weights too, whatever ran before
     model = getattr(models, cls)(input_shape=SHAPE, latent_dim=latent_dim, hidden_units=(8,), seed=2, **kwargs)
     model.build()
-    _randomize(model.flow, scale=scale, seed=3)
+    _randomize(model.posterior_part.flow, scale=scale, seed=3)
     return model
 
 
@@ -180,7 +180,7 @@ def test_flow_vae_codes_kl_and_arguments(x):
     kl = model.kl(q).numpy()  # deterministic Monte Carlo without a seed
     np.testing.assert_array_equal(kl, model.kl(q).numpy())
     # ... an estimate of the same KL as fresh seeded draws: within the two estimates' standard errors.
-    z, log_q = model.draw_codes_and_log_q(q, 2000, tf.constant([1, 0]))
+    z, log_q = model.posterior_part.sample(q, 2000, tf.constant([1, 0]))
     draws = (log_q - model.prior().log_prob(z)).numpy()  # [2000, B]
     sigma = draws.std(axis=0, ddof=1)
     assert np.all(np.abs(draws.mean(0) - kl) < 4 * sigma * np.sqrt(1 / 16 + 1 / 2000))
@@ -189,9 +189,9 @@ def test_flow_vae_codes_kl_and_arguments(x):
     # The ELBO never beats the importance-sampled log-likelihood (on average).
     elbo = model.loss_terms(x)["elbo"].numpy().mean()
     assert model.log_likelihood(x, num_samples=200, seed=0).numpy().mean() >= elbo - 0.05
-    with pytest.raises(ValueError, match="free_bits must be 0"):
+    with pytest.raises(ValueError, match="free_bits must be 0 .* per-dimension KL"):
         models.IAFVAE(input_shape=SHAPE, latent_dim=2, free_bits=0.1)
-    with pytest.raises(ValueError, match="flow_steps must be an integer >= 1"):
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         models.PlanarVAE(input_shape=SHAPE, latent_dim=2, flow_steps=0)
 
 
@@ -218,30 +218,30 @@ def _normal_log_pdf(z, loc, scale):
 def test_mixture_prior_log_prob_equals_numpy():
     model = _prior_vae("MoGPriorVAE", prior_components=3)
     rng = np.random.default_rng(5)
-    model.prior_logits.assign(rng.normal(size=3).astype("float32"))
-    model.prior_log_scales.assign(rng.normal(scale=0.3, size=(3, 2)).astype("float32"))
-    logits, locs, scales = (model.prior_logits.numpy(), model.prior_locs.numpy(),
-                            np.exp(model.prior_log_scales.numpy()))
+    prior = model.prior_part
+    prior.logits.assign(rng.normal(size=3).astype("float32"))
+    prior.log_scales.assign(rng.normal(scale=0.3, size=(3, 2)).astype("float32"))
+    logits, locs, scales = prior.logits.numpy(), prior.locs.numpy(), np.exp(prior.log_scales.numpy())
     z = rng.normal(scale=2.0, size=(7, 2)).astype("float32")
     log_w = logits - logsumexp(logits)
     expected = logsumexp(log_w[None] + _normal_log_pdf(z[:, None], locs[None], scales[None]), axis=1)
     np.testing.assert_allclose(model.prior().log_prob(z).numpy(), expected, rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="prior_components must be an integer >= 1"):
+    with pytest.raises(ValueError, match="components must be an integer >= 1"):
         models.MoGPriorVAE(input_shape=SHAPE, latent_dim=2, prior_components=0)
-    with pytest.raises(ValueError, match="free_bits must be 0 with a learned prior"):
+    with pytest.raises(ValueError, match="free_bits must be 0 with .*VampPrior.*per-dimension KL"):
         models.VampPriorVAE(input_shape=SHAPE, latent_dim=2, free_bits=0.1)
 
 
 def test_vampprior_log_prob_is_the_log_mean_exp_of_the_pseudo_input_posteriors():
     model = _prior_vae("VampPriorVAE", pseudo_inputs=5)
-    u = np.clip(model.pseudo_inputs.numpy(), 0, 1)
+    u = np.clip(model.prior_part.pseudo_inputs.numpy(), 0, 1)
     q = model.posterior(u)  # the encoder on the pseudo-inputs, through the public method
     loc, scale = q.mean().numpy(), q.stddev().numpy()
     z = np.random.default_rng(6).normal(size=(9, 2)).astype("float32")
     expected = logsumexp(_normal_log_pdf(z[:, None], loc[None], scale[None]), axis=1) - np.log(5)
     np.testing.assert_allclose(model.prior().log_prob(z).numpy(), expected, rtol=1e-5, atol=1e-5)
     # Pseudo-inputs outside [0, 1] are clipped (the paper's hard tanh).
-    model.pseudo_inputs.assign(np.full(model.pseudo_inputs.shape, 3.0, "float32"))
+    model.prior_part.pseudo_inputs.assign(np.full(model.prior_part.pseudo_inputs.shape, 3.0, "float32"))
     ones = model.posterior(np.ones((1,) + SHAPE, "float32"))
     np.testing.assert_allclose(model.prior().log_prob(z).numpy(), ones.log_prob(z).numpy(), atol=1e-5)
 
@@ -251,7 +251,7 @@ def test_vampprior_log_prob_is_the_log_mean_exp_of_the_pseudo_input_posteriors()
 def test_mixture_prior_samples_have_the_mixture_moments(cls, kwargs):
     model = _prior_vae(cls, **kwargs)
     if cls == "MoGPriorVAE":
-        model.prior_logits.assign(np.array([0.0, 1.0, -1.0], "float32"))
+        model.prior_part.logits.assign(np.array([0.0, 1.0, -1.0], "float32"))
     prior = model.prior()
     mean, var = prior.mean().numpy(), prior.variance().numpy()  # TFP's closed forms for a mixture
     n = 20000
@@ -267,7 +267,7 @@ def test_mixture_prior_samples_have_the_mixture_moments(cls, kwargs):
 
 def test_maf_prior_samples_map_back_to_a_standard_normal():
     model = _prior_vae("MAFPriorVAE", prior_flow_steps=2, prior_hidden_units=(8,))
-    _randomize(model.prior_flow, scale=0.7, seed=8)
+    _randomize(model.prior_part.flow, scale=0.7, seed=8)
     n = 20000
     z = model._prior_codes(n, tf.constant([1, 2]))
     e = model.prior().bijector.inverse(tf.constant(z.numpy())).numpy()  # TFP's inverse, not our sampler
@@ -278,29 +278,14 @@ def test_maf_prior_samples_map_back_to_a_standard_normal():
 
 def test_sample_and_the_exported_sample_draw_from_the_learned_prior(x, tmp_path):
     model = _prior_vae("MoGPriorVAE", prior_components=3)
-    model.prior_locs.assign(np.full((3, 2), 4.0, "float32"))
-    model.prior_log_scales.assign(np.full((3, 2), np.log(1e-3), "float32"))
+    model.prior_part.locs.assign(np.full((3, 2), 4.0, "float32"))
+    model.prior_part.log_scales.assign(np.full((3, 2), np.log(1e-3), "float32"))
     far = model.decode(np.full((1, 2), 4.0, "float32")).numpy()[0]
     np.testing.assert_allclose(model.sample(5, seed=1).numpy(), np.repeat(far[None], 5, 0), atol=1e-2)
     np.testing.assert_array_equal(model.sample(5, seed=1), model.sample(5, seed=1))
     path = serving.export_saved_model(model, str(tmp_path / "m"), "m")
     drawn = tf.saved_model.load(path).signatures["sample"](n=tf.constant(5))["x"].numpy()
     np.testing.assert_allclose(drawn, np.repeat(far[None], 5, 0), atol=1e-2)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cls,kwargs", [("IAFVAE", dict(flow_steps=2, flow_hidden_units=(8,))),
-                                        ("PlanarVAE", dict(flow_steps=3)),
-                                        ("MoGPriorVAE", dict(prior_components=3)),
-                                        ("VampPriorVAE", dict(pseudo_inputs=4)),
-                                        ("MAFPriorVAE", dict(prior_flow_steps=2, prior_hidden_units=(8,)))])
-def test_flow_and_prior_models_export_every_signature_to_saved_model_and_tflite(cls, kwargs, tmp_path):
-    data = (np.random.default_rng(0).uniform(size=(40,) + SHAPE) > 0.5).astype("float32")
-    report = testing.check_model(lambda: getattr(models, cls)(input_shape=SHAPE, latent_dim=3, hidden_units=(16,),
-                                                              seed=1, **kwargs),
-                                 data, batch_size=10, tmp_dir=str(tmp_path), mirrored=False)
-    assert set(report["tflite_skipped"]) == {"sample_seeded"}  # every fresh sampler is written with builtin ops
-    assert "sample" in report["tflite_signatures"]
 
 
 @pytest.mark.parametrize("order", ["natural", "random"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import evaluation, objectives, testing
+from keras_ae import evaluation, objectives
 from keras_ae.models import VAE, LadderVAE, TwoLayerVAE
 
 TINY = dict(input_shape=(8, 8, 1), latent_dims=(3, 2), hidden_units=(16,), top_hidden_units=(8,), seed=0)
@@ -173,20 +173,3 @@ def test_deeper_ladders_and_bad_arguments():
         LadderVAE(input_shape=(8, 8, 1), latent_dims=(4, 2), latent_dim=5)
     with pytest.raises(ValueError, match="free_bits"):
         LadderVAE(input_shape=(8, 8, 1), latent_dims=(4, 2), free_bits=0.1)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cls", [TwoLayerVAE, LadderVAE])
-def test_contract_harness(cls, tmp_path):
-    """Both training paths, export (SavedModel for both, TFLite once), 2 replicas once for the family.
-
-    (tests/test_zoo_harness.py also puts the hvae2-digits and ladder-vae-digits recipes through the
-    harness, and tests/test_serving.py exports them to a process without keras_ae.)
-    """
-    x = (np.random.default_rng(0).uniform(size=(16, 8, 8, 1)) > 0.5).astype("float32")
-    first = cls is TwoLayerVAE
-    report = testing.check_model(lambda: cls(**TINY), x, tmp_dir=str(tmp_path), tflite=first, mirrored=first)
-    assert {"kl_z1", "kl_z2", "kl", "reconstruction", "elbo"} <= set(report["terms"])
-    assert "sample" in report["signatures"] and report["saved_model"]
-    if first:
-        assert report["replicas"] == 2 and "sample" in report["tflite_signatures"]

@@ -5,7 +5,7 @@
   (B), and a non-zero gradient with respect to every earlier pixel (no blind spot);
 - ``exp(log p(x))`` of all 512 binary 3x3 images sums to 1, and the same for a code grid;
 - the exported seeded ``sample`` equals ``model.sample`` for the same seed (SavedModel, loaded with
-  TensorFlow alone), and the contract harness passes.
+  TensorFlow alone), and the contract harness passes (tests/test_harness_configs.py).
 """
 
 import itertools
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import serving, testing
+from keras_ae import serving
 from keras_ae.layers.pixelcnn import GatedPixelCNN, MaskedConv2D, causal_mask
 from keras_ae.models import PixelCNNDensity, PixelVAE
 
@@ -94,12 +94,9 @@ def test_sampling_is_seeded_and_fresh():
     assert not np.array_equal(net.sample(64, (3, 3)), net.sample(64, (3, 3)))
 
 
-@pytest.mark.slow
-def test_pixelcnn_density_contract_and_exported_sample(tmp_path):
-    x = (np.random.default_rng(0).uniform(size=(8, 4, 4, 1)) > 0.5).astype("float32")
-    report = testing.check_model(lambda: PixelCNNDensity((4, 4, 1), num_layers=2, filters=4, hidden=4, seed=1), x,
-                                 tmp_dir=str(tmp_path), mirrored=False)
-    assert "sample" in report["tflite_signatures"]  # the while loop runs on builtin TFLite ops
+def test_pixelcnn_density_exported_seeded_sample_is_model_sample(tmp_path):
+    # The harness (with the TFLite sampling loop on builtin ops) runs on the "pixelcnn" tiny
+    # configuration of zoo/recipes/vq.py (tests/test_harness_configs.py).
     model = PixelCNNDensity((4, 4, 1), num_layers=2, filters=4, hidden=4, seed=1)
     model.build()
     _randomize(model, scale=0.3)
@@ -124,12 +121,3 @@ def test_pixelvae_likelihood_is_exact_and_normalized_for_each_code():
     z = model.encode(images[:3])
     np.testing.assert_array_equal(model.decode(z, seed=5), model.decode(z, seed=5))
     assert model.free_bits == 0.25 and set(np.unique(model.decode(z, seed=5))) <= {0.0, 1.0}
-
-
-@pytest.mark.slow
-def test_pixelvae_contract(tmp_path):
-    x = (np.random.default_rng(0).uniform(size=(8, 4, 4, 1)) > 0.5).astype("float32")
-    report = testing.check_model(lambda: PixelVAE((4, 4, 1), 2, hidden_units=(8,), num_layers=2, pixel_filters=4,
-                                                  pixel_hidden=4, seed=2), x, tmp_dir=str(tmp_path))
-    assert {"sample", "decode", "reconstruct"} <= set(report["tflite_signatures"])
-    assert report["replicas"] == 2  # its recipe skips the zoo harness (HARNESSED_IN_THEIR_OWN_TESTS)

@@ -6,7 +6,8 @@
 - dead codes restart at encoder outputs of the batch;
 - under a 2-replica MirroredStrategy the replicas end with identical codebooks, equal to the
   codebook one device computes on the same global batches;
-- the contract harness (both training paths, 2 replicas, save/load, SavedModel, TFLite);
+- the contract harness (both training paths, 2 replicas, save/load, SavedModel, TFLite) runs on
+  the tiny configurations beside the recipes (``tests/test_harness_configs.py``);
 - VQ-VAE-2: the two index grids round-trip through the exported encode/decode, its priors
   (top, and bottom given top) are exactly normalized, the exported seeded sample equals
   ``model.sample`` for the same seed, and the zoo trains both stages on CIFAR-10-shaped images
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import serving, testing
+from keras_ae import serving
 from keras_ae.layers.quantizer import VectorQuantizer, ema_codebook, perplexity, usage
 from keras_ae.models import VQVAE2, VQPixelCNNPrior, VQVAE, VQVAE2Prior
 
@@ -136,13 +137,9 @@ def test_bad_arguments_name_the_problem():
         model.decode(np.full((1, 4, 4), 4))
 
 
-@pytest.mark.slow
-def test_vqvae_contract(x, tmp_path, ema=True):
-    report = testing.check_model(lambda: VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), ema=ema, seed=1),
-                                 x, tmp_dir=str(tmp_path))
-    assert {"perplexity", "usage", "commitment", "codebook"} <= set(report["terms"])
-    assert {"encode", "decode", "reconstruct"} <= set(report["tflite_signatures"])
-    model = VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), ema=ema, seed=1)
+def test_vqvae_codes_are_an_int_grid_and_usage_a_fraction(x):
+    # The harness runs on the "vqvae" tiny configuration of zoo/recipes/vq.py (tests/test_harness_configs.py).
+    model = VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), ema=True, seed=1)
     codes = model.encode(x)
     assert codes.dtype == tf.int32 and tuple(codes.shape) == (16, 4, 4)
     assert 0 < model.codebook_usage(x)["usage"] <= 1
@@ -194,14 +191,6 @@ def test_two_stage_zoo_training_needs_and_uses_from(tmp_path):
     assert second.metrics["reconstruction_mse"] == pytest.approx(first.metrics["reconstruction_mse"], rel=1e-6)
     loaded = zoo.load(second.run_dir)
     assert isinstance(loaded, VQPixelCNNPrior) and loaded.autoencoder.num_codes == 8
-
-
-@pytest.mark.slow
-def test_prior_contract(x, tmp_path):
-    report = testing.check_model(
-        lambda: VQPixelCNNPrior(SHAPE, autoencoder=dict(num_codes=8, embedding_dim=4, filters=(8,), seed=1),
-                                num_layers=2, filters=4, hidden=4, seed=2), x, tmp_dir=str(tmp_path), mirrored=False)
-    assert "sample" in report["tflite_signatures"]  # the sampling loop converts with builtin ops
 
 
 # -- VQ-VAE-2: two levels of codes and a prior per level ----------------------------------------------
@@ -268,16 +257,13 @@ def test_vqvae2_prior_is_exactly_normalized_per_level():
     assert not np.allclose(conditional[0], conditional[1])
 
 
-@pytest.mark.slow
-def test_vqvae2_contract(x, tmp_path):
-    report = testing.check_model(lambda: _tiny_vq2(ema=True), x, tmp_dir=str(tmp_path))  # with 2 replicas
-    assert report["replicas"] == 2
-    assert {"usage_top", "usage_bottom", "commitment"} <= set(report["terms"])
-    assert {"encode", "decode", "reconstruct"} <= set(report["tflite_signatures"])
-    # the codes round-trip through the SavedModel: encode gives both grids by name, decode takes them by name
-    model = keras.models.load_model(str(tmp_path / "model.keras"))
+def test_vqvae2_codes_round_trip_through_the_saved_model(x, tmp_path):
+    # The harness (both paths, 2 replicas, save/load, TFLite) runs on the "vqvae2" tiny configuration.
+    model = _tiny_vq2(ema=True)
+    model.build()
+    _randomize(model, 3)
     codes = model.encode(x)
-    signatures = tf.saved_model.load(report["saved_model"]).signatures
+    signatures = tf.saved_model.load(serving.export_saved_model(model, str(tmp_path), "vq2")).signatures
     exported = signatures["encode"](x=tf.constant(x))
     assert sorted(exported) == ["bottom", "top"]
     for level in ("top", "bottom"):
@@ -286,19 +272,11 @@ def test_vqvae2_contract(x, tmp_path):
     np.testing.assert_allclose(decoded, model.decode(codes), atol=1e-5)
 
 
-@pytest.mark.slow
-def test_vqvae2_prior_contract_and_exported_sample(x, tmp_path):
-    def make():
-        return VQVAE2Prior(SHAPE, autoencoder=dict(num_codes=8, num_top_codes=5, embedding_dim=4, filters=(8,),
-                                                   top_filters=(8,), seed=1),
-                           num_layers=2, filters=4, hidden=4, seed=2)
-
-    report = testing.check_model(make, x, tmp_dir=str(tmp_path), mirrored=False)
-    assert {"top_nll", "bottom_nll", "prior_nll"} <= set(report["terms"])
-    # both sampling loops convert with builtin ops; the seeded one is left out and the sidecar says why
-    assert {"sample", "encode", "decode", "reconstruct"} <= set(report["tflite_signatures"])
-    assert "sample_seeded" in report["tflite_skipped"]
-    model = make()
+def test_vqvae2_prior_exported_seeded_sample_is_model_sample(tmp_path):
+    # The harness (2 replicas too; both sampling loops in TFLite) runs on the "vqvae2-prior" tiny configuration.
+    model = VQVAE2Prior(SHAPE, autoencoder=dict(num_codes=8, num_top_codes=5, embedding_dim=4, filters=(8,),
+                                                top_filters=(8,), seed=1),
+                        num_layers=2, filters=4, hidden=4, seed=2)
     model.build()
     _randomize(model.top_prior, 1)
     _randomize(model.bottom_prior, 2)

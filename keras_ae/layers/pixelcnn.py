@@ -154,7 +154,8 @@ class GatedPixelCNN(keras.layers.Layer):
     Args:
         num_layers: gated blocks >= 1, default 5.
         filters: channels of both stacks, default 32.
-        kernel_size: odd kernel of the later blocks, default 3.
+        kernel_size: odd kernel of the later blocks, default 3 (another value with ``num_layers=1``,
+            which has no later block, is refused).
         first_kernel_size: odd kernel of the first block, default 5.
         first_mask: ``"A"`` (default: exact autoregressive model) or ``"B"``.
         num_classes: ``None`` for binary images, or the number of code values ``K`` >= 2.
@@ -169,6 +170,9 @@ class GatedPixelCNN(keras.layers.Layer):
         self.filters = _checks.check_positive_int(filters, "filters")
         self.kernel_size = _checks.check_positive_int(kernel_size, "kernel_size")
         self.first_kernel_size = _checks.check_positive_int(first_kernel_size, "first_kernel_size")
+        if self.num_layers == 1 and self.kernel_size != 3:
+            raise ValueError(f"kernel_size={kernel_size} does nothing with num_layers=1: it is the kernel of the "
+                             f"blocks after the first (the first block's is first_kernel_size)")
         self.first_mask = _checks.check_choice(first_mask, "first_mask", MASK_TYPES)
         self.num_classes = None if num_classes is None else _checks.check_integer(num_classes, "num_classes", minimum=2)
         self.hidden = _checks.check_positive_int(hidden, "hidden")

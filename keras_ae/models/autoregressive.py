@@ -218,6 +218,10 @@ class PixelCNNDensity(ExactDensity):
         return self.network.sample(n, self.data_shape[:2], None)
 
 
+#: PixelVAE's default free bits per latent dimension (nats) with the KL regularizer.
+FREE_BITS = 0.25
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
 class PixelVAE(VAE):
     """A VAE whose decoder is a Gated PixelCNN conditioned on the latent (PixelVAE-style).
@@ -241,7 +245,8 @@ class PixelVAE(VAE):
     Args:
         input_shape: ``(H, W, 1)``, binary data.
         latent_dim: size of ``z``.
-        free_bits: nats per latent dimension below which the KL is not pushed down, default 0.25.
+        free_bits: nats per latent dimension below which the KL is not pushed down, default 0.25 with
+            the default KL regularizer (a regularizer part given as ``regularizer`` keeps its own).
         num_layers, pixel_filters, kernel_size, first_kernel_size, pixel_hidden: of the PixelCNN
             (defaults 3, 32, 3, 5, 64).
         likelihood: only ``"bernoulli"`` (the PixelCNN's conditionals are Bernoulli).
@@ -250,9 +255,11 @@ class PixelVAE(VAE):
 
     stochastic_decoder = True
 
-    def __init__(self, input_shape, latent_dim, free_bits=0.25, num_layers=3, pixel_filters=32, kernel_size=3,
+    def __init__(self, input_shape, latent_dim, free_bits=None, num_layers=3, pixel_filters=32, kernel_size=3,
                  first_kernel_size=5, pixel_hidden=64, likelihood="bernoulli", **kwargs):
         _checks.check_choice(likelihood, "likelihood", ("bernoulli",))
+        if free_bits is None and kwargs.get("regularizer", "kl") == "kl":
+            free_bits = FREE_BITS
         if isinstance(input_shape, int) or len(tuple(input_shape)) != 3 or int(tuple(input_shape)[-1]) != 1:
             raise ValueError(f"PixelVAE models one-channel images: input_shape must be (height, width, 1), "
                              f"got {input_shape}")
@@ -286,6 +293,10 @@ class PixelVAE(VAE):
         return self.pixelcnn.sample(tf.shape(z)[0], self.data_shape[:2], seed, condition=self._condition(z))
 
     def _score(self, x):
-        """``-log p(x | z = mean) + KL(q(z|x) || p(z))``, deterministic (see ``VAE._score``)."""
+        """``-log p(x | z = code) + KL(q(z|x) || p(z))``, deterministic; the cost at the code alone with
+        deterministic training codes (see ``VAE._score``)."""
         q = self._posterior(x)
-        return -self.log_prob_of_codes(x, self.posterior_code(q)[None])[0] + self.kl(q)
+        nll = -self.log_prob_of_codes(x, self.posterior_code(q)[None])[0]
+        if self.regularizer_part.deterministic_codes:
+            return nll
+        return nll + self.kl(q)

@@ -33,9 +33,12 @@ class ConditionalVAE(VAE):
 
     with ``q(z|x,y) = N(mu(x, y), diag(sigma(x, y)^2))``, ``p(z) = N(0, I)`` and the decoder
     ``p(x | y, z)`` a likelihood head on ``[z, y]``; the terms, ``beta``, ``free_bits``,
-    ``num_samples`` and the likelihoods are the :class:`~keras_ae.models.vae.VAE`'s. Sampling
-    draws ``z ~ p(z)`` and decodes it with the given condition, so one ``z`` across conditions
-    keeps its "style" while the class changes.
+    ``num_samples`` and the likelihoods are the :class:`~keras_ae.models.vae.VAE`'s, and so are the
+    parts: the prior ``p(z)`` does not depend on ``y`` (Sohn et al.'s CVAE as written here), so any
+    prior part whose density is its own works (a learned mixture, a MAF); the VampPrior, which
+    averages the posterior over pseudo-inputs without a condition, is refused. Sampling draws
+    ``z ~ p(z)`` with the prior part's own sampler (also the exported ``sample``) and decodes it
+    with the given condition, so one ``z`` across conditions keeps its "style" while the class changes.
 
     Every method that touches the encoder or the decoder takes the condition ``y``: a batch
     ``[B]`` of int labels (``num_classes``) or ``[B, condition_dim]`` floats. ``sample(n, seed,
@@ -168,6 +171,14 @@ class ConditionalVAE(VAE):
         if self._given_networks["encoder"] is None:
             self.encoder_body = self.make_conditioned_body(self.condition_size, "encoder_body")
 
+    def _check_parts(self):
+        """The VAE's checks; a prior that reads the posterior (the VampPrior) is refused: ``q(z|x, y)`` needs a condition."""
+        super()._check_parts()
+        if self.prior_part.reads_posterior:
+            raise ValueError(f"{type(self).__name__} cannot use the prior {self.prior_part!r}: it averages the "
+                             f"posterior over pseudo-inputs, and this model's posterior q(z | x, y) also takes the "
+                             f"condition y, which pseudo-inputs do not have (p(z) does not depend on y here)")
+
     # -- hooks: the VAE's, with the condition ------------------------------------------------------
     def _posterior(self, x, y=None):
         """``q(z | x, y)``."""
@@ -187,9 +198,9 @@ class ConditionalVAE(VAE):
         return self._decode(self._prior_codes(n, seed), y=y)
 
     def _sample_given(self, y, seed=None):
-        """One decoded draw ``z ~ p(z)`` per condition in ``y`` ``[B, ...]``; ``seed=None``: fresh noise (exports)."""
-        z = samplers.normal(tf.stack([tf.shape(y)[0], self.latent_dim]), seed)
-        return self._decode(z, y=y)
+        """One decoded draw ``z ~ p(z)`` per condition in ``y`` ``[B, ...]`` from the prior part's own sampler;
+        ``seed=None``: fresh builtin-op noise (the exported ``sample``)."""
+        return self._decode(self._prior_codes(tf.shape(y)[0], seed), y=y)
 
     def label_proposal_logits(self, x):
         """Logits ``[B, K]`` of the proposal over labels for ``log_likelihood`` without ``y``: uniform."""
@@ -227,28 +238,34 @@ class ConditionalVAE(VAE):
     # -- export -------------------------------------------------------------------------------------
     def export_endpoints(self):
         """``reconstruct``, ``encode``, ``decode``, ``score`` with the condition ``y``; ``sample(y)``; ``sample_seeded(y, seed)``."""
-        x = tf.TensorSpec((None,) + tuple(self.data_spec.shape), self.data_spec.dtype, name="x")
-        z = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-        spec = self.condition_spec["y"]
-        y = tf.TensorSpec((None,) + tuple(spec.shape), spec.dtype, name="y")
+        return self.with_part_tflite_skips(conditional_endpoints(self))
 
-        def with_y(model, data):
-            return {"x": data, "y": model.probe_conditions(len(data))}
 
-        def code_probe(model, data):
-            labels = model.probe_conditions(len(data))
-            return {"z": np.asarray(model._encode(tf.constant(data), y=tf.constant(labels))), "y": labels}
+def conditional_endpoints(model):
+    """The signatures of a conditional model on its hooks: ``reconstruct(x, y)``, ``encode(x, y)``,
+    ``decode(z, y)``, ``score(x, y)``, ``sample(y)``, ``sample_seeded(y, seed)``."""
+    x = tf.TensorSpec((None,) + tuple(model.data_spec.shape), model.data_spec.dtype, name="x")
+    z = tf.TensorSpec((None, model.latent_dim), tf.float32, name="z")
+    spec = model.condition_spec["y"]
+    y = tf.TensorSpec((None,) + tuple(spec.shape), spec.dtype, name="y")
 
-        return {
-            "reconstruct": Endpoint(lambda x, y: {"reconstruction": self._reconstruct(x, y=y)}, (x, y), probe=with_y),
-            "encode": Endpoint(lambda x, y: self._encode_outputs(x, y=y), (x, y), probe=with_y),
-            "decode": Endpoint(lambda z, y: {"reconstruction": self._decode(z, y=y)}, (z, y), probe=code_probe),
-            "score": Endpoint(lambda x, y: {"score": self._score(x, y=y)}, (x, y), probe=with_y),
-            "sample": Endpoint(lambda y: {"x": self._sample_given(y)}, (y,), stochastic=True,
-                               probe=lambda model, data: {"y": model.probe_conditions(len(data))}),
-            "sample_seeded": Endpoint(
-                lambda y, seed: {"x": self._sample(tf.shape(y)[0], samplers.stateless_seed(seed), y=y)},
-                (y, tf.TensorSpec((), tf.int32, name="seed")),
-                probe=lambda model, data: {"y": model.probe_conditions(4), "seed": np.array(7, np.int32)},
-                tflite_skip="seeded (stateless) random ops have no TFLite builtin kernel; use sample"),
-        }
+    def with_y(model, data):
+        return {"x": data, "y": model.probe_conditions(len(data))}
+
+    def code_probe(model, data):
+        labels = model.probe_conditions(len(data))
+        return {"z": np.asarray(model._encode(tf.constant(data), y=tf.constant(labels))), "y": labels}
+
+    return {
+        "reconstruct": Endpoint(lambda x, y: {"reconstruction": model._reconstruct(x, y=y)}, (x, y), probe=with_y),
+        "encode": Endpoint(lambda x, y: model._encode_outputs(x, y=y), (x, y), probe=with_y),
+        "decode": Endpoint(lambda z, y: {"reconstruction": model._decode(z, y=y)}, (z, y), probe=code_probe),
+        "score": Endpoint(lambda x, y: {"score": model._score(x, y=y)}, (x, y), probe=with_y),
+        "sample": Endpoint(lambda y: {"x": model._sample_given(y)}, (y,), stochastic=True,
+                           probe=lambda model, data: {"y": model.probe_conditions(len(data))}),
+        "sample_seeded": Endpoint(
+            lambda y, seed: {"x": model._sample(tf.shape(y)[0], samplers.stateless_seed(seed), y=y)},
+            (y, tf.TensorSpec((), tf.int32, name="seed")),
+            probe=lambda model, data: {"y": model.probe_conditions(4), "seed": np.array(7, np.int32)},
+            tflite_skip="seeded (stateless) random ops have no TFLite builtin kernel; use sample"),
+    }

@@ -35,7 +35,7 @@ from keras_ae.layers.attention import FilterbankRead, FilterbankWrite, image_sha
 from keras_ae.layers.bodies import new_kernel_initializer
 from keras_ae.layers.heads import GaussianHead, bernoulli
 from keras_ae.models.base import BaseAutoencoder, Endpoint
-from keras_ae.models.vae import VAE
+from keras_ae.models.vae import ais_log_likelihood
 
 tfd = tfp.distributions
 
@@ -334,9 +334,11 @@ class DRAW(BaseAutoencoder):
         log_px = self._log_px(x_rep, self._generate(tf.reshape(z, [-1, self.code_size])))
         return tf.reshape(log_px, [n, batch])
 
-    #: AIS from the prior or from the mean-path Gaussians (:meth:`posterior`) to ``p(x, z) = p(z) p(x | z)``:
-    #: the VAE's, which reads only ``_prior``, ``_posterior`` and ``log_prob_of_codes``.
-    _ais_log_likelihood = VAE._ais_log_likelihood
+    def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
+        """AIS from the prior or from the mean-path Gaussians (:meth:`posterior`) to ``p(x, z) = p(z) p(x | z)``:
+        the VAE's (:func:`keras_ae.models.vae.ais_log_likelihood`, which reads only ``_prior``, ``_posterior``
+        and ``log_prob_of_codes``)."""
+        return ais_log_likelihood(self, x, num_chains, num_steps, start, seed)
 
     # -- training --------------------------------------------------------------------------------
     def loss_weights(self):

@@ -180,6 +180,16 @@ class HierarchicalVAE(VAE):
     """
 
     TERMS = ("reconstruction", "kl", "elbo")
+    #: the posterior, the prior and the objective are the hierarchy's own; the likelihood is a part.
+    composable_parts = ("likelihood",)
+    own_part_reasons = {
+        "posterior": "its posterior is the hierarchy's chain of Gaussian layers (bottom-up or ladder inference)",
+        "prior": "its prior is the hierarchy's chain p(z_L) prod_l p(z_l | z_(l+1))",
+        "regularizer": "its latent term is the sum of the layers' KLs, weighted by beta",
+        "bound": "it trains on the ELBO with the layers' KLs (log_likelihood importance-samples the joint code)",
+    }
+    #: every stochastic layer is a Gaussian floored by ``posterior_min_scale``.
+    own_gaussian_latents = True
     #: the name of the inference scheme (``"bottom-up"`` or ``"ladder"``).
     inference = None
 

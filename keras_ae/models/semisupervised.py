@@ -20,10 +20,10 @@ import tensorflow_probability as tfp
 from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import EncoderBody
 from keras_ae.layers.heads import GaussianHead
-from keras_ae.layers.heads import GaussianHead
 from keras_ae.models.base import BaseAutoencoder, Endpoint, first_stage_model
-from keras_ae.models.conditional import ConditionalVAE
+from keras_ae.models.conditional import ConditionalVAE, conditional_endpoints
 from keras_ae.models.vae import VAE
+from keras_ae.parts import GaussianPosterior
 
 tfd = tfp.distributions
 
@@ -77,7 +77,10 @@ class M2(ConditionalVAE):
 
     Args:
         input_shape, latent_dim, num_classes and the VAE's arguments: see
-            :class:`~keras_ae.models.conditional.ConditionalVAE` (labels only).
+            :class:`~keras_ae.models.conditional.ConditionalVAE` (labels only). ``posterior``,
+            ``prior`` and ``likelihood`` are parts (the KL is Monte Carlo where it has no closed
+            form, and ``sample`` draws with the prior part's sampler); ``regularizer`` and ``bound``
+            are refused (the objective is the semi-supervised bounds'), and so is ``free_bits``.
         alpha: weight of the labelled cross-entropy, >= 0, default 0.1 (the paper's).
         classifier_units: dense layers of the classifier, default ``hidden_units``.
 
@@ -95,6 +98,15 @@ class M2(ConditionalVAE):
     TERMS = ("reconstruction", "kl", "elbo", "classification")
     condition_required = False
     can_classify = True
+    #: the posterior ``q(z | x, y)``, the prior ``p(z)`` and the likelihood ``p(x | y, z)`` are
+    #: parts; the objective is the semi-supervised bounds', so the regularizer and the bound are not.
+    composable_parts = ("posterior", "prior", "likelihood")
+    own_part_reasons = {
+        "regularizer": "its bounds L(x, y) and U(x) are ELBOs whose latent term is KL(q(z|x, y) || p(z)), "
+                       "weighted by beta (Kingma et al. 2014, eqs. 6-7); another regularizer has no place in them",
+        "bound": "its unlabelled bound marginalises y under q(y|x) over the ELBOs L(x, y); there is no "
+                 "importance-weighted form of it here (log_likelihood importance-samples y and z)",
+    }
 
     def __init__(self, input_shape, latent_dim, num_classes=10, alpha=0.1, classifier_units=None, **kwargs):
         if kwargs.get("condition_dim") is not None:
@@ -241,14 +253,14 @@ class M2(ConditionalVAE):
     # -- export -----------------------------------------------------------------------------------
     def export_endpoints(self):
         """``classify(x)``; ``reconstruct``, ``encode``, ``score`` of ``x`` alone; ``decode(z, y)``, ``sample(y)``."""
-        return _semisupervised_endpoints(self)
+        return self.with_part_tflite_skips(_semisupervised_endpoints(self))
 
 
 def _semisupervised_endpoints(model):
     """The signatures of a model that infers the label from ``x`` (M2, ADGM, M1M2): ``classify(x)``;
     ``reconstruct``, ``encode``, ``score`` of ``x`` alone; the conditional ``decode(z, y)``,
     ``sample(y)``, ``sample_seeded(y, seed)``."""
-    conditional = ConditionalVAE.export_endpoints(model)  # the conditional VAE's, on the model's hooks
+    conditional = conditional_endpoints(model)  # the conditional VAE's, on the model's hooks
     x = conditional["reconstruct"].inputs[0]
     return {
         "reconstruct": Endpoint(lambda x: {"reconstruction": model._reconstruct(x)}, (x,)),
@@ -294,6 +306,8 @@ class ADGM(M2):
     """
 
     TERMS = M2.TERMS + ("auxiliary",)
+    #: ``q(a | x)`` and ``p(a | ...)`` are Gaussians floored by ``posterior_min_scale``.
+    own_gaussian_latents = True
 
     def __init__(self, input_shape, latent_dim, auxiliary_dim=100, skip=False, **kwargs):
         self.auxiliary_dim = _checks.check_positive_int(auxiliary_dim, "auxiliary_dim")
@@ -388,8 +402,8 @@ class ADGM(M2):
         aux_seed, code_seed = samplers.split_seed(seed, 2)
         auxiliary, log_qa = self._auxiliary(x, aux_seed)
         q = self._posterior(x, y=y, **auxiliary)
-        z = self.draw_codes(q, num_samples, code_seed, training=training)
-        log_qz, log_pz = self.latent_log_probs(q, z)
+        z, log_qz = self._draws(q, num_samples, code_seed, training)  # log q from the sampling direction (flows)
+        log_pz = tf.cast(self._prior().log_prob(z), tf.float32)
         log_ratio = self._auxiliary_log_ratio(x, y, z, auxiliary, log_qa)  # log q(a|x) - log p(a|...)
         return objectives.ImportanceSamples(self.log_prob_of_codes(x, z, y=y, **auxiliary), log_pz - log_ratio,
                                             log_qz, q, z)
@@ -405,8 +419,7 @@ class ADGM(M2):
         if not self.skip:
             return super()._sample_given(y, seed)
         code_seed, aux_seed = samplers.split_seed(seed, 2)
-        z = samplers.normal(tf.stack([tf.shape(y)[0], self.latent_dim]), code_seed)
-        return self._decode_sampled(z, y, aux_seed)
+        return self._decode_sampled(self._prior_codes(tf.shape(y)[0], code_seed), y, aux_seed)
 
     def _decode_sampled(self, z, y, seed):
         """SDGM: ``a ~ p(a | y, z)`` (reparameterized with builtin-op noise), then the mean of ``p(x | a, y, z)``."""
@@ -420,8 +433,8 @@ def _first_stage(autoencoder, input_shape):
     """M1: a trained VAE given, one from its Keras config, or a new ``VAE`` from a dict of its arguments."""
     model = first_stage_model(autoencoder, input_shape, VAE, "M1M2")
     gaussian = (isinstance(model, VAE) and not model.is_conditional
-                and isinstance(getattr(model, "encoder_head", None), GaussianHead)
-                and type(model)._posterior is VAE._posterior and isinstance(model.code_spec, tf.TensorSpec)
+                and isinstance(getattr(model, "posterior_part", None), GaussianPosterior)
+                and isinstance(model.code_spec, tf.TensorSpec)
                 and len(model.code_spec.shape) == 1 and model.code_spec.dtype.is_floating)
     if not gaussian:
         raise ValueError(f"autoencoder must be a model with a vector Gaussian code q(z1|x) = N(mu(x), sigma(x)^2) "

@@ -200,8 +200,8 @@ class TrainingLoop:
           a call run as one XLA program (:meth:`make_train_function`).
 
         An explicit ``jit_compile`` or ``steps_per_execution`` is used exactly as given.
-        ``group_optimizers={group: optimizer}``: a group left out gets a fresh copy of
-        ``optimizer`` (same class and settings).
+        ``group_optimizers={group: optimizer}``: a group left out gets the model's default for it
+        (:meth:`group_optimizer_default`), else a fresh copy of ``optimizer`` (same class and settings).
 
         The objective is the model's own (its ``TERMS`` weighted by ``loss_weights()``), so
         ``loss``, ``loss_weights``, ``metrics`` and ``weighted_metrics`` are refused with a
@@ -236,6 +236,8 @@ class TrainingLoop:
         self._group_optimizers = {}
         for group in self.PARAMETER_GROUPS:
             opt = given.get(group)
+            if opt is None:
+                opt = self.group_optimizer_default(group)
             opt = type(main).from_config(main.get_config()) if opt is None else keras.optimizers.get(opt)
             if self.dtype_policy.name == "mixed_float16" and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
                 opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -245,6 +247,10 @@ class TrainingLoop:
         self._group_optimizer_configs = {g: keras.optimizers.serialize(o) for g, o in self._group_optimizers.items()}
         if self.built:
             self._build_optimizers()
+
+    def group_optimizer_default(self, group):
+        """The optimizer a parameter group gets from ``compile`` when none is passed; None: a copy of the main one."""
+        return None
 
     def _single_replica(self):
         strategy = self.distribute_strategy

@@ -19,3 +19,4 @@ from zoo.recipes import hierarchical  # noqa: F401
 from zoo.recipes import spatial  # noqa: F401
 from zoo.recipes import draw  # noqa: F401
 from zoo.recipes import conditional  # noqa: F401
+from zoo.recipes import composed  # noqa: F401

@@ -15,7 +15,7 @@ on the posterior means of a finished VAE run (``--from RUN_DIR`` of ``vae-digits
 (``binarize="static"``) like that VAE's test images.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 #: digits: the semi-supervised benchmark's sizes.
 DIGITS = dict(hidden_units=(256,), latent_dim=16, num_classes=10)
@@ -56,4 +56,17 @@ register(
            digits_args=dict(auxiliary_dim=16), mnist=False),
     *_semi("m1m2", "M1M2", {}, "M1+M2: M2 on the codes of a finished VAE run (--from RUN_DIR; Kingma et al. 2014)",
            digits_args=dict(autoencoder=M1_DIGITS), mnist_args=dict(autoencoder=M1_MNIST), binarize="static"),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(hidden_units=(8,), latent_dim=2, num_classes=3)
+register_test_configs(
+    TestConfig("cvae", "ConditionalVAE", _TINY, labels=3),
+    TestConfig("m2", "M2", _TINY, labels=3, unlabelled=True),
+    TestConfig("adgm", "ADGM", dict(_TINY, auxiliary_dim=2), labels=3, unlabelled=True),
+    TestConfig("sdgm", "ADGM", dict(_TINY, auxiliary_dim=2, skip=True), labels=3, unlabelled=True,
+               saved_model=False),
+    TestConfig("m1m2", "M1M2", dict(_TINY, autoencoder=dict(latent_dim=3, hidden_units=(8,), likelihood="bernoulli")),
+               labels=3, unlabelled=True),
 )

@@ -1,6 +1,6 @@
 """Recipes of the deterministic family: plain, linear, sparse, denoising, contractive."""
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 MNIST_BODY = dict(hidden_units=(512,))
 DIGITS_BODY = dict(hidden_units=(128,))
@@ -38,4 +38,28 @@ register(
            "Denoising autoencoder, salt-and-pepper 20%"),
     *_pair("contractive", "ContractiveAutoencoder", dict(latent_dim=16, contractive_weight=0.1),
            "Contractive autoencoder, exact Jacobian penalty 0.1"),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+
+_TINY = dict(latent_dim=2, hidden_units=(8,))
+register_test_configs(
+    TestConfig("ae", "Autoencoder", _TINY, grey=True),
+    TestConfig("ae-bce-linear", "Autoencoder", dict(_TINY, hidden_units=(), reconstruction="bernoulli",
+                                                    activation="linear"), saved_model=False),
+    TestConfig("ae-conv", "Autoencoder", dict(_TINY, hidden_units=(), architecture="conv", filters=(4, 8)),
+               input_shape=(8, 8, 1), grey=True, saved_model=False),
+    TestConfig("sparse-l1", "SparseAutoencoder", dict(_TINY, penalty="l1", sparsity_weight=0.01), grey=True),
+    TestConfig("sparse-kl", "SparseAutoencoder", dict(_TINY, penalty="kl", sparsity_weight=0.3,
+                                                      target_activation=0.05),
+               grey=True, saved_model=False, tflite=False),
+    TestConfig("denoising-gaussian", "DenoisingAutoencoder", dict(_TINY, corruption="gaussian", noise_level=0.3),
+               grey=True),
+    TestConfig("denoising-masking", "DenoisingAutoencoder", dict(_TINY, corruption="masking", noise_level=0.3),
+               grey=True, saved_model=False, tflite=False),
+    TestConfig("denoising-saltpepper", "DenoisingAutoencoder", dict(_TINY, corruption="salt_and_pepper",
+                                                                    noise_level=0.2),
+               grey=True, saved_model=False, tflite=False),
+    TestConfig("contractive", "ContractiveAutoencoder", dict(_TINY, contractive_weight=0.1), grey=True),
 )

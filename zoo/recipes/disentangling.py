@@ -9,7 +9,7 @@ The papers train for 300,000 steps (Kim & Mnih) or 100,000 (Burgess et al.), so 
 measured with these recipes are for a short budget; the README states it with the table.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 from zoo.recipes.variational import DIGITS_BODY
 
 DSPRITES = "dsprites-procedural"
@@ -56,4 +56,16 @@ register(
     dsprites_recipe("capacity-vae-dsprites", "CapacityVAE", dict(gamma=1000.0, capacity=25.0),
                     "controlled capacity increase, C 0 -> 25 nats over the run, gamma 1000",
                     callbacks=_capacity(DSPRITES_EPOCHS, 25.0)),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(latent_dim=2, hidden_units=(8,), likelihood="bernoulli")
+register_test_configs(
+    TestConfig("beta-tcvae", "BetaTCVAE", dict(_TINY, beta=6.0, estimator="mss", dataset_size=64)),
+    TestConfig("factorvae", "FactorVAE", dict(_TINY, gamma=10.0, discriminator_units=(8,))),
+    TestConfig("dip-vae-i", "DIPVAE", dict(_TINY, dip_type="i", lambda_od=10.0)),
+    TestConfig("dip-vae-ii", "DIPVAE", dict(_TINY, dip_type="ii", lambda_od=10.0),
+               saved_model=False, tflite=False),
+    TestConfig("capacity-vae", "CapacityVAE", dict(_TINY, gamma=100.0, capacity=15.0)),
 )

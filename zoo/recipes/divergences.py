@@ -6,7 +6,7 @@ MMD-VAE) on dSprites at the disentangling family's budget (``zoo.recipes.disenta
 """
 
 from zoo.recipes.disentangling import dsprites_recipe
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 from zoo.recipes.variational import DIGITS_BODY
 
 
@@ -27,4 +27,16 @@ register(
                     "MMD-VAE (InfoVAE alpha 1), RBF kernel, lambda 10"),
     dsprites_recipe("aae-dsprites", "AdversarialAutoencoder", dict(discriminator_units=(256, 256)),
                     "Adversarial autoencoder / WAE-GAN, latent discriminator 256-256"),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(latent_dim=2, hidden_units=(8,), likelihood="bernoulli")
+register_test_configs(
+    TestConfig("wae-mmd-imq", "WAE", dict(_TINY, kernel="imq")),
+    TestConfig("wae-mmd-rbf", "WAE", dict(_TINY, kernel="rbf"), saved_model=False, tflite=False),
+    TestConfig("infovae", "InfoVAE", dict(_TINY, alpha=0.0, mmd_weight=10.0)),
+    TestConfig("mmd-vae", "InfoVAE", dict(_TINY, alpha=1.0, mmd_weight=10.0, kernel="rbf"),
+               saved_model=False, tflite=False),
+    TestConfig("aae", "AdversarialAutoencoder", dict(_TINY, discriminator_units=(8,))),
 )

@@ -11,7 +11,7 @@ Adam 3e-3 on MNIST: on the MNIST subset (100 epochs, batch 128) the test ELBO af
 epoch was -109.6 nats at 3e-3 against -131.8 at 1e-3, which was still falling slowly.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 #: digits (8 x 8): 6 steps of 4-dimensional z_t, 64-unit LSTMs, 3 x 3 read and write.
 DRAW_DIGITS = dict(latent_dim=4, steps=6, hidden_units=(64,), read_size=3, write_size=3)
@@ -28,4 +28,13 @@ register(
     Recipe("draw-noattn-mnist", "DRAW", {**DRAW_MNIST, "attention": False}, "mnist",
            "DRAW without attention, 16 steps, whole-image read and write (MNIST)",
            epochs=50, batch_size=128, learning_rate=3e-3, binarize="dynamic"),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(latent_dim=2, steps=2, hidden_units=(8,), read_size=2, write_size=3)
+register_test_configs(
+    TestConfig("draw", "DRAW", _TINY, input_shape=(8, 8, 1)),
+    TestConfig("draw-noattn", "DRAW", dict(_TINY, attention=False), input_shape=(8, 8, 1),
+               saved_model=False),
 )

@@ -3,7 +3,7 @@ and MAF priors. Same bodies, budget and binarization as ``vae-digits`` / ``vae-m
 variational family's ``_pair``), so their test NLLs compare with the plain VAE's.
 """
 
-from zoo.recipes.registry import register
+from zoo.recipes.registry import TestConfig, register, register_test_configs
 from zoo.recipes.variational import _pair
 
 register(
@@ -25,4 +25,16 @@ register(
 register(
     *_pair("made", "MADEDensity", dict(), "MADE density model, exact log p(x) of binary data (Germain et al. 2015)",
            digits_args=dict(hidden_units=(256,)), mnist_args=dict(hidden_units=(500,)), latent_dims=(None, None)),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(latent_dim=2, hidden_units=(8,), likelihood="bernoulli")
+register_test_configs(
+    TestConfig("planar", "PlanarVAE", dict(_TINY, flow_steps=2)),
+    TestConfig("iaf", "IAFVAE", dict(_TINY, flow_steps=2, flow_hidden_units=(8,))),
+    TestConfig("mog-prior", "MoGPriorVAE", dict(_TINY, prior_components=3)),
+    TestConfig("vampprior", "VampPriorVAE", dict(_TINY, pseudo_inputs=3)),
+    TestConfig("maf-prior", "MAFPriorVAE", dict(_TINY, prior_flow_steps=2, prior_hidden_units=(8,))),
+    TestConfig("made", "MADEDensity", dict(hidden_units=(8,))),
 )

@@ -10,7 +10,7 @@ et al.'s VAE did. Bernoulli likelihood on dynamically binarized data, tested on 
 binarization, like ``vae-*``.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 HIERARCHICAL_DIGITS = dict(likelihood="bernoulli", hidden_units=(128,), latent_dims=(8, 4), top_hidden_units=(64,))
 HIERARCHICAL_MNIST = dict(likelihood="bernoulli", hidden_units=(512,), latent_dims=(32, 16), top_hidden_units=(256,))
@@ -30,4 +30,12 @@ register(
            "Ladder VAE, two stochastic layers, top-down inference, KL warm-up (MNIST)",
            epochs=50, batch_size=128, learning_rate=1e-3, binarize="dynamic",
            callbacks=(("KLWarmup", {"epochs": 10}),)),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(likelihood="bernoulli", hidden_units=(8,), latent_dims=(3, 2), top_hidden_units=(8,))
+register_test_configs(
+    TestConfig("hvae2", "TwoLayerVAE", _TINY),
+    TestConfig("ladder-vae", "LadderVAE", _TINY),
 )

@@ -1,10 +1,14 @@
-"""The recipe registry: the ``Recipe`` record, ``register`` and ``get_recipe``.
+"""The recipe registry: the ``Recipe`` record, ``register`` and ``get_recipe``; and the tiny test
+configurations (``TestConfig``, ``register_test_configs``) that put every graph a recipe builds
+through the contract harness.
 
 The family modules import this module (not the ``zoo.recipes`` package, whose ``__init__``
-imports them), so registering a family never makes an import cycle.
+imports them), so registering a family never makes an import cycle. Each family module registers
+its recipes and, beside them, its tiny test configurations.
 """
 
 import dataclasses
+import json
 from typing import Optional
 
 
@@ -69,23 +73,82 @@ def get_recipe(name):
     return RECIPES[name]
 
 
-def representative_recipes():
-    """Names of one recipe per kind of model graph, sorted: the digits recipe where there is one.
+# -- tiny test configurations ---------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TestConfig:
+    """A tiny configuration of a family that ``tests/test_harness_configs.py`` puts through the whole
+    contract harness (``keras_ae.testing.check_model``: both training paths, save/load, signatures,
+    codes, refusals, importance weights; two replicas, SavedModel and TFLite where asked).
 
-    A kind is the model class, its architecture, and the arguments that change its graph (the
-    likelihood or reconstruction loss, the corruption, the penalty, free bits); recipes that
-    differ only in sizes, weights (beta) or callbacks share a kind. The MNIST recipes are the
-    digits ones with larger bodies. The tests put these representatives through the contract
-    harness and the export checks.
+    Every graph-changing argument value a recipe uses (``graph_values``) must appear in a test
+    configuration of the same model; ``tests/test_harness_configs.py`` fails when one is missing.
+    Sizes are tiny (a 4x4 or 8x8 image, latent 2, hidden (8,)) so each check costs seconds.
+
+    Attributes:
+        name: unique name, e.g. ``"vae"``.
+        model: the model's name in ``keras_ae.models`` (as ``Recipe.model``).
+        model_args: constructor arguments (``input_shape`` and ``seed`` are filled in).
+        input_shape: shape of one example, default ``(4, 4, 1)``.
+        grey: data uniform in [0, 1] instead of binary, default False.
+        labels: the integer batch entries (``batch_extras_spec``: a conditional or semi-supervised
+            model's ``y``) are ``i % labels``; they are the condition of the public methods
+            unless ``unlabelled``. Float entries (a video model's neighbour frames) are uniform
+            in [0, 1]. Default None (no integer entries).
+        unlabelled: every other label is ``-1`` (unlabelled; a semi-supervised model), default False.
+        mirrored: the two-replica fit, default True (every configuration runs it).
+        saved_model, tflite: the export checks. Each model runs both in at least one of its
+            configurations (the test checks it); a configuration whose inference graph differs
+            (another likelihood, architecture or attention) converts to TFLite too, one that
+            changes only the training objective (a corruption, a penalty, a kernel) leaves both
+            out: its exported graphs are the ones already checked.
     """
-    def kind(recipe):
-        args = recipe.model_args
-        return (recipe.model, args.get("architecture", "mlp"), args.get("likelihood"), args.get("reconstruction"),
-                args.get("corruption"), args.get("penalty"), bool(args.get("free_bits")))
 
-    chosen = {}
-    # digits first, then the shortest name (the plain recipe: vae-digits before beta-vae-digits)
-    for name, recipe in sorted(RECIPES.items(), key=lambda item: (item[1].dataset != "digits", len(item[0]),
-                                                                  item[0])):
-        chosen.setdefault(kind(recipe), name)
-    return sorted(chosen.values())
+    __test__ = False  # not a pytest test class, despite the name
+
+    name: str
+    model: str
+    model_args: dict
+    input_shape: tuple = (4, 4, 1)
+    grey: bool = False
+    labels: Optional[int] = None
+    unlabelled: bool = False
+    mirrored: bool = True
+    saved_model: bool = True
+    tflite: bool = True
+
+
+TEST_CONFIGS = {}
+
+
+def register_test_configs(*configs):
+    """Add ``configs`` to ``TEST_CONFIGS``; a name registered twice is a ``ValueError``."""
+    for config in configs:
+        if config.name in TEST_CONFIGS:
+            raise ValueError(f"test configuration {config.name!r} is registered twice")
+        TEST_CONFIGS[config.name] = config
+
+
+def graph_values(model_args, prefix=""):
+    """``{(argument, value class)}``: the argument values of a configuration that change its graph.
+
+    A string, a bool or None is its own class (a likelihood, a corruption, ``attention=False``);
+    a number is ``"zero"`` or ``"nonzero"`` (a weight of zero drops a term, ``free_bits > 0`` adds
+    one); a sequence is ``"empty"`` or ``"sizes"`` (no hidden layer against some); a dict (a first
+    stage's arguments) is read the same way, its keys prefixed with ``"name."``. Sizes, weights
+    and depths are not graph changes: the same code builds them.
+    """
+    values = set()
+    for key, value in model_args.items():
+        name = prefix + key
+        if isinstance(value, dict):
+            values |= graph_values(value, name + ".")
+        elif value is None or isinstance(value, (str, bool)):
+            values.add((name, value))
+        elif isinstance(value, (int, float)):
+            values.add((name, "zero" if value == 0 else "nonzero"))
+        elif isinstance(value, (tuple, list)):
+            values.add((name, "empty" if len(value) == 0 else "sizes"))
+        else:
+            values.add((name, repr(value)))
+    return values
+

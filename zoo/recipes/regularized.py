@@ -5,7 +5,7 @@ Both sample through an ex-post Gaussian mixture: ``python -m zoo train`` calls e
 the training codes, so ``samples.png`` and the exported ``sample`` signature draw from it.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 DIGITS_BODY = dict(hidden_units=(128,), latent_dim=8)
 MNIST_BODY = dict(hidden_units=(512,), latent_dim=16)
@@ -29,4 +29,12 @@ register(
     *_pair("cvvae", "ConstantVarianceVAE",
            dict(reconstruction="bernoulli", noise_scale=0.1, beta=1.0, density_components=10),
            "Constant-variance VAE (code noise 0.1), ex-post GMM sampling"),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(latent_dim=2, hidden_units=(8,), reconstruction="bernoulli", density_components=2)
+register_test_configs(
+    TestConfig("rae", "RAE", dict(_TINY, beta=0.01, decoder_regularizer="gradient_penalty", decoder_weight=0.01)),
+    TestConfig("cvvae", "ConstantVarianceVAE", dict(_TINY, noise_scale=0.1, beta=1.0)),
 )

@@ -7,7 +7,7 @@ still logged). ``python -m zoo train`` feeds both consecutive-frame triples, and
 true object positions on held-out sequences.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 #: 64 feature points from three 3x3 convolutions (the first of stride 2: the points' maps are
 #: 16x16), an MLP decoder (128 units) to the 16x16 grey target. Chosen on the moving-objects video
@@ -24,4 +24,15 @@ register(
     Recipe("spatial-ae-video-noslow", "DeepSpatialAutoencoder", {**VIDEO_BODY, "slowness_weight": 0.0},
            "moving-objects", "Deep spatial autoencoder, 64 feature points, no slowness term (moving-objects video)",
            epochs=8, batch_size=64, learning_rate=3e-3),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_TINY = dict(architecture="conv", num_points=3, filters=(4, 4), strides=(2, 1), kernel_size=3, target_downsample=2,
+             hidden_units=(8,))
+register_test_configs(
+    TestConfig("spatial-ae", "DeepSpatialAutoencoder", dict(_TINY, slowness_weight=0.5), input_shape=(8, 8, 1),
+               grey=True),
+    TestConfig("spatial-ae-noslow", "DeepSpatialAutoencoder", dict(_TINY, slowness_weight=0.0),
+               input_shape=(8, 8, 1), grey=True, saved_model=False, tflite=False),
 )

@@ -11,7 +11,7 @@ kernel initialization instead of Glorot: 22.92 (3e-3) and 23.20 (1e-3), within t
 epochs at 3e-3: 22.66. Hence Adam 3e-3 with Keras's Glorot initialization for digits.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 DIGITS_BODY = dict(hidden_units=(128,))
 MNIST_BODY = dict(hidden_units=(512,))
@@ -55,4 +55,18 @@ register(
            digits_args=_CATEGORICAL_DIGITS, mnist_args=_CATEGORICAL_MNIST, latent_dims=(None, None),
            callbacks=(("TemperatureAnnealing", {"initial": 1.0, "minimum": 0.5, "rate": 1e-3}),),
            mnist_callbacks=(("TemperatureAnnealing", {"initial": 1.0, "minimum": 0.5, "rate": 3e-5}),)),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+
+_TINY = dict(latent_dim=2, hidden_units=(8,))
+register_test_configs(
+    TestConfig("vae", "VAE", dict(_TINY, likelihood="bernoulli")),
+    TestConfig("vae-cb-beta-free-bits", "VAE", dict(_TINY, likelihood="continuous_bernoulli", beta=2.0,
+                                                    free_bits=0.1),
+               grey=True, saved_model=False),
+    TestConfig("iwae", "IWAE", dict(_TINY, likelihood="bernoulli", num_samples=3)),
+    TestConfig("cat-vae", "CategoricalVAE", dict(hidden_units=(8,), likelihood="bernoulli", num_variables=2,
+                                                 num_classes=3)),
 )

@@ -6,7 +6,7 @@ The Bernoulli recipes train on dynamically binarized data and are tested on a fi
 like ``vae-digits`` / ``vae-mnist``, so reconstruction errors and NLLs compare with theirs.
 """
 
-from zoo.recipes.registry import Recipe, register
+from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
 
 #: digits (8 x 8): one halving, a 4 x 4 grid of 32 codes (16 cells x 5 bits = 80 bits).
 VQ_DIGITS = dict(filters=(32,), num_codes=32, embedding_dim=8, ema=True)
@@ -72,4 +72,23 @@ register(
                                               pixel_filters=32, first_kernel_size=7), "mnist",
            "PixelVAE: VAE with a Gated PixelCNN decoder conditioned on z, free bits 0.25 nat/dim (MNIST)",
            epochs=20, batch_size=128, learning_rate=1e-3, binarize="dynamic"),
+)
+
+#: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
+#: argument value of the recipes above.
+_VQ = dict(filters=(4,), num_codes=4, embedding_dim=2, ema=True, restart_threshold=1.0)
+_VQ2 = dict(_VQ, top_filters=(4,))
+_PRIOR = dict(num_layers=2, filters=4, hidden=4)
+register_test_configs(
+    TestConfig("vqvae", "VQVAE", _VQ),
+    TestConfig("vqvae-prior", "VQPixelCNNPrior", dict(_PRIOR, autoencoder=_VQ)),
+    TestConfig("vqvae2", "VQVAE2", _VQ2),
+    TestConfig("vqvae2-mse", "VQVAE2", dict(_VQ2, reconstruction="mse"), input_shape=(4, 4, 3), grey=True,
+               saved_model=False),
+    TestConfig("vqvae2-prior", "VQVAE2Prior", dict(_PRIOR, autoencoder=_VQ2)),
+    TestConfig("vqvae2-prior-mse", "VQVAE2Prior", dict(_PRIOR, autoencoder=dict(_VQ2, reconstruction="mse")),
+               input_shape=(4, 4, 3), grey=True, saved_model=False, tflite=False),
+    TestConfig("pixelcnn", "PixelCNNDensity", dict(num_layers=2, filters=4, hidden=4, first_kernel_size=3)),
+    TestConfig("pixelvae", "PixelVAE", dict(latent_dim=2, hidden_units=(8,), free_bits=0.25, num_layers=2,
+                                            pixel_filters=4, pixel_hidden=4, first_kernel_size=3)),
 )

@@ -1,0 +1,131 @@
+"""Every tiny test configuration of the zoo's families through the public contract harness.
+
+The configurations (``zoo.recipes.registry.TestConfig``) are registered beside each family's
+recipes in ``zoo/recipes/<family>.py``. Each goes through :func:`keras_ae.testing.check_model`:
+config round trip, both training paths (per step and fused, XLA where the class allows it) with
+equal weights, ``.keras`` save/load, every declared signature, seeded determinism, codes against
+``code_spec``, the refusal of NaN and out-of-range data, and for probabilistic models the
+``k = 1`` importance weight against the ELBO; two replicas, the SavedModel and the TFLite file in
+the configurations that ask (at least one per model, checked below).
+
+Coverage, checked here so that a recipe cannot skip the harness: every graph-changing argument
+value a recipe uses (``zoo.recipes.registry.graph_values``: likelihoods, corruptions, kernels,
+switches, a zero weight, an empty layer list, a first stage's arguments) appears in a harnessed
+configuration of the same model. Every recipe itself is built and trained one step by
+``tests/test_zoo_harness.py``. The harness runs are split over this file and
+``test_harness_configs_1.py`` ... (``SHARDS``), so that two workers share them.
+"""
+
+import numpy as np
+import pytest
+
+from keras_ae import testing
+from zoo.recipes import RECIPES
+from zoo.recipes.registry import TEST_CONFIGS, graph_values
+from zoo.runner import build_model
+
+#: examples per harness batch: two fused pairs of two steps of 4 (``check_model``'s default batch is N // 4).
+EXAMPLES = 16
+#: the harness runs are split over this many test files (this one and ``test_harness_configs_<k>.py``):
+#: ``--dist loadfile`` sends a file to one worker, and one file of every configuration would bound
+#: the wall time of the whole suite.
+SHARDS = 3
+
+
+def shard(k):
+    """The names of the configurations the ``k``-th file harnesses: every ``SHARDS``-th in name order."""
+    return sorted(TEST_CONFIGS)[k::SHARDS]
+
+
+def config_batch(config, n=EXAMPLES, seed=0):
+    """``(x, extras, condition, elbo_extras)`` for ``testing.check_model`` of a test configuration.
+
+    Binary data (grey with ``config.grey``); the integer batch entries are labels ``i % labels``
+    (every other one ``-1`` with ``config.unlabelled``), float entries uniform in [0, 1]. The labels
+    are the condition of the public methods of a conditional model; a semi-supervised model infers
+    them, and its ``elbo`` is compared with the importance weights on unlabelled rows.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n,) + tuple(config.input_shape)).astype("float32")
+    if not config.grey:
+        x = (x > 0.5).astype("float32")
+    model = build(config)
+    extras, condition, elbo_extras = {}, {}, None
+    for key, spec in model.batch_extras_spec().items():
+        shape = (n,) + tuple(spec.shape)
+        if spec.dtype.is_floating:
+            extras[key] = rng.uniform(size=shape).astype(spec.dtype.as_numpy_dtype)
+            continue
+        assert config.labels, f"{config.name}: {key} is an integer batch entry; give the TestConfig labels"
+        labels = (np.arange(n) % config.labels).astype(spec.dtype.as_numpy_dtype).reshape(shape)
+        if config.unlabelled:
+            labels[::2] = -1
+            elbo_extras = {key: np.full(shape, -1, labels.dtype)}
+        else:
+            condition[key] = labels
+        extras[key] = labels
+    return x, extras, condition, elbo_extras
+
+
+def build(config):
+    """The configuration's model, through the zoo's own model-building path (a class or a function)."""
+    return build_model(config, config.input_shape, seed=0)
+
+
+def run_harness(name, tmp_path):
+    """``check_model`` on the configuration ``name``, and what its report must hold."""
+    config = TEST_CONFIGS[name]
+    x, extras, condition, elbo_extras = config_batch(config)
+    report = testing.check_model(lambda: build(config), x, extras, tmp_dir=str(tmp_path),
+                                 saved_model=config.saved_model, tflite=config.tflite, mirrored=config.mirrored,
+                                 condition=condition, elbo_extras=elbo_extras)
+    model = build(config)
+    assert set(report["terms"]) >= {"loss"} | set(model.TERMS)
+    assert report.get("replicas") == (2 if config.mirrored else None)  # conftest makes two logical CPUs
+    assert set(report["signatures"]) >= {"decode", "encode", "reconstruct", "score"} | (
+        {"sample"} if model.is_generative else set())
+    assert ("elbo_difference" in report) == model.is_probabilistic
+    if config.tflite:
+        assert {"decode", "encode", "reconstruct"} <= set(report["tflite_signatures"])
+        if model.is_generative:  # every fresh sampler is written with builtin ops; only the seeded one is left out
+            assert "sample" in report["tflite_signatures"] and set(report["tflite_skipped"]) <= {"sample_seeded"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", shard(0))
+def test_tiny_configuration_passes_the_contract_harness(name, tmp_path):
+    run_harness(name, tmp_path)
+
+
+def test_every_graph_changing_value_of_a_recipe_has_a_harnessed_configuration():
+    harnessed = {}
+    for config in TEST_CONFIGS.values():
+        harnessed.setdefault(config.model, set()).update(graph_values(config.model_args))
+    missing = sorted({(recipe.model, key, value) for recipe in RECIPES.values()
+                      for key, value in graph_values(recipe.model_args)
+                      if (key, value) not in harnessed.get(recipe.model, set())})
+    assert not missing, ("recipes use graph-changing values that no TestConfig of the same model "
+                         f"harnesses (add one beside the family's recipes): {missing}")
+
+
+def test_every_model_runs_two_replicas_and_both_exports_in_one_configuration():
+    complete = {c.model for c in TEST_CONFIGS.values() if c.mirrored and c.saved_model and c.tflite}
+    missing = sorted({recipe.model for recipe in RECIPES.values()} - complete)
+    assert not missing, f"no TestConfig of {missing} runs two replicas, the SavedModel and the TFLite checks"
+
+
+def test_graph_values_tell_graphs_apart_and_ignore_sizes():
+    assert graph_values(dict(likelihood="bernoulli", hidden_units=(128,), beta=2.0)) == \
+        graph_values(dict(likelihood="bernoulli", hidden_units=(8,), beta=4.0))
+    assert graph_values(dict(free_bits=0.0)) != graph_values(dict(free_bits=0.1))
+    assert graph_values(dict(hidden_units=())) != graph_values(dict(hidden_units=(8,)))
+    assert graph_values(dict(attention=False)) == {("attention", False)}
+    assert graph_values(dict(autoencoder=dict(reconstruction="mse"))) == {("autoencoder.reconstruction", "mse")}
+
+
+def test_the_shard_files_harness_every_configuration():
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    assert all(os.path.exists(os.path.join(here, f"test_harness_configs_{k}.py")) for k in range(1, SHARDS))
+    assert sorted(name for k in range(SHARDS) for name in shard(k)) == sorted(TEST_CONFIGS)
