@@ -53,29 +53,40 @@ def benchmark_recipe(recipe, folder, quantizations, repeats):
 
 
 def check_arguments(args, recipes):
-    """``(recipe names, quantizations)`` from the parsed options, or ``ValueError`` naming the bad one."""
-    from keras_ae.serving import QUANTIZATIONS
+    """``(recipe names, quantizations)`` from the parsed options, or ``ValueError`` naming the bad one.
 
+    The checks that need no TensorFlow come first, so those mistakes are reported at once.
+    """
     names = [n.strip() for n in args.recipes.split(",") if n.strip()] if args.recipes else sorted(recipes)
     unknown = [n for n in names if n not in recipes]
     if unknown or not names:
         raise ValueError(f"unknown recipe {unknown[0]!r} in --recipes; known recipes: {', '.join(sorted(recipes))}"
                          if unknown else "--recipes names no recipe")
-    quantizations = [q.strip() for q in args.tflite.split(",") if q.strip()]
-    bad = [q for q in quantizations if q not in QUANTIZATIONS]
-    if bad:
-        raise ValueError(f"unknown quantization {bad[0]!r} in --tflite; choose from {', '.join(QUANTIZATIONS)}")
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
     if args.out and os.path.isdir(args.out):
         raise ValueError(f"--out {args.out} is a folder; name the Markdown file to write")
+    from keras_ae.serving import QUANTIZATIONS
+
+    quantizations = [q.strip() for q in args.tflite.split(",") if q.strip()]
+    bad = [q for q in quantizations if q not in QUANTIZATIONS]
+    if bad:
+        raise ValueError(f"unknown quantization {bad[0]!r} in --tflite; choose from {', '.join(QUANTIZATIONS)}")
     return names, quantizations
 
 
 def main(argv=None):
+    """Run the benchmark; the exit status. TensorFlow's native start-up noise is kept off stderr."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:
         sys.path.insert(0, root)
+    from zoo.native_logs import filtered_stderr
+
+    with filtered_stderr():
+        return _main(argv)
+
+
+def _main(argv=None):
     from zoo.recipes import RECIPES, get_recipe
 
     parser = argparse.ArgumentParser(prog="python -m export.benchmark", description=__doc__.splitlines()[0])

@@ -4,8 +4,10 @@
 
 ``FAULT`` is a key of :data:`FAULTS`: ``kill:MOMENT`` SIGKILLs this process at that moment of the
 real code path; ``enospc:WRITER`` makes that writer fail as a full disk does (``OSError(ENOSPC)``,
-or TensorFlow's ``ResourceExhaustedError`` for the SavedModel writer). ``none`` runs the command
-as it is. The fault is a patch applied here, so the library carries no test hook and each moment
+or TensorFlow's ``ResourceExhaustedError`` for the SavedModel writer); ``nan:loss`` makes the
+decoder's last bias NaN when epoch 2 begins, ``nan:weights`` a weight NaN where the loss does not
+see it (at the end of epoch 2); ``unconvertible:dynamic`` makes the TFLite dynamic
+file fail as LiteRT does. ``none`` runs the command as it is. The fault is a patch applied here, so the library carries no test hook and each moment
 is reached every time, not by chance. The exit status and stderr are the command's own.
 """
 
@@ -150,6 +152,58 @@ def enospc_tflite():
     tflite.atomic_write_bytes = full_disk
 
 
+def nan_at_epoch_2(index):
+    """When epoch 2 begins, the trainable weight ``index`` becomes NaN (the last one: the loss goes NaN)."""
+    def apply():
+        import keras
+        import numpy as np
+
+        from zoo import runner
+
+        class Poison(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == 1:
+                    variable = self.model.trainable_variables[index]
+                    variable.assign(variable * np.nan)
+
+        build = runner.build_callbacks
+        runner.build_callbacks = lambda recipe: build(recipe) + [Poison()]
+
+    return apply
+
+
+def dynamic_unconvertible():
+    """The TFLite ``dynamic`` file cannot be made (as LiteRT failing vae-cb-digits's int8 DIV says it)."""
+    from keras_ae import serving
+
+    convert = serving.export_tflite
+
+    def dynamic_fails(model, path, quantization="none", **kwargs):
+        if quantization == "dynamic":
+            raise serving.ExportError("the TFLite dynamic file does not run in LiteRT: Node number 32 (DIV) "
+                                      "failed to invoke")
+        return convert(model, path, quantization, **kwargs)
+
+    serving.export_tflite = dynamic_fails
+
+
+def nan_weights_unseen_by_the_loss():
+    """At the end of epoch 2 (its steps and validation done), a weight becomes NaN: the logs stay finite."""
+    import keras
+    import numpy as np
+
+    from zoo import runner
+
+    class Poison(keras.callbacks.Callback):  # the recipe's callbacks run before StopOnNaN's epoch end
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                variable = self.model.trainable_variables[0]
+                variable.assign(variable * np.nan)
+
+    build = runner.build_callbacks
+    runner.build_callbacks = lambda recipe: build(recipe) + [Poison()]
+
+
 FAULTS = {
     "none": lambda: None,
     "kill:mid-epoch": kill_mid_epoch,
@@ -157,6 +211,9 @@ FAULTS = {
     "kill:evaluation": kill_evaluation,
     "kill:save": kill_save,
     "kill:export": kill_export,
+    "unconvertible:dynamic": dynamic_unconvertible,
+    "nan:loss": nan_at_epoch_2(-1),
+    "nan:weights": nan_weights_unseen_by_the_loss,
     "enospc:model.keras": enospc_model,
     "enospc:saved_model": enospc_saved_model,
     "enospc:tflite": enospc_tflite,

@@ -25,16 +25,10 @@ Example::
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 
-from keras_ae.training.atomic import PUBLIC_DIR_MODE, publish_tree
-
-#: Hidden temporary names this project's writers make (``tempfile`` adds 8 characters):
-#: ``atomic_file`` and ``atomic_directory`` (``.NAME.XXXXXXXX.tmp``, ``.NAME.XXXXXXXX.keras``, ...).
-TEMPORARY_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.(tmp|keras|weights\.h5)$")
-
+from keras_ae.training.atomic import PUBLIC_DIR_MODE, TEMPORARY_NAME, publish_tree
 
 def tflite_link(base_dir, name, version):
     """``BASE/tflite/NAME/VERSION``: where phones find the TFLite files of a version."""
@@ -44,9 +38,9 @@ def tflite_link(base_dir, name, version):
 def remove_leftovers(base_dir):
     """Remove what exports killed before their rename left in ``base_dir``; the removed paths.
 
-    That is hidden temporary files and folders (:data:`TEMPORARY_NAME`) in ``BASE``, in each
-    model folder ``BASE/NAME`` and in ``BASE/tflite/NAME``, and links in ``BASE/tflite/NAME`` that
-    point at no published version. Call it only while holding ``BASE``'s lock
+    That is hidden temporary files and folders (:data:`keras_ae.training.atomic.TEMPORARY_NAME`)
+    in ``BASE``, in each model folder ``BASE/NAME`` and in ``BASE/tflite/NAME``, and links in
+    ``BASE/tflite/NAME`` that point at no published version. Call it only while holding ``BASE``'s lock
     (:class:`keras_ae.training.FolderLock`): a running export's temporary folder looks the same.
     """
     removed = []

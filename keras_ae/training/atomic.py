@@ -11,12 +11,37 @@ import errno
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
 import zlib
 
 import keras
+
+
+#: Hidden temporary names the writers here make (``tempfile`` adds 8 characters):
+#: ``.NAME.XXXXXXXX.tmp`` and ``.NAME.XXXXXXXX.SUFFIX`` (``.keras``, ``.weights.h5``, ``.png``).
+TEMPORARY_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)+$")
+
+
+def remove_temporary_files(folder):
+    """Remove the temporary files and folders (:data:`TEMPORARY_NAME`) a killed writer left in ``folder``.
+
+    Call it only while holding the folder's lock (:class:`keras_ae.training.FolderLock`): a
+    running writer's temporary file looks the same. Returns the removed paths.
+    """
+    removed = []
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        path = os.path.join(folder, entry)
+        if not TEMPORARY_NAME.match(entry):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+        removed.append(path)
+    return removed
 
 
 def _default_file_mode():

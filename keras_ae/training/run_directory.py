@@ -82,7 +82,9 @@ def read_run_config(run_dir, need_dataset=True):
 def locked(run_dir, lock=True):
     """Hold the run directory's lock for the block (:class:`RunDirectoryError` if another process holds it).
 
-    A folder this call created and nothing was written to is removed again afterwards.
+    Once it holds the lock, the temporary files a killed writer left in the run directory and
+    its backup (a half-saved ``model.keras``, a backup's weights) are removed. A folder this
+    call created and nothing was written to is removed again afterwards.
     """
     if not lock:
         yield
@@ -94,6 +96,8 @@ def locked(run_dir, lock=True):
     except ValueError as e:
         raise RunDirectoryError(str(e)) from None
     try:
+        for folder in (run_dir, os.path.join(run_dir, BACKUP)):
+            atomic.remove_temporary_files(folder)
         yield
     finally:
         held.release()
