@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from benchmarks import docs_tables
-from zoo import table
+from zoo import runner, table
 from zoo.recipes import RECIPES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,9 +24,12 @@ def test_two_stage_recipes_are_chained_from_their_first_stage():
     for second, first in stages.items():
         assert order.index(first) < order.index(second)
     assert order.count("vqvae-digits") == 1 and "vae-digits" in order  # a first stage not asked for is added
-    # every two-stage recipe of the registry finds its first stage
+    # every two-stage recipe of the registry finds its first stage; named configurations are one-stage
     names = [n for n in RECIPES if table.first_stage(RECIPES[n], RECIPES) is not None]
     assert names and all(table.first_stage(RECIPES[n], RECIPES) for n in names)
+    assert runner.previous_stage(RECIPES["factorvae-digits"], None) == {}  # FactorVAE: a named configuration
+    with pytest.raises(runner.CliError, match="does not build on another run"):
+        runner.previous_stage(RECIPES["factorvae-digits"], "runs/x")
 
 
 def test_rows_merge_into_the_table_and_keep_its_format(tmp_path):

@@ -143,6 +143,23 @@ def build_model(recipe, input_shape, seed, **overrides):
         raise CliError(f"recipe {recipe.name} cannot take data of shape {tuple(input_shape)}: {reason}") from None
 
 
+def stage_argument(recipe):
+    """The constructor argument that takes the first stage of a two-stage recipe's model, else None.
+
+    A recipe names a model class or a named configuration (a function returning a model of its
+    declared ``family``, e.g. ``FactorVAE`` a :class:`keras_ae.models.VAE`): the class declares
+    ``previous_stage``.
+    """
+    import inspect
+
+    from keras_ae import models
+
+    cls = getattr(models, recipe.model, None)
+    if cls is not None and not inspect.isclass(cls):
+        cls = cls.family  # a named configuration
+    return None if cls is None else cls.previous_stage
+
+
 def previous_stage(recipe, from_run):
     """``{argument: model}``: the trained model of ``from_run`` for a two-stage recipe, else ``{}``.
 
@@ -150,10 +167,7 @@ def previous_stage(recipe, from_run):
     a VQ-VAE's codes takes ``autoencoder``). ``CliError`` when ``--from`` is missing for such a
     recipe or given to another one.
     """
-    from keras_ae import models
-
-    cls = getattr(models, recipe.model, None)
-    argument = None if cls is None else cls.previous_stage
+    argument = stage_argument(recipe)
     if argument is None:
         if from_run:
             raise CliError(f"recipe {recipe.name} ({recipe.model}) does not build on another run; leave out --from")

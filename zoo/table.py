@@ -57,9 +57,9 @@ def stated(value, digits=4):
 def first_stage(recipe, recipes):
     """The name of the recipe a two-stage ``recipe`` trains on (``--from``), ``None`` for a one-stage
     recipe, or ``""`` when no recipe on its dataset has its first stage's model arguments."""
-    from keras_ae import models
+    from zoo.runner import stage_argument
 
-    argument = getattr(models, recipe.model).previous_stage
+    argument = stage_argument(recipe)
     if argument is None:
         return None
     wanted = recipe.model_args.get(argument)
