@@ -258,6 +258,7 @@ class CtrlCAtEpochEnd(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
     train = ["train", "vae-digits", "--epochs", "3", *FAST]  # dynamic binarization: a fresh sample per epoch
     assert cli.main([*train, "--out", str(tmp_path / "whole")]) == 0
