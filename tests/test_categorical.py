@@ -198,6 +198,7 @@ def test_callbacks_by_name_and_bad_arguments(name, kwargs, message):
     (lambda: callbacks.TemperatureAnnealing(initial=1.0, minimum=0.1, rate=0.05, every=2), "temperature",
      "CategoricalVAE"),
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize("jit", [False, True])
 def test_schedules_are_the_same_with_1_and_10_steps_per_execution(binary_digits, make_callback, variable,
                                                                   model_class, jit):

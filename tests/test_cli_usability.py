@@ -40,6 +40,7 @@ def test_the_help_lists_the_strategies_and_precisions_the_library_accepts():
     assert tuple(cli.PRECISION_NAMES) == tuple(training.PRECISIONS)
 
 
+@pytest.mark.slow
 def test_piped_train_prints_one_plain_line_per_epoch_and_no_native_noise(tmp_path):
     out = str(tmp_path / "run")
     done = _python("-m", "zoo", "train", "ae-digits", "--epochs", "2", "--out", out, "--num-samples", "2")
@@ -98,6 +99,7 @@ def test_console_script_dispatches_export_and_names_itself(capsys):
     assert capsys.readouterr().out.startswith("usage: keras-ae")
 
 
+@pytest.mark.slow
 def test_an_unprepared_tfds_dataset_is_one_line_naming_data_dir(tmp_path):
     done = _python("-m", "zoo", "train", "vae-mnist", "--out", str(tmp_path / "r"),
                    "--data-dir", str(tmp_path / "empty"))

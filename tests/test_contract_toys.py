@@ -35,6 +35,7 @@ def _small(cls, **kwargs):
     return lambda: cls(input_shape=SHAPE, hidden_units=(8,), seed=3, **kwargs)
 
 
+@pytest.mark.slow
 def test_label_conditioned_loss_passes_the_harness_and_exports_classify(data, tmp_path):
     x, y = data
     report = check(_small(LabelledAutoencoder, latent_dim=2), x, {"y": y}, tmp_dir=str(tmp_path))
@@ -48,6 +49,7 @@ def test_label_conditioned_loss_passes_the_harness_and_exports_classify(data, tm
         model.loss_terms(x[:4], y=y[:4, None])
 
 
+@pytest.mark.slow
 def test_grid_of_integer_codes_passes_the_harness_and_exports_int_codes(data, tmp_path):
     x, _ = data
     report = check(_small(GridCodeAutoencoder), x, tmp_dir=str(tmp_path))
@@ -60,6 +62,7 @@ def test_grid_of_integer_codes_passes_the_harness_and_exports_int_codes(data, tm
         model.decode(np.full((2, 4), 0.5, "float32"))
 
 
+@pytest.mark.slow
 def test_learned_mixture_prior_is_what_sample_and_the_exported_sample_draw(data, tmp_path):
     x, _ = data
     report = check(_small(MixturePriorVAE, latent_dim=2), x, tmp_dir=str(tmp_path))
@@ -80,6 +83,7 @@ def test_learned_mixture_prior_is_what_sample_and_the_exported_sample_draw(data,
     assert set(report["tflite_skipped"]) <= {"sample", "sample_seeded"}
 
 
+@pytest.mark.slow
 def test_second_optimizer_updates_only_its_own_parameter_group(data, tmp_path):
     x, _ = data
     report = check(_small(CriticAutoencoder, latent_dim=2), x, tmp_dir=str(tmp_path))
@@ -98,6 +102,7 @@ def test_second_optimizer_updates_only_its_own_parameter_group(data, tmp_path):
         model.compile(optimizer="adam", group_optimizers={"discriminator": "adam"})
 
 
+@pytest.mark.slow
 def test_stochastic_step_by_step_decoder_passes_the_harness_and_samples_in_a_graph(data, tmp_path):
     x, _ = data
     report = check(_small(AutoregressiveDecoderAE, latent_dim=2), x, tmp_dir=str(tmp_path))

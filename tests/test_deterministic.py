@@ -153,6 +153,7 @@ def test_reconstruction_terms_match_numpy(rng):
     np.testing.assert_allclose(objectives.squared_error(x, logits), ((x - logits) ** 2).sum(1), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_one_mirrored_step_equals_one_single_device_step():
     script = os.path.join(os.path.dirname(__file__), "distributed_script.py")
     out = subprocess.run([sys.executable, script, "1"], capture_output=True, text=True, timeout=300)

@@ -19,6 +19,7 @@ def _run_script(*args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_several_mirrored_steps_equal_single_device_steps():
     result = _run_script("5")
     assert result["replicas"] == 2
@@ -27,6 +28,7 @@ def test_several_mirrored_steps_equal_single_device_steps():
     assert abs(result["single_loss"] - result["mirrored_loss"]) <= 1e-4 * abs(result["single_loss"])
 
 
+@pytest.mark.slow
 def test_vae_replicas_draw_their_own_noise_and_log_the_same_elbo_statistically():
     result = _run_script("vae")
     assert result["replicas"] == 2

@@ -50,6 +50,7 @@ def _fit(model, x, steps_per_execution, batch_size, epochs, known_length=True):
 
 # The plain case (equal batches, every family) is in the contract harness for every recipe; these
 # are the edge cases of the fused function, on the VAE (its noise makes the order of steps visible).
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["vae"])
 @pytest.mark.parametrize("num_examples,known_length", [(101, True), (37, True), (101, False)])
 def test_fused_steps_equal_keras_per_step_loop(binary_digits, kind, num_examples, known_length):
@@ -89,6 +90,7 @@ def test_train_on_batch_goes_through_the_fused_function(binary_digits):
     assert diff <= 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_fused_steps_under_mixed_precision_are_finite_and_close_to_float32(binary_digits, policy):
     from keras_ae import training

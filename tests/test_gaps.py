@@ -43,6 +43,7 @@ def test_the_gaussian_family_reaches_the_closed_form_approximation_gap():
                                np.broadcast_to(1 / np.sqrt(np.diag(precision)), (len(x), 2)), rtol=0.05)
 
 
+@pytest.mark.slow
 def test_the_flow_family_closes_part_of_the_gap_and_never_loses_to_the_gaussian():
     x, log_joint, log_px = _problem()
     start = np.zeros((len(x), 2), np.float32), np.ones((len(x), 2), np.float32)

@@ -60,6 +60,7 @@ def test_collapsed_top_layer_has_the_one_layer_vae_bound(binary_digits):
     np.testing.assert_allclose(kl["z1"], vae.kl(vae.posterior(x)), atol=0.1, rtol=0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [TwoLayerVAE, LadderVAE])
 def test_per_layer_kls_sum_to_the_total_kl(cls, trained, binary_digits):
     model = trained[cls.__name__]

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from zoo.native_logs import is_noise
 
 SCRIPT = """
@@ -25,6 +27,7 @@ def test_noise_lines_are_recognised_and_others_are_not():
     assert not is_noise(b"error: unknown recipe 'x'")
 
 
+@pytest.mark.slow
 def test_importing_tensorflow_inside_the_filter_prints_only_real_lines():
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, timeout=300,
                           env={"PYTHONPATH": ".", "PATH": "/usr/bin:/bin"})

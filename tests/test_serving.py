@@ -252,6 +252,7 @@ def test_saved_model_sample_draws_fresh_noise(name, exported, trained):
         fn(n=tf.constant(-1))
 
 
+@pytest.mark.slow
 def test_servable_in_a_process_without_keras_ae(trained, exported, data, tmp_path):
     """Every export loads and runs with only TensorFlow and NumPy imported (as TF Serving does)."""
     jobs = [make_job(trained[n], exported[n], str(tmp_path / n), data[:6]) for n in NAMES]
@@ -261,6 +262,7 @@ def test_servable_in_a_process_without_keras_ae(trained, exported, data, tmp_pat
         check_plain_outputs(trained[name], job, report[job["path"]])
 
 
+@pytest.mark.slow
 def test_saved_model_cli_shows_and_runs_signatures(trained, exported, tmp_path):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     assert os.path.exists(cli), "saved_model_cli is installed with tensorflow, next to this Python"
@@ -326,6 +328,7 @@ TFLITE_CASES = [(n, q) for n in NAMES for q in ("none", "float16", "dynamic", "i
                 if not (n == "ae-conv" and q in ("float16", "dynamic"))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,quantization", TFLITE_CASES)
 def test_tflite_parity_with_litert(name, quantization, tflite_files, trained):
     info = tflite_files(name, quantization)
@@ -435,13 +438,14 @@ def test_every_zoo_model_exports_and_serves_without_keras_ae(tmp_path):
         models_by_name[model_name] = model
         path = serving.export_saved_model(model, str(tmp_path / "models"), config.name)
         jobs.append(make_job(model, path, str(tmp_path / "out" / config.name), x))
-    assert {"VAE", "VQVAE2", "DRAW", "RAE"} <= set(models_by_name)
+    assert {"VAE", "VQVAE2", "PixelVAE", "RAE"} <= set(models_by_name)  # DRAW (canvases) and labelled models: own files
     report = run_in_plain_process(jobs, tmp_path)
     assert report["modules"] == []
     for (name, model), job in zip(sorted(models_by_name.items()), jobs):
         check_plain_outputs(model, job, report[job["path"]])
 
 
+@pytest.mark.slow
 def test_a_crashing_int8_converter_becomes_an_export_error(trained, data, tmp_path, monkeypatch):
     # TF 2.21's int8 quantizer segfaults on some graphs (the continuous Bernoulli likelihood);
     # the conversion runs in a child so that such a crash is an error, and no file is written.

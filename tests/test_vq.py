@@ -106,6 +106,7 @@ def _fit_ema(strategy, x, restart_threshold, start=None):
     return model, [np.asarray(v) for v in strategy.experimental_local_results(model.quantizer.codebook.value)]
 
 
+@pytest.mark.slow
 def test_two_replicas_keep_identical_codebooks(x):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
     mirrored = tf.distribute.MirroredStrategy(devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
@@ -150,6 +151,7 @@ def _tiny_vq(**kw):
     return VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), seed=1, **kw)
 
 
+@pytest.mark.slow
 def test_prior_trains_only_the_prior_and_samples_images(x):
     vq = _tiny_vq()
     vq.compile(jit_compile=False, steps_per_execution=1)
@@ -272,6 +274,7 @@ def test_vqvae2_codes_round_trip_through_the_saved_model(x, tmp_path):
     np.testing.assert_allclose(decoded, model.decode(codes), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_vqvae2_prior_exported_seeded_sample_is_model_sample(tmp_path):
     # The harness (2 replicas too; both sampling loops in TFLite) runs on the "vqvae2-prior" tiny configuration.
     model = VQVAE2Prior(SHAPE, autoencoder=dict(num_codes=8, num_top_codes=5, embedding_dim=4, filters=(8,),

@@ -36,6 +36,7 @@ def test_list_shows_every_recipe(capsys):
     (["eval", "/nonexistent/run", "--ais", "--ais-steps", "0"], "--ais-steps must be >= 1"),
     (["eval", "/nonexistent/run", "--gaps", "--gaps-steps", "0"], "--gaps-steps must be >= 1"),
 ])
+@pytest.mark.slow
 def test_bad_names_exit_2_with_one_line(args, message):
     result = run_zoo(*args, timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
@@ -46,6 +47,7 @@ def test_bad_names_exit_2_with_one_line(args, message):
         assert "ae-digits" in lines[0] and "vae-digits" in lines[0]
 
 
+@pytest.mark.slow
 def test_eval_of_a_directory_without_model_exits_2(tmp_path):
     result = run_zoo("eval", str(tmp_path), timeout=120)
     assert result.returncode == 2
