@@ -19,8 +19,9 @@ from keras_ae.models import AdversarialAutoencoder, Autoencoder, ConditionalVAE,
 
 #: the weights of one batch of 8; they sum to 8, so the repeated batch has 8 examples too.
 WEIGHTS = np.array([2, 1, 0, 1, 3, 0, 1, 0], np.float32)
-#: float32 round-off of one SGD step on differently ordered sums (measured below 2e-7 here).
-STEP_TOLERANCE = 1e-5
+#: float32 round-off of one SGD step on differently ordered sums: below 2e-7 for most weights, 1.9e-5 for
+#: the adversarial autoencoder's discriminator in a full CI run.
+STEP_TOLERANCE = 5e-5
 
 
 def _batches(rng, count, shape):

@@ -47,6 +47,8 @@ register_test_configs(
                                             prior={"name": "vampprior", "pseudo_inputs": 3})),
     TestConfig("iwae-planar", "VAE", dict(_TINY, bound="iwae", num_samples=3, posterior={"name": "planar", "steps": 2})),
     # d = 3: the sphere on which TFP's von Mises-Fisher sampler is exactly reparameterized and XLA compiles it
+    # TFLite is checked in tests/test_hyperspherical.py: its score is skipped there (Bessel functions), which the
+    # generic harness check of skipped signatures does not expect
     TestConfig("hyperspherical-vae", "VAE", dict(_TINY, latent_dim=3, posterior="von_mises_fisher",
-                                                 prior="spherical_uniform")),
+                                                 prior="spherical_uniform"), tflite=False),
 )
