@@ -28,7 +28,7 @@ import os
 import shutil
 import tempfile
 
-from keras_ae.training.atomic import PUBLIC_DIR_MODE, TEMPORARY_NAME, publish_tree
+from keras_ae.training.atomic import PUBLIC_DIR_MODE, TEMPORARY_NAME, publish_tree, remove_path
 
 def tflite_link(base_dir, name, version):
     """``BASE/tflite/NAME/VERSION``: where phones find the TFLite files of a version."""
@@ -56,10 +56,7 @@ def remove_leftovers(base_dir):
             dangling = os.path.dirname(folder) == tflite_root and os.path.islink(path) and not os.path.exists(path)
             if not (TEMPORARY_NAME.match(entry) or dangling):
                 continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.remove(path)
+            remove_path(path)
             removed.append(path)
     return removed
 

@@ -36,12 +36,17 @@ def remove_temporary_files(folder):
         path = os.path.join(folder, entry)
         if not TEMPORARY_NAME.match(entry):
             continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
+        remove_path(path)
         removed.append(path)
     return removed
+
+
+def remove_path(path):
+    """Remove a file, a link (not its target) or a whole folder."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.remove(path)
 
 
 def _default_file_mode():
