@@ -125,7 +125,7 @@ def make_fused_train_function(model, steps):
     at a time instead, as in Keras; that step is compiled only if it is needed.
     """
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def pull(iterator):
         empty = tf.nest.map_structure(_empty_like, iterator.element_spec)
         pulled = [iterator.get_next_as_optional() for _ in range(steps)]
@@ -134,7 +134,7 @@ def make_fused_train_function(model, steps):
         sizes = tf.stack([_batch_size(b) for b in batches])
         return count, tf.reduce_all(tf.equal(sizes, sizes[0])), batches
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
+    @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
     def run_stacked(batches):
         stacked = tf.nest.map_structure(lambda *parts: tf.stack(parts), *batches)
 
@@ -144,7 +144,7 @@ def make_fused_train_function(model, steps):
         _, logs = tf.while_loop(lambda i, logs: i < steps, body, (tf.constant(0), model.metric_logs()))
         return logs
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
+    @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
     def run_one(batch):
         return model.train_step(batch)
 
