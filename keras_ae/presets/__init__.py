@@ -1,26 +1,48 @@
 """Presets in keras-hub's style: ``VAE.from_preset("vae-mnist")`` or ``VAE.from_preset(RUN_DIR)``.
 
-A preset is a recipe (``python -m zoo list`` lists the zoo's): its architecture, built for its
+A preset is a recipe (``python -m zoo list`` lists them): its architecture, built for its
 dataset's example shape and compiled with its learning rate and the model's measured compile
 defaults; or a trained model: a run directory (its ``model.keras``) or a ``.keras`` file.
 
-Recipes come from the ``keras_ae.presets`` entry-point group, each entry a ``{name: recipe}``
-mapping whose recipes have ``model`` (a registered class name), ``model_args``, ``dataset`` and
-``learning_rate``; the zoo declares ``zoo = "zoo.recipes:RECIPES"``. So the library never imports
-the zoo, and another package can add presets the same way.
+The library's recipes are data beside each family (``keras_ae/models/<family>/presets.py``),
+registered in :mod:`keras_ae.presets.registry` (``Recipe``, ``register``, ``get_recipe``,
+``RECIPES`` and the tiny ``TEST_CONFIGS``) when ``keras_ae.models`` is imported. Another
+package adds presets through the ``keras_ae.presets`` entry-point group, each entry a
+``{name: recipe}`` mapping whose recipes have ``model`` (a registered class name),
+``model_args``, ``dataset`` and ``learning_rate``.
 """
 
 import os
 from importlib.metadata import entry_points
 
+from keras_ae.presets.registry import (  # noqa: F401
+    RECIPES,
+    TEST_CONFIGS,
+    Recipe,
+    TestConfig,
+    UnknownRecipeError,
+    get_recipe,
+    register,
+    register_test_configs,
+)
+
 ENTRY_POINT_GROUP = "keras_ae.presets"
 
 
 def preset_recipes():
-    """``{name: recipe}`` of every installed preset provider (the zoo's recipes)."""
-    found = {}
+    """``{name: recipe}``: the library's recipes, then those of every installed preset provider.
+
+    The library's are registered by ``keras_ae.models`` (which ``import keras_ae`` imports), so
+    ``RECIPES`` is complete whenever this runs; importing the models here would be a cycle.
+    """
+    found = dict(RECIPES)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        found.update(entry.load())
+        try:
+            provided = entry.load()
+        except ImportError as error:
+            raise ValueError(f"the {ENTRY_POINT_GROUP} entry point {entry.name} = {entry.value} does not load "
+                             f"({error}); reinstall or remove the package that declares it") from None
+        found.update(provided)
     return found
 
 

@@ -2,9 +2,10 @@
 configurations (``TestConfig``, ``register_test_configs``) that put every graph a recipe builds
 through the contract harness.
 
-The family modules import this module (not the ``zoo.recipes`` package, whose ``__init__``
-imports them), so registering a family never makes an import cycle. Each family module registers
-its recipes and, beside them, its tiny test configurations.
+Each family registers its recipes and, beside them, its tiny test configurations in
+``keras_ae/models/<family>/presets.py``; ``keras_ae/models/__init__.py`` imports those modules in
+the order of the README's model table. This module imports nothing of the project, so a family's
+presets import it without a cycle.
 """
 
 import dataclasses

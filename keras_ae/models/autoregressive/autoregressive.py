@@ -13,7 +13,7 @@ from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.made import MADE
 from keras_ae.layers.pixelcnn import GatedPixelCNN
 from keras_ae.models.base import BaseAutoencoder
-from keras_ae.models.vae import VAE
+from keras_ae.models.vae.vae import VAE
 
 
 class ExactDensity(BaseAutoencoder):
@@ -250,7 +250,7 @@ class PixelVAE(VAE):
         num_layers, pixel_filters, kernel_size, first_kernel_size, pixel_hidden: of the PixelCNN
             (defaults 3, 32, 3, 5, 64).
         likelihood: only ``"bernoulli"`` (the PixelCNN's conditionals are Bernoulli).
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        other arguments: see :class:`~keras_ae.models.VAE`.
     """
 
     stochastic_decoder = True

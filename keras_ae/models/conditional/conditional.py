@@ -1,14 +1,14 @@
 """Conditional VAE: encoder and decoder conditioned on a class label or any conditioning vector.
 
 One family member here, :class:`ConditionalVAE` (Sohn et al. 2015); the semi-supervised models
-(M2, ADGM, SDGM in :mod:`keras_ae.models.semisupervised`) build on it, since their generative
+(M2, ADGM, SDGM in :mod:`keras_ae.models.conditional.semisupervised`) build on it, since their generative
 model ``p(x | y, z)`` and inference network ``q(z | x, y)`` are exactly this one's.
 
 The condition ``y`` is a batch entry (``batch_extras_spec``): an int label in ``[0, num_classes)``
 (turned into a one-hot vector) or a float vector of ``condition_dim`` values. It enters the
 encoder with the data (concatenated to the flat input of an MLP, or as constant extra channels of
 a convolutional encoder) and the decoder with the code (concatenated to ``z``). Every bound is the
-VAE's, written once in :mod:`keras_ae.objectives` and :class:`~keras_ae.models.vae.VAE`.
+VAE's, written once in :mod:`keras_ae.objectives` and :class:`~keras_ae.models.VAE`.
 """
 
 import math
@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import EncoderBody
 from keras_ae.models.base import Endpoint
-from keras_ae.models.vae import VAE
+from keras_ae.models.vae.vae import VAE
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -33,7 +33,7 @@ class ConditionalVAE(VAE):
 
     with ``q(z|x,y) = N(mu(x, y), diag(sigma(x, y)^2))``, ``p(z) = N(0, I)`` and the decoder
     ``p(x | y, z)`` a likelihood head on ``[z, y]``; the terms, ``beta``, ``free_bits``,
-    ``num_samples`` and the likelihoods are the :class:`~keras_ae.models.vae.VAE`'s, and so are the
+    ``num_samples`` and the likelihoods are the :class:`~keras_ae.models.VAE`'s, and so are the
     parts: the prior ``p(z)`` does not depend on ``y`` (Sohn et al.'s CVAE as written here), so any
     prior part whose density is its own works (a learned mixture, a MAF); the VampPrior, which
     averages the posterior over pseudo-inputs without a condition, is refused. Sampling draws
@@ -55,7 +55,7 @@ class ConditionalVAE(VAE):
     Args:
         input_shape, latent_dim, architecture, hidden_units, filters, activation, seed and the
             VAE's arguments (likelihood, beta, free_bits, num_samples, ...): see
-            :class:`~keras_ae.models.vae.VAE`.
+            :class:`~keras_ae.models.VAE`.
         num_classes: the condition is an int label in ``[0, num_classes)``, one-hot encoded.
         condition_dim: the condition is a float vector of this size (instead of ``num_classes``).
             Exactly one of the two is given.

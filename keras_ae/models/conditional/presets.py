@@ -15,7 +15,7 @@ on the posterior means of a finished VAE run (``--from RUN_DIR`` of ``vae-digits
 (``binarize="static"``) like that VAE's test images.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 #: digits: the semi-supervised benchmark's sizes.
 DIGITS = dict(hidden_units=(256,), latent_dim=16, num_classes=10)

@@ -1,7 +1,7 @@
 """Semi-supervised deep generative models: M2 (Kingma et al. 2014), ADGM and SDGM (Maaløe et al. 2016).
 
 One family: a class-conditional VAE ``p(x | y, z) p(y) p(z)`` (the generative model and
-``q(z | x, y)`` are :class:`~keras_ae.models.conditional.ConditionalVAE`'s) with a classifier
+``q(z | x, y)`` are :class:`~keras_ae.models.ConditionalVAE`'s) with a classifier
 ``q(y | x)`` trained on labelled and unlabelled examples in the same batch. A batch carries
 ``y`` for every example, ``-1`` marking an unlabelled one (``keras_ae.data.semisupervised``
 builds such batches), so one batch structure serves both and the step runs on the fused XLA path
@@ -21,8 +21,8 @@ from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import EncoderBody
 from keras_ae.layers.heads import GaussianHead
 from keras_ae.models.base import BaseAutoencoder, Endpoint, first_stage_model
-from keras_ae.models.conditional import ConditionalVAE, conditional_endpoints
-from keras_ae.models.vae import VAE
+from keras_ae.models.conditional.conditional import ConditionalVAE, conditional_endpoints
+from keras_ae.models.vae.vae import VAE
 from keras_ae.parts import GaussianPosterior
 
 tfd = tfp.distributions
@@ -77,7 +77,7 @@ class M2(ConditionalVAE):
 
     Args:
         input_shape, latent_dim, num_classes and the VAE's arguments: see
-            :class:`~keras_ae.models.conditional.ConditionalVAE` (labels only). ``posterior``,
+            :class:`~keras_ae.models.ConditionalVAE` (labels only). ``posterior``,
             ``prior`` and ``likelihood`` are parts (the KL is Monte Carlo where it has no closed
             form, and ``sample`` draws with the prior part's sampler); ``regularizer`` and ``bound``
             are refused (the objective is the semi-supervised bounds'), and so is ``free_bits``.

@@ -1,6 +1,6 @@
 """Recipes of the deterministic family: plain, linear, sparse, denoising, contractive."""
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 MNIST_BODY = dict(hidden_units=(512,))
 DIGITS_BODY = dict(hidden_units=(128,))

@@ -1,6 +1,6 @@
 """Named disentangling configurations: beta-TCVAE, FactorVAE, DIP-VAE-I/-II and controlled capacity increase.
 
-Each is a :class:`~keras_ae.models.vae.VAE` (whose ``beta`` gives the beta-VAE of Higgins et al.
+Each is a :class:`~keras_ae.models.VAE` (whose ``beta`` gives the beta-VAE of Higgins et al.
 2017) with another regularizer part (:mod:`keras_ae.parts.regularizers`) pushing the aggregate
 posterior ``q(z) = E_{p(x)} q(z|x)`` towards a factorized one:
 
@@ -12,7 +12,7 @@ posterior ``q(z) = E_{p(x)} q(z|x)`` towards a factorized one:
 - :func:`CapacityVAE`: a KL of ``C`` nats targeted, ``C`` raised by a schedule (Burgess et al. 2018).
 """
 
-from keras_ae.models.vae import VAE, named_configuration
+from keras_ae.models.vae.vae import VAE, named_configuration
 from keras_ae.parts import DIP, Capacity, DiscriminatorTC, TotalCorrelation
 
 
@@ -37,7 +37,7 @@ def BetaTCVAE(input_shape, latent_dim, beta=6.0, alpha=1.0, gamma=1.0, estimator
         beta: weight of the total correlation, >= 0, default 6.0 (Chen et al.'s dSprites command).
         alpha, gamma: weights of the mutual information and the dimension-wise KL, default 1.0.
         estimator: ``"mws"`` (default) or ``"mss"``; dataset_size: ``N``, needed by ``"mss"``.
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (Gaussian posterior, factorized prior,
+        other arguments: see :class:`~keras_ae.models.VAE` (Gaussian posterior, factorized prior,
             ``num_samples`` 1, no ``free_bits``).
     """
     return VAE(input_shape, latent_dim, regularizer=TotalCorrelation(beta, alpha, gamma, estimator, dataset_size),
@@ -58,7 +58,7 @@ def FactorVAE(input_shape, latent_dim, gamma=10.0, discriminator_units=(1000,) *
         gamma: weight of the TC, >= 0, default 10.0.
         discriminator_units: default six layers of 1000 (the paper's), leaky ReLU 0.2.
         discriminator_learning_rate: > 0, default 1e-4 (the paper's).
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``beta``, ``free_bits`` the KL's;
+        other arguments: see :class:`~keras_ae.models.VAE` (``beta``, ``free_bits`` the KL's;
             ``num_samples`` 1).
     """
     regularizer = DiscriminatorTC(gamma=gamma, units=discriminator_units, learning_rate=discriminator_learning_rate,
@@ -77,7 +77,7 @@ def DIPVAE(input_shape, latent_dim, dip_type="i", lambda_od=10.0, lambda_d=None,
         dip_type: ``"i"`` (default) or ``"ii"``.
         lambda_od: off-diagonal weight, default 10.0; lambda_d: diagonal weight, default
             ``10 * lambda_od`` for ``"i"``, ``lambda_od`` for ``"ii"`` (the paper's rule).
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        other arguments: see :class:`~keras_ae.models.VAE`.
     """
     regularizer = DIP(dip_type=dip_type, lambda_od=lambda_od, lambda_d=lambda_d, **_kl_arguments(kwargs))
     return VAE(input_shape, latent_dim, regularizer=regularizer, **kwargs)
@@ -94,7 +94,7 @@ def CapacityVAE(input_shape, latent_dim, gamma=1000.0, capacity=25.0, **kwargs):
     Args:
         gamma: weight of the penalty, default 1000.0 (the paper's dSprites value).
         capacity: ``C`` without a schedule, default 25.0 nats (the paper's final capacity on dSprites).
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``beta`` must be 1).
+        other arguments: see :class:`~keras_ae.models.VAE` (``beta`` must be 1).
     """
     return VAE(input_shape, latent_dim, regularizer=Capacity(gamma=gamma, capacity=capacity, **_kl_arguments(kwargs)),
                **kwargs)

@@ -9,8 +9,8 @@ The papers train for 300,000 steps (Kim & Mnih) or 100,000 (Burgess et al.), so 
 measured with these recipes are for a short budget; the README states it with the table.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
-from zoo.recipes.variational import DIGITS_BODY
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.models.vae.presets import DIGITS_BODY
 
 DSPRITES = "dsprites-procedural"
 DSPRITES_TRAIN = 32768

@@ -1,6 +1,6 @@
 """Named configurations matching the aggregate posterior to the prior beyond the KL: InfoVAE, WAE-MMD, AAE.
 
-Each is a :class:`~keras_ae.models.vae.VAE` whose regularizer part compares the *aggregate*
+Each is a :class:`~keras_ae.models.VAE` whose regularizer part compares the *aggregate*
 posterior ``q(z) = E_{p(x)} q(z|x)`` with the prior from a minibatch of codes and draws of the
 prior's own sampler (:mod:`keras_ae.parts.regularizers`):
 
@@ -13,7 +13,7 @@ With deterministic codes the training codes are the posterior means; the Gaussia
 in the model, so ``log_likelihood`` still importance-samples with ``q(z|x)``.
 """
 
-from keras_ae.models.vae import VAE, named_configuration
+from keras_ae.models.vae.vae import VAE, named_configuration
 from keras_ae.parts import MMD, Adversarial
 from keras_ae.parts.regularizers import WAE_KERNEL_MULTIPLIERS  # noqa: F401
 
@@ -35,7 +35,7 @@ def InfoVAE(input_shape, latent_dim, alpha=1.0, mmd_weight=10.0, kernel="imq", k
         kernel_multipliers: default (1.0,) for ``"rbf"``, Tolstikhin et al.'s (0.1, ..., 10) for ``"imq"``.
         deterministic_encoder: train on the posterior means, default False.
         beta: the KL's weight, default 1.0 (refused with ``alpha = 1``, which leaves no KL term).
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``num_samples`` 1).
+        other arguments: see :class:`~keras_ae.models.VAE` (``num_samples`` 1).
     """
     regularizer = MMD(weight=mmd_weight, alpha=alpha, beta=beta, kernel=kernel, kernel_scale=kernel_scale,
                       kernel_multipliers=kernel_multipliers, deterministic_codes=deterministic_encoder)
@@ -57,7 +57,7 @@ def WAE(input_shape, latent_dim, mmd_weight=10.0, kernel="imq", kernel_scale=Non
         kernel, kernel_scale, kernel_multipliers: see :func:`InfoVAE` (``"imq"``: the paper's).
         deterministic_encoder: default True (the paper's experiments).
         alpha: 1 (the WAE has no KL term; InfoVAE takes alpha < 1).
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``beta`` and ``free_bits``, the KL's,
+        other arguments: see :class:`~keras_ae.models.VAE` (``beta`` and ``free_bits``, the KL's,
             are refused: there is no KL term).
     """
     if alpha != 1:
@@ -80,7 +80,7 @@ def AdversarialAutoencoder(input_shape, latent_dim, adversarial_weight=1.0, disc
         adversarial_weight: ``lambda`` >= 0, default 1.0 (WAE-GAN on MNIST).
         discriminator_units: hidden layers of ``D``, default (512, 512, 512, 512) (the WAE-GAN's).
         deterministic_encoder: default True; False gives the Gaussian-posterior AAE.
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``num_samples`` 1; ``beta`` and
+        other arguments: see :class:`~keras_ae.models.VAE` (``num_samples`` 1; ``beta`` and
             ``free_bits``, the KL's, are refused: there is no KL term).
     """
     regularizer = Adversarial(weight=adversarial_weight, units=discriminator_units,

@@ -2,12 +2,12 @@
 adversarial autoencoder (WAE-GAN). Digits recipes use the variational family's body, budget and
 binarization (``vae-digits``), so their test NLLs compare with the VAE's; one digits recipe per
 class (each digits recipe goes through the contract harness in CI), the variants (RBF kernel,
-MMD-VAE) on dSprites at the disentangling family's budget (``zoo.recipes.disentangling``).
+MMD-VAE) on dSprites at the disentangling family's budget (``keras_ae.models.disentangling.presets``).
 """
 
-from zoo.recipes.disentangling import dsprites_recipe
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
-from zoo.recipes.variational import DIGITS_BODY
+from keras_ae.models.disentangling.presets import dsprites_recipe
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.models.vae.presets import DIGITS_BODY
 
 
 def _digits(name, model, args, description):

@@ -35,7 +35,7 @@ from keras_ae.layers.attention import FilterbankRead, FilterbankWrite, image_sha
 from keras_ae.layers.bodies import new_kernel_initializer
 from keras_ae.layers.heads import GaussianHead, bernoulli
 from keras_ae.models.base import BaseAutoencoder, Endpoint
-from keras_ae.models.vae import ais_log_likelihood
+from keras_ae.models.vae.vae import ais_log_likelihood
 
 tfd = tfp.distributions
 
@@ -336,7 +336,7 @@ class DRAW(BaseAutoencoder):
 
     def _ais_log_likelihood(self, x, num_chains, num_steps, start, seed):
         """AIS from the prior or from the mean-path Gaussians (:meth:`posterior`) to ``p(x, z) = p(z) p(x | z)``:
-        the VAE's (:func:`keras_ae.models.vae.ais_log_likelihood`, which reads only ``_prior``, ``_posterior``
+        the VAE's (:func:`keras_ae.models.vae.vae.ais_log_likelihood`, which reads only ``_prior``, ``_posterior``
         and ``log_prob_of_codes``)."""
         return ais_log_likelihood(self, x, num_chains, num_steps, start, seed)
 

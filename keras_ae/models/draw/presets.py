@@ -11,7 +11,7 @@ Adam 3e-3 on MNIST: on the MNIST subset (100 epochs, batch 128) the test ELBO af
 epoch was -109.6 nats at 3e-3 against -131.8 at 1e-3, which was still falling slowly.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 #: digits (8 x 8): 6 steps of 4-dimensional z_t, 64-unit LSTMs, 3 x 3 read and write.
 DRAW_DIGITS = dict(latent_dim=4, steps=6, hidden_units=(64,), read_size=3, write_size=3)

@@ -1,6 +1,6 @@
 """Named configurations with normalizing-flow posteriors: ``IAFVAE`` and ``PlanarVAE``.
 
-Each is a :class:`~keras_ae.models.vae.VAE` whose posterior part is a Gaussian pushed through an
+Each is a :class:`~keras_ae.models.VAE` whose posterior part is a Gaussian pushed through an
 invertible map ``f_x`` (:mod:`keras_ae.parts.posteriors`), with
 
     log q(z|x) = log N(z_0; mu, sigma^2) - log |det df_x/dz_0|,   z = f_x(z_0)
@@ -13,7 +13,7 @@ from the sampling direction. Objective per example (minimised), ``z_s = f_x(z_0s
 ``encode_outputs`` adds ``base_mean`` and ``base_scale``. ``free_bits`` is refused (no per-dimension KL).
 """
 
-from keras_ae.models.vae import VAE, named_configuration
+from keras_ae.models.vae.vae import VAE, named_configuration
 from keras_ae.parts import IAFPosterior, PlanarPosterior
 
 
@@ -28,7 +28,7 @@ def IAFVAE(input_shape, latent_dim, flow_steps=2, flow_hidden_units=(64,), **kwa
     Args:
         flow_steps: ``K`` >= 1, default 2.
         flow_hidden_units: hidden layers of each MADE, default ``(64,)`` (the iaf-digits recipe; 256 on MNIST).
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        other arguments: see :class:`~keras_ae.models.VAE`.
 
     Example::
 
@@ -48,6 +48,6 @@ def PlanarVAE(input_shape, latent_dim, flow_steps=10, **kwargs):
 
     Args:
         flow_steps: ``K`` >= 1, default 10 (the paper's smallest MNIST flow).
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        other arguments: see :class:`~keras_ae.models.VAE`.
     """
     return VAE(input_shape, latent_dim, posterior=PlanarPosterior(steps=flow_steps), **kwargs)

@@ -3,8 +3,8 @@ and MAF priors. Same bodies, budget and binarization as ``vae-digits`` / ``vae-m
 variational family's ``_pair``), so their test NLLs compare with the plain VAE's.
 """
 
-from zoo.recipes.registry import TestConfig, register, register_test_configs
-from zoo.recipes.variational import _pair
+from keras_ae.presets.registry import TestConfig, register, register_test_configs
+from keras_ae.models.vae.presets import _pair
 
 register(
     *_pair("planar", "PlanarVAE", dict(likelihood="bernoulli", flow_steps=10),

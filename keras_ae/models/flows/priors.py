@@ -1,12 +1,12 @@
 """Named configurations with learned priors: ``MoGPriorVAE``, ``VampPriorVAE`` and ``MAFPriorVAE``.
 
-Each is a :class:`~keras_ae.models.vae.VAE` whose prior part has trainable weights, trained with
+Each is a :class:`~keras_ae.models.VAE` whose prior part has trainable weights, trained with
 the rest of the model on the same ELBO (objective as the VAE's; no closed-form KL, so the KL is
 Monte Carlo on the reconstruction's draws, and ``free_bits`` is refused). ``sample()`` and the
 exported ``sample`` use the prior part's own builtin-op sampler (:mod:`keras_ae.parts.priors`).
 """
 
-from keras_ae.models.vae import VAE, named_configuration
+from keras_ae.models.vae.vae import VAE, named_configuration
 from keras_ae.parts import MAFPrior, MixturePrior, VampPrior
 
 
@@ -19,7 +19,7 @@ def MoGPriorVAE(input_shape, latent_dim, prior_components=10, **kwargs):
 
     Args:
         prior_components: ``K`` >= 1, default 10.
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        other arguments: see :class:`~keras_ae.models.VAE`.
     """
     return VAE(input_shape, latent_dim, prior=MixturePrior(components=prior_components), **kwargs)
 
@@ -32,7 +32,7 @@ def VampPriorVAE(input_shape, latent_dim, pseudo_inputs=50, **kwargs):
 
     Args:
         pseudo_inputs: ``K`` >= 1, default 50 (500 in the paper's MNIST runs).
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        other arguments: see :class:`~keras_ae.models.VAE`.
     """
     return VAE(input_shape, latent_dim, prior=VampPrior(pseudo_inputs=pseudo_inputs), **kwargs)
 
@@ -48,7 +48,7 @@ def MAFPriorVAE(input_shape, latent_dim, prior_flow_steps=2, prior_hidden_units=
     Args:
         prior_flow_steps: ``K`` >= 1, default 2.
         prior_hidden_units: hidden layers of each MADE, default ``(64,)``.
-        other arguments: see :class:`~keras_ae.models.vae.VAE`.
+        other arguments: see :class:`~keras_ae.models.VAE`.
     """
     return VAE(input_shape, latent_dim, prior=MAFPrior(steps=prior_flow_steps, hidden_units=prior_hidden_units),
                **kwargs)

@@ -44,7 +44,7 @@ import tensorflow_probability as tfp
 from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import EncoderBody
 from keras_ae.layers.heads import GaussianHead
-from keras_ae.models.vae import SCORE_KL_SAMPLES, VAE
+from keras_ae.models.vae.vae import SCORE_KL_SAMPLES, VAE
 
 tfd = tfp.distributions
 
@@ -176,7 +176,7 @@ class HierarchicalVAE(VAE):
             generative ``p(z_l | z_{l+1})`` mirrors them), default ``(64,)``.
         hidden_units: hidden layers between ``x`` and ``z_1`` (encoder, and the decoder mirrored).
         latent_dim: the code size, ``sum(latent_dims)``; optional (it is recorded in the config).
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``free_bits`` must be 0).
+        other arguments: see :class:`~keras_ae.models.VAE` (``free_bits`` must be 0).
     """
 
     TERMS = ("reconstruction", "kl", "elbo")

@@ -10,7 +10,7 @@ et al.'s VAE did. Bernoulli likelihood on dynamically binarized data, tested on 
 binarization, like ``vae-*``.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 HIERARCHICAL_DIGITS = dict(likelihood="bernoulli", hidden_units=(128,), latent_dims=(8, 4), top_hidden_units=(64,))
 HIERARCHICAL_MNIST = dict(likelihood="bernoulli", hidden_units=(512,), latent_dims=(32, 16), top_hidden_units=(256,))

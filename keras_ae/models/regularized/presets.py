@@ -5,7 +5,7 @@ Both sample through an ex-post Gaussian mixture: ``python -m zoo train`` calls e
 the training codes, so ``samples.png`` and the exported ``sample`` signature draw from it.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 DIGITS_BODY = dict(hidden_units=(128,), latent_dim=8)
 MNIST_BODY = dict(hidden_units=(512,), latent_dim=16)

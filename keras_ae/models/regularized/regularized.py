@@ -19,7 +19,7 @@ import tensorflow_probability as tfp
 
 from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.heads import gaussian
-from keras_ae.models.deterministic import Autoencoder
+from keras_ae.models.deterministic.deterministic import Autoencoder
 from keras_ae.models.steps import unpack_x
 
 tfd = tfp.distributions
@@ -43,7 +43,7 @@ class ExPostDensityAutoencoder(Autoencoder):
     Args:
         density_components: the largest number of mixture components ``fit_density`` may fit
             (it fixes the shape of the stored weights), >= 1, default 10.
-        other arguments: see :class:`~keras_ae.models.deterministic.Autoencoder`.
+        other arguments: see :class:`~keras_ae.models.Autoencoder`.
     """
 
     is_generative = True
@@ -214,7 +214,7 @@ class RAE(ExPostDensityAutoencoder):
         decoder_weight: weight ``lambda`` of the decoder regularizer, >= 0, default 1e-4 (``"l2"``:
             per unit of ``sum ||theta||^2``; try ~1e-2 for ``"gradient_penalty"``).
         density_components: see :class:`ExPostDensityAutoencoder`, default 10.
-        other arguments: see :class:`~keras_ae.models.deterministic.Autoencoder` (``reconstruction``
+        other arguments: see :class:`~keras_ae.models.Autoencoder` (``reconstruction``
             ``"mse"`` or ``"bernoulli"``, bodies, ``seed``).
 
     Example::
@@ -295,7 +295,7 @@ class ConstantVarianceVAE(ExPostDensityAutoencoder):
         beta: weight of the KL term, >= 0, default 1.0 (with ``reconstruction="bernoulli"``: the
             ELBO of a VAE whose encoder variance is fixed).
         density_components: see :class:`ExPostDensityAutoencoder`, default 10.
-        other arguments: see :class:`~keras_ae.models.deterministic.Autoencoder`.
+        other arguments: see :class:`~keras_ae.models.Autoencoder`.
 
     Example::
 

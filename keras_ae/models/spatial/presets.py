@@ -7,7 +7,7 @@ still logged). ``python -m zoo train`` feeds both consecutive-frame triples, and
 true object positions on held-out sequences.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 #: 64 feature points from three 3x3 convolutions (the first of stride 2: the points' maps are
 #: 16x16), an MLP decoder (128 units) to the 16x16 grey target. Chosen on the moving-objects video

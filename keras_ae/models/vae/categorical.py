@@ -1,6 +1,6 @@
 """The categorical VAE as a named configuration: one-hot codes relaxed with Gumbel-softmax in training."""
 
-from keras_ae.models.vae import VAE, named_configuration
+from keras_ae.models.vae.vae import VAE, named_configuration
 from keras_ae.parts import CategoricalPosterior, UniformCategorical
 
 
@@ -24,7 +24,7 @@ def CategoricalVAE(input_shape, num_variables=20, num_classes=10, temperature=1.
         temperature: initial Gumbel-softmax temperature, > 0, default 1.0.
         straight_through: one-hot forward values with relaxed gradients in training, default False.
         latent_dim: optional, must be ``num_variables * num_classes``.
-        other arguments: see :class:`~keras_ae.models.vae.VAE` (``free_bits`` floors each variable's KL).
+        other arguments: see :class:`~keras_ae.models.VAE` (``free_bits`` floors each variable's KL).
 
     Example::
 

@@ -14,8 +14,8 @@ NLLs stand beside the plain VAE's (``benchmarks/composed_parts.py``):
   bodies and budgets.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
-from zoo.recipes.variational import DIGITS_BODY, _pair
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.models.vae.presets import DIGITS_BODY, _pair
 
 
 def _digits(name, args, description):

@@ -11,7 +11,7 @@ kernel initialization instead of Glorot: 22.92 (3e-3) and 23.20 (1e-3), within t
 epochs at 3e-3: 22.66. Hence Adam 3e-3 with Keras's Glorot initialization for digits.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 DIGITS_BODY = dict(hidden_units=(128,))
 MNIST_BODY = dict(hidden_units=(512,))

@@ -6,7 +6,7 @@ The Bernoulli recipes train on dynamically binarized data and are tested on a fi
 like ``vae-digits`` / ``vae-mnist``, so reconstruction errors and NLLs compare with theirs.
 """
 
-from zoo.recipes.registry import Recipe, TestConfig, register, register_test_configs
+from keras_ae.presets.registry import Recipe, TestConfig, register, register_test_configs
 
 #: digits (8 x 8): one halving, a 4 x 4 grid of 32 codes (16 cells x 5 bits = 80 bits).
 VQ_DIGITS = dict(filters=(32,), num_codes=32, embedding_dim=8, ema=True)
