@@ -30,6 +30,7 @@ from keras_ae.models.flows import presets as _flows  # noqa: E402,F401
 from keras_ae.models.disentangling import presets as _disentangling  # noqa: E402,F401
 from keras_ae.models.divergences import presets as _divergences  # noqa: E402,F401
 from keras_ae.models.vq import presets as _vq  # noqa: E402,F401
+from keras_ae.models.autoregressive import presets as _autoregressive  # noqa: E402,F401
 from keras_ae.models.hierarchical import presets as _hierarchical  # noqa: E402,F401
 from keras_ae.models.spatial import presets as _spatial  # noqa: E402,F401
 from keras_ae.models.draw import presets as _draw  # noqa: E402,F401

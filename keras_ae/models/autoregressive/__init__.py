@@ -1,4 +1,4 @@
-"""Autoregressive densities with an exact likelihood: MADE, the Gated PixelCNN, and PixelVAE
-(autoregressive.py)."""
+"""Autoregressive models: MADE and the Gated PixelCNN (exact likelihoods) and PixelVAE, a VAE with a
+PixelCNN decoder (autoregressive.py); their recipes (presets.py)."""
 
 from keras_ae.models.autoregressive.autoregressive import MADEDensity, PixelCNNDensity, PixelVAE  # noqa: F401

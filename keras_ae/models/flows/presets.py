@@ -22,11 +22,6 @@ register(
            digits_args=dict(prior_hidden_units=(64,)), mnist_args=dict(prior_hidden_units=(256,))),
 )
 
-register(
-    *_pair("made", "MADEDensity", dict(), "MADE density model, exact log p(x) of binary data (Germain et al. 2015)",
-           digits_args=dict(hidden_units=(256,)), mnist_args=dict(hidden_units=(500,)), latent_dims=(None, None)),
-)
-
 #: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
 #: argument value of the recipes above.
 _TINY = dict(latent_dim=2, hidden_units=(8,), likelihood="bernoulli")
@@ -36,5 +31,4 @@ register_test_configs(
     TestConfig("mog-prior", "MoGPriorVAE", dict(_TINY, prior_components=3)),
     TestConfig("vampprior", "VampPriorVAE", dict(_TINY, pseudo_inputs=3)),
     TestConfig("maf-prior", "MAFPriorVAE", dict(_TINY, prior_flow_steps=2, prior_hidden_units=(8,))),
-    TestConfig("made", "MADEDensity", dict(hidden_units=(8,))),
 )

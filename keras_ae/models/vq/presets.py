@@ -1,6 +1,5 @@
-"""Recipes of discrete codes and autoregressive models: VQ-VAE and VQ-VAE-2, the PixelCNN priors
-over their codes (the second stage, ``--from`` a finished run), the Gated PixelCNN density model
-and PixelVAE.
+"""Recipes of discrete codes: VQ-VAE and VQ-VAE-2, and the PixelCNN priors over their codes (the
+second stage, ``--from`` a finished run).
 
 The Bernoulli recipes train on dynamically binarized data and are tested on a fixed binarization,
 like ``vae-digits`` / ``vae-mnist``, so reconstruction errors and NLLs compare with theirs.
@@ -58,20 +57,6 @@ register(
     Recipe("vqvae2-prior-cifar10", "VQVAE2Prior", dict(autoencoder=VQ2_CIFAR10, num_layers=5, filters=64),
            "cifar10", "Gated PixelCNN priors over the codes of a vqvae2-cifar10 run (--from)",
            epochs=30, batch_size=128, learning_rate=1e-3),
-    Recipe("pixelcnn-digits", "PixelCNNDensity", dict(num_layers=5, filters=32), "digits",
-           "Gated PixelCNN, exact log p(x) of binary images (digits)",
-           epochs=100, batch_size=64, learning_rate=1e-3, binarize="dynamic"),
-    Recipe("pixelcnn-mnist", "PixelCNNDensity", dict(num_layers=7, filters=32, first_kernel_size=7), "mnist",
-           "Gated PixelCNN, exact log p(x) of binary images (MNIST)",
-           epochs=20, batch_size=128, learning_rate=1e-3, binarize="dynamic"),
-    Recipe("pixelvae-digits", "PixelVAE", dict(latent_dim=8, hidden_units=(128,), free_bits=0.25, num_layers=3,
-                                               pixel_filters=32), "digits",
-           "PixelVAE: VAE with a Gated PixelCNN decoder conditioned on z, free bits 0.25 nat/dim (digits)",
-           epochs=100, batch_size=64, learning_rate=1e-3, binarize="dynamic"),
-    Recipe("pixelvae-mnist", "PixelVAE", dict(latent_dim=16, hidden_units=(512,), free_bits=0.25, num_layers=5,
-                                              pixel_filters=32, first_kernel_size=7), "mnist",
-           "PixelVAE: VAE with a Gated PixelCNN decoder conditioned on z, free bits 0.25 nat/dim (MNIST)",
-           epochs=20, batch_size=128, learning_rate=1e-3, binarize="dynamic"),
 )
 
 #: Tiny configurations through the contract harness (tests/test_harness_configs.py): every graph-changing
@@ -88,7 +73,4 @@ register_test_configs(
     TestConfig("vqvae2-prior", "VQVAE2Prior", dict(_PRIOR, autoencoder=_VQ2)),
     TestConfig("vqvae2-prior-mse", "VQVAE2Prior", dict(_PRIOR, autoencoder=dict(_VQ2, reconstruction="mse")),
                input_shape=(4, 4, 3), grey=True, saved_model=False, tflite=False),
-    TestConfig("pixelcnn", "PixelCNNDensity", dict(num_layers=2, filters=4, hidden=4, first_kernel_size=3)),
-    TestConfig("pixelvae", "PixelVAE", dict(latent_dim=2, hidden_units=(8,), free_bits=0.25, num_layers=2,
-                                            pixel_filters=4, pixel_hidden=4, first_kernel_size=3)),
 )
