@@ -23,7 +23,7 @@ import keras  # noqa: E402
 
 from keras_ae import data  # noqa: E402
 from keras_ae.evaluation import anomaly
-from zoo.recipes import RECIPES  # noqa: E402
+from keras_ae.presets import RECIPES  # noqa: E402
 from zoo.runner import build_model  # noqa: E402
 
 

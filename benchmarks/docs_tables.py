@@ -253,7 +253,7 @@ def model_table(recipes, root=ROOT):
 
 def _registry():
     sys.path.insert(0, ROOT)
-    from zoo.recipes import RECIPES
+    from keras_ae.presets import RECIPES
 
     return RECIPES
 

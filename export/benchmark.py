@@ -87,7 +87,7 @@ def main(argv=None):
 
 
 def _main(argv=None):
-    from zoo.recipes import RECIPES, get_recipe
+    from keras_ae.presets import RECIPES, get_recipe
 
     parser = argparse.ArgumentParser(prog="python -m export.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", help="comma-separated recipe names (default: every recipe)")

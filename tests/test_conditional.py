@@ -133,7 +133,7 @@ def test_class_sample_picture(model, tmp_path):
 
 
 def test_exported_seeded_conditional_sample_repeats_and_draws_per_row(tmp_path):
-    # The harness runs on the "cvae" tiny configuration of zoo/recipes/conditional.py
+    # The harness runs on the "cvae" tiny configuration of keras_ae/models/conditional/presets.py
     # (tests/test_harness_configs.py); here the exported conditional sampler.
     model = _model()
     model.build()

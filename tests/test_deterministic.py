@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 
 from keras_ae import objectives
 from keras_ae.models import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, SparseAutoencoder
-from keras_ae.models.deterministic import corrupt
+from keras_ae.models.deterministic.deterministic import corrupt
 
 
 def fit(model, x, epochs, lr=1e-3, batch_size=64):

@@ -29,7 +29,7 @@ def _read(path):
 
 @pytest.fixture(scope="module")
 def recipes():
-    from zoo.recipes import RECIPES
+    from keras_ae.presets import RECIPES
 
     return RECIPES
 

@@ -150,5 +150,5 @@ def test_run_pictures_hold_the_generation_sequence_png_and_gif(binary_digits, tm
 def test_draw_declares_its_step_wise_signatures():
     # The whole harness (both training paths, 2 replicas, save/load, SavedModel, whose sample runs
     # the T decoder steps in the graph, and TFLite) runs on the "draw" and "draw-noattn" tiny
-    # configurations of zoo/recipes/draw.py (tests/test_harness_configs.py).
+    # configurations of keras_ae/models/draw/presets.py (tests/test_harness_configs.py).
     assert {"sample", "sample_seeded", "canvases", "decode"} <= set(tiny_draw(hidden_units=(8,)).export_endpoints())

@@ -395,7 +395,7 @@ def test_bad_arguments_raise_value_error(call, match):
 def test_saved_model_score_of_huge_finite_input_is_not_nan(tmp_path):
     import tensorflow as tf
 
-    from zoo.recipes import get_recipe
+    from keras_ae.presets import get_recipe
 
     model = runner.build_model(get_recipe("ae-digits"), (8, 8, 1), seed=0)  # any finite input is valid
     model.build()

@@ -10,8 +10,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae.layers.heads import LogitBernoulli
-from keras_ae.models.deterministic import Autoencoder
-from keras_ae.models.vae import VAE
+from keras_ae.models.deterministic.deterministic import Autoencoder
+from keras_ae.models.vae.vae import VAE
 
 tfd = tfp.distributions
 

@@ -1,7 +1,7 @@
 """Every tiny test configuration of the zoo's families through the public contract harness.
 
-The configurations (``zoo.recipes.registry.TestConfig``) are registered beside each family's
-recipes in ``zoo/recipes/<family>.py``. Each goes through :func:`keras_ae.testing.check_model`:
+The configurations (``keras_ae.presets.registry.TestConfig``) are registered beside each family's
+recipes in ``keras_ae/models/<family>/presets.py``. Each goes through :func:`keras_ae.testing.check_model`:
 config round trip, both training paths (per step and fused, XLA where the class allows it) with
 equal weights, ``.keras`` save/load, every declared signature, seeded determinism, codes against
 ``code_spec``, the refusal of NaN and out-of-range data, and for probabilistic models the
@@ -9,7 +9,7 @@ equal weights, ``.keras`` save/load, every declared signature, seeded determinis
 the configurations that ask (at least one per model, checked below).
 
 Coverage, checked here so that a recipe cannot skip the harness: every graph-changing argument
-value a recipe uses (``zoo.recipes.registry.graph_values``: likelihoods, corruptions, kernels,
+value a recipe uses (``keras_ae.presets.registry.graph_values``: likelihoods, corruptions, kernels,
 switches, a zero weight, an empty layer list, a first stage's arguments) appears in a harnessed
 configuration of the same model. Every recipe itself is built and trained one step by
 ``tests/test_zoo_harness.py``. The harness runs are split over this file and
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from keras_ae import testing
-from zoo.recipes import RECIPES
-from zoo.recipes.registry import TEST_CONFIGS, graph_values
+from keras_ae.presets import RECIPES
+from keras_ae.presets.registry import TEST_CONFIGS, graph_values
 from zoo.runner import build_model
 
 #: examples per harness batch: two fused pairs of two steps of 4 (``check_model``'s default batch is N // 4).

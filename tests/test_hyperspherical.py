@@ -21,7 +21,7 @@ from scipy.special import gammaln, ive
 
 from keras_ae import parts, testing
 from keras_ae.models import VAE
-from zoo.recipes import RECIPES
+from keras_ae.presets import RECIPES
 
 tfd = tfp.distributions
 SHAPE = (4, 4, 1)

@@ -3,7 +3,9 @@
 - no import cycles between the project's modules: module-level and function-level imports both
   count, since a lazy import only hides a cycle of responsibilities;
 - ``keras_ae`` never imports ``zoo`` or ``export``;
-- ``keras_ae.layers`` never imports ``keras_ae.models``, directly or through another module.
+- ``keras_ae.layers`` never imports ``keras_ae.models``, directly or through another module;
+- ``zoo`` and ``export`` import no family folder of ``keras_ae.models`` (they read the library's
+  registry, ``keras_ae.presets``), and the library's recipes come from no entry point of theirs.
 
 A package ``__init__`` importing its own submodules is normal; a submodule importing its parent
 package back is a cycle when that ``__init__`` imports the submodule (import the sibling module
@@ -178,3 +180,24 @@ def test_layers_never_import_models():
     paths = [_path(graph, m, models) for m in sorted(graph) if _inside(m, "keras_ae.layers")]
     wrong = [_describe(graph, p) for p in paths if p]
     assert not wrong, "keras_ae.layers reaches keras_ae.models:\n" + "\n".join(wrong)
+
+
+def test_the_zoo_and_export_know_no_family():
+    """The zoo and export read the library's registry (``keras_ae.presets``) and build models by name
+    (``keras_ae.models``); they import no family folder, and the zoo holds no recipes."""
+    graph = import_graph()
+    families = {m for m in graph if _inside(m, "keras_ae.models") and m not in ("keras_ae.models", "keras_ae.models.base")}
+    wrong = [f"{module} imports {target} (line {line})"
+             for module, edges in sorted(graph.items()) if _inside(module, "zoo") or _inside(module, "export")
+             for target, line in sorted(edges.items()) if target in families]
+    assert not wrong, "\n".join(wrong)
+    assert not [m for m in graph if _inside(m, "zoo.recipes")]
+
+
+def test_the_library_recipes_come_from_the_library_not_an_entry_point():
+    """``keras_ae.presets`` reads its own registry; the entry-point group is for other packages."""
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
+        text = f.read()
+    section = text.partition('[project.entry-points."keras_ae.presets"]')[2].split("\n[")[0]
+    provided = [line for line in section.splitlines() if "=" in line]
+    assert not [line for line in provided if line.split("=")[1].strip(' "').split(".")[0] in PACKAGES], provided

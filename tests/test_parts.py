@@ -19,7 +19,7 @@ from scipy.special import logsumexp
 
 from keras_ae import parts, testing
 from keras_ae.models import VAE, BetaTCVAE, DIPVAE, IWAE, TwoLayerVAE, InfoVAE
-from zoo.recipes import RECIPES
+from keras_ae.presets import RECIPES
 
 SHAPE = (4, 4, 1)
 COMPOSED = ("iaf-mog-digits", "wae-vampprior-digits", "iwae-planar-digits")

@@ -96,7 +96,7 @@ def test_sampling_is_seeded_and_fresh():
 
 def test_pixelcnn_density_exported_seeded_sample_is_model_sample(tmp_path):
     # The harness (with the TFLite sampling loop on builtin ops) runs on the "pixelcnn" tiny
-    # configuration of zoo/recipes/vq.py (tests/test_harness_configs.py).
+    # configuration of keras_ae/models/vq/presets.py (tests/test_harness_configs.py).
     model = PixelCNNDensity((4, 4, 1), num_layers=2, filters=4, hidden=4, seed=1)
     model.build()
     _randomize(model, scale=0.3)

@@ -7,7 +7,7 @@ import keras
 
 from keras_ae import objectives
 from keras_ae.models import RAE, ConstantVarianceVAE
-from keras_ae.models.regularized import DensityNotFittedError
+from keras_ae.models.regularized.regularized import DensityNotFittedError
 
 TINY = dict(input_shape=(8, 8, 1), latent_dim=3, hidden_units=(16,), reconstruction="bernoulli", seed=3)
 

@@ -197,7 +197,7 @@ def test_mixed_batches_train_under_two_replicas(digits):
 @pytest.mark.slow
 def test_exported_classify_agrees_on_every_example(data, tmp_path):
     # The harness runs on the "m2", "adgm", "sdgm" and "m1m2" tiny configurations of
-    # zoo/recipes/conditional.py (tests/test_harness_configs.py); here the exported classify.
+    # keras_ae/models/conditional/presets.py (tests/test_harness_configs.py); here the exported classify.
     x, _ = data
     model = _make(M2)
     model.build()

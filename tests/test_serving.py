@@ -423,12 +423,12 @@ def plain_servable(model):
 
 @pytest.mark.slow
 def test_every_zoo_model_exports_and_serves_without_keras_ae(tmp_path):
-    """One tiny configuration per model (``zoo.recipes`` TEST_CONFIGS, the one with the export
+    """One tiny configuration per model (``keras_ae.presets.TEST_CONFIGS``, the one with the export
     checks): its SavedModel served by a plain TF process within 1e-5. Its TFLite parity is in the
     harness (``tests/test_harness_configs.py``); a model whose signatures need a condition (labels)
     has its exported signatures compared in its own test file."""
     from tests.test_harness_configs import build
-    from zoo.recipes.registry import TEST_CONFIGS
+    from keras_ae.presets.registry import TEST_CONFIGS
 
     chosen = {}
     for name, config in sorted(TEST_CONFIGS.items()):

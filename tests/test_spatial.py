@@ -178,7 +178,7 @@ def test_a_tiny_spatial_autoencoder_gives_feature_points_and_a_downsampled_targe
                                       hidden_units=(8,), slowness_weight=0.5, seed=3)
 
     # The harness (both paths, 2 replicas, export) runs on the "spatial-ae" tiny configuration of
-    # zoo/recipes/spatial.py (tests/test_harness_configs.py); here what a feature-point model adds.
+    # keras_ae/models/spatial/presets.py (tests/test_harness_configs.py); here what a feature-point model adds.
     model = make()
     assert sorted(model.export_endpoints()) == ["decode", "encode", "reconstruct", "score"]
     points = model.feature_points(windows["x"][:5]).numpy()
@@ -223,7 +223,7 @@ def test_zoo_trains_on_frame_triples_and_reports_the_position_r2(tmp_path, capsy
 
 def test_zoo_refuses_a_dataset_without_sequences_for_a_model_that_needs_them():
     from zoo import runner
-    from zoo.recipes import RECIPES
+    from keras_ae.presets import RECIPES
 
     recipe = RECIPES["spatial-ae-video"]
     model = runner.build_model(recipe, (8, 8, 1), seed=0, filters=(4,), strides=(1,), num_points=2)

@@ -88,7 +88,7 @@ def test_fixed_noise_monte_carlo_kl_agrees_with_a_large_sample(binary_digits):
     ``SCORE_KL_SAMPLES`` fixed draws: deterministic, and within a few of its own standard errors
     ``std(log q - log p) / sqrt(S)`` of a 20,000-sample estimate."""
     from keras_ae.models import MoGPriorVAE
-    from keras_ae.models.vae import SCORE_KL_SAMPLES
+    from keras_ae.models.vae.vae import SCORE_KL_SAMPLES
     model = tiny_vae(MoGPriorVAE, prior_components=3)
     x = binary_digits[1][:6]
     q = model.posterior(x)

@@ -139,7 +139,7 @@ def test_bad_arguments_name_the_problem():
 
 
 def test_vqvae_codes_are_an_int_grid_and_usage_a_fraction(x):
-    # The harness runs on the "vqvae" tiny configuration of zoo/recipes/vq.py (tests/test_harness_configs.py).
+    # The harness runs on the "vqvae" tiny configuration of keras_ae/models/vq/presets.py (tests/test_harness_configs.py).
     model = VQVAE(SHAPE, num_codes=8, embedding_dim=4, filters=(8,), ema=True, seed=1)
     codes = model.encode(x)
     assert codes.dtype == tf.int32 and tuple(codes.shape) == (16, 4, 4)
@@ -179,7 +179,7 @@ def test_prior_trains_only_the_prior_and_samples_images(x):
 @pytest.mark.slow
 def test_two_stage_zoo_training_needs_and_uses_from(tmp_path):
     import zoo
-    from zoo.recipes import RECIPES
+    from keras_ae.presets import RECIPES
     from zoo.runner import CliError, previous_stage
 
     with pytest.raises(CliError, match="--from RUN_DIR"):

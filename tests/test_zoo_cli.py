@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from zoo.cli import main
-from zoo.recipes import RECIPES
+from keras_ae.presets import RECIPES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

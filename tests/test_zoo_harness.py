@@ -1,6 +1,6 @@
 """Every zoo recipe, at its own sizes, is built and trained one step.
 
-The registry is enumerated (``zoo.recipes.RECIPES``), so a recipe added later is in this test
+The registry is enumerated (``keras_ae.presets.RECIPES``), so a recipe added later is in this test
 without a word. Each recipe's model is built through the zoo's own path (``zoo.runner.build_model``:
 a class or a function of ``keras_ae.models`` named by the recipe), compiled with the recipe's
 learning rate and stepped once on a tiny batch shaped like its dataset, eagerly: one step needs
@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from keras_ae import data
-from zoo.recipes import RECIPES
+from keras_ae.presets import RECIPES
 from zoo.runner import build_model
 
 #: examples in the one-step batch.

@@ -14,7 +14,7 @@ from keras_ae import evaluation, training
 from keras_ae.models import Autoencoder
 from zoo import runner
 from zoo.cli import main
-from zoo.recipes import RECIPES
+from keras_ae.presets import RECIPES
 
 TINY = ["--set", "hidden_units=[8]", "--set", "latent_dim=2"]
 

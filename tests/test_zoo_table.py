@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import docs_tables
 from zoo import runner, table
-from zoo.recipes import RECIPES
+from keras_ae.presets import RECIPES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

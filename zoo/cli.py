@@ -244,7 +244,7 @@ def _main(argv=None, prog=None):
 
 # -- list ------------------------------------------------------------------------------------
 def cmd_list():
-    from zoo.recipes import RECIPES
+    from keras_ae.presets import RECIPES
 
     rows = [(r.name, r.model, r.dataset, str(r.epochs), str(r.batch_size), r.description)
             for r in sorted(RECIPES.values(), key=lambda r: r.name)]

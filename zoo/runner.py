@@ -72,7 +72,7 @@ class TrainResult:
 # -- names, data, models ---------------------------------------------------------------------
 def resolve_recipe(name):
     """The registered recipe ``name``, or ``CliError`` listing the known names."""
-    from zoo.recipes import UnknownRecipeError, get_recipe
+    from keras_ae.presets import UnknownRecipeError, get_recipe
 
     try:
         return get_recipe(name)
@@ -452,7 +452,7 @@ def train_run(recipe, dataset, *, epochs, batch_size, learning_rate, seed, run_d
     """Train ``recipe``'s model on ``dataset`` and write the run directory ``run_dir``.
 
     Args:
-        recipe: a ``zoo.recipes.Recipe`` (model class and arguments, binarization, callbacks).
+        recipe: a ``keras_ae.presets.Recipe`` (model class and arguments, binarization, callbacks).
         dataset: a checked dataset name (``resolve_dataset``).
         epochs, batch_size, learning_rate, seed: the training settings; ``batch_size`` is global.
         run_dir: the run directory (checked with ``check_run_dir`` by the caller).

@@ -157,7 +157,7 @@ def write_table(path, rows):
 def main(argv=None):
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    from zoo.recipes import RECIPES
+    from keras_ae.presets import RECIPES
 
     parser = argparse.ArgumentParser(prog="python -m zoo.table", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("runs", "table"), help="where the runs go (default runs/table)")

@@ -651,7 +651,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """``{layer: E_q[z_layer | x] [B, d_layer]}`` of a hierarchy (``latent_layer_names``).
 
         Monte Carlo over ``num_samples`` posterior draws for a layer drawn given others, from ``seed``
-        (default 64: ``keras_ae.models.hierarchical.ACTIVITY_SAMPLES``).
+        (default 64: ``keras_ae.models.hierarchical.hierarchical.ACTIVITY_SAMPLES``).
         """
         self.require("latent_layer_names", "posterior_layer_means")
         x = self.check_inputs(x)

@@ -1,6 +1,6 @@
 """What every part of a latent-variable model shares: attachment to its model, serialization, lookup by name.
 
-A part is a Keras 3 layer that a model composes (:class:`keras_ae.models.vae.VAE`): a posterior
+A part is a Keras 3 layer that a model composes (:class:`keras_ae.models.VAE`): a posterior
 (encoder features -> ``q(z|x)``), a prior (-> ``p(z)`` and its own sampler), a likelihood
 (decoder features -> ``p(x|z)``) or a regularizer (loss terms on the importance-weight record).
 The user gives a part as a specification (an instance, a registered name such as

@@ -1,0 +1,3 @@
+"""The deep spatial autoencoder: feature points learned from video (spatial.py); its recipes (presets.py)."""
+
+from keras_ae.models.spatial.spatial import DeepSpatialAutoencoder  # noqa: F401
