@@ -18,6 +18,11 @@ Latents are discretized as in the paper: each dimension into ``2**latent_bits`` 
 mass under the standard normal prior, so the prior over buckets is uniform (``latent_bits`` bits
 per dimension) and the posterior's bucket probabilities are differences of its normal CDF at the
 bucket edges; the decoder sees each bucket's centre (its prior median).
+
+This coder computes its probabilities in float through the Keras model, so both ends must run the
+same model in the same runtime. For a sender and a receiver on different runtimes (a SavedModel
+on a server, a TFLite file on a phone) use :mod:`keras_ae.evaluation.integer_coder`, whose
+integer networks and tables give both the same probabilities by construction.
 """
 
 from typing import NamedTuple
