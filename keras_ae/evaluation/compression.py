@@ -59,12 +59,18 @@ class Compressed(NamedTuple):
         return 32 * (len(self.words) - self.initial_words)
 
 
-def _check_model(model):
-    model.require("is_probabilistic", "bits-back coding")
-    model.require("data_likelihood", "bits-back coding", "bernoulli")
+def check_bits_back_model(model, what="bits-back coding"):
+    """Refuse (``ValueError``) a model bits-back coding cannot code: it must be probabilistic, with a
+    Bernoulli data likelihood and no condition (x is coded under an unconditional ``p(x, z)``)."""
+    model.require("is_probabilistic", what)
+    model.require("data_likelihood", what, "bernoulli")
     if model.capabilities()["is_conditional"]:
-        raise ValueError(f"{type(model).__name__} declares is_conditional: bits-back coding codes x under an "
+        raise ValueError(f"{type(model).__name__} declares is_conditional: {what} codes x under an "
                          "unconditional p(x, z)")
+
+
+def _check_model(model):
+    check_bits_back_model(model)
     if isinstance(model.code_spec, dict) or not model.code_spec.dtype.is_floating or len(model.code_spec.shape) != 1:
         raise ValueError(f"bits-back coding needs a flat Gaussian latent; {type(model).__name__} has codes "
                          f"{model.code_spec}")

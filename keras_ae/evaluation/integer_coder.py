@@ -107,11 +107,9 @@ def _dense_chain(model):
     """``(encoder denses, decoder denses)`` of an MLP VAE with the parts this coder supports."""
     from keras_ae import parts
 
-    model.require("is_probabilistic", "integer bits-back coding")
-    model.require("data_likelihood", "integer bits-back coding", "bernoulli")
-    if model.capabilities()["is_conditional"]:
-        raise ValueError(f"{type(model).__name__} declares is_conditional: the integer coder codes x under an "
-                         "unconditional p(x, z)")
+    from keras_ae.evaluation.compression import check_bits_back_model
+
+    check_bits_back_model(model, "integer bits-back coding")
     kinds = model.parts
     wanted = {"posterior": parts.GaussianPosterior, "prior": parts.StandardNormal, "likelihood": parts.Bernoulli}
     for kind, cls in wanted.items():
