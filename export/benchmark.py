@@ -104,6 +104,18 @@ def quality_text(quality):
     return f"{quality['mean']:.3f} ± {quality['standard_error']:.2f} ({quality['difference']:+.4f})"
 
 
+def record(name, run_dir, artifact, size, quality, times):
+    """One table row as JSON fields (``--json``): sizes in bytes, latencies in ms, the quality entry's numbers."""
+    row = {"recipe": name, "trained": run_dir is not None, "artifact": artifact,
+           "size_bytes": None if isinstance(size, str) else int(size),
+           **{key: round(t * 1e3, 4) for key, t in zip(("encode_b1_ms", "encode_b64_ms", "reconstruct_b1_ms",
+                                                         "reconstruct_b64_ms"), times)}}
+    if quality and "skipped" not in quality:
+        row.update(quality_mean=quality["mean"], quality_standard_error=quality["standard_error"],
+                   quality_difference=quality["difference"], quality_examples=quality["examples"])
+    return {k: v for k, v in row.items() if v is not None}  # a missing field renders as "-"
+
+
 def check_arguments(args, recipes):
     """``(recipe names, quantizations)`` from the parsed options, or ``ValueError`` naming the bad one.
 
@@ -121,8 +133,9 @@ def check_arguments(args, recipes):
                          if unknown else "--recipes names no recipe")
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
-    if args.out and os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out} is a folder; name the Markdown file to write")
+    for option, path in (("--out", args.out), ("--json", args.json)):
+        if path and os.path.isdir(path):
+            raise ValueError(f"{option} {path} is a folder; name the file to write")
     from keras_ae.serving import QUANTIZATIONS
 
     quantizations = [q.strip() for q in args.tflite.split(",") if q.strip()]
@@ -154,6 +167,7 @@ def _main(argv=None):
     parser.add_argument("--tflite", default="none,float16,dynamic,int8", help="TFLite variants to time")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cell (median reported)")
     parser.add_argument("--out", help="also write the Markdown table to this file")
+    parser.add_argument("--json", help="also write the rows as JSON (what benchmarks/tables render)")
     args = parser.parse_args(argv)
     try:
         names, quantizations = check_arguments(args, RECIPES)
@@ -169,6 +183,7 @@ def _main(argv=None):
     lines = ["| recipe | artifact | size | test score (vs Keras) | encode b=1 (ms) | encode b=64 (ms) "
              "| reconstruct b=1 (ms) | reconstruct b=64 (ms) |", "|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
+    records = []
     jobs = [(name, None) for name in names] + [(None, run_dir) for run_dir in args.run or []]
     with tempfile.TemporaryDirectory(prefix="keras_ae_bench_") as folder:
         for name, run_dir in jobs:
@@ -188,6 +203,12 @@ def _main(argv=None):
                         + " | ".join(ms(t) for t in times) + " |")
                 lines.append(line)
                 print(line, flush=True)
+                records.append(record(name, run_dir, artifact, size, quality, times))
+    if args.json:
+        from keras_ae.training import atomic_write_json
+
+        atomic_write_json(args.json, {"command": "python -m export.benchmark " + " ".join(argv or sys.argv[1:]),
+                                      "rows": records})
     if args.out:
         from keras_ae.training import atomic_write_text
 
