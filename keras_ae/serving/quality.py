@@ -11,9 +11,9 @@ has no noise, so Keras, the SavedModel and every TFLite file are compared on the
 it is *not* the importance-sampled NLL of ``metrics.json`` (that one needs posterior draws,
 which a file cannot share with Keras), and not a bound on ``-log p(x)``: the reconstruction term
 at the mean code is usually below its expectation under ``q`` (the README gives both numbers
-for ``vae-digits`` and ``vae-mnist``). For a deterministic autoencoder the score is its reconstruction cost. One estimator for
-every file, so a quantization's column entry minus the float32 one is what the quantization
-costs. Larger is worse.
+for ``vae-digits`` and ``vae-mnist``). For a deterministic autoencoder the score is its
+reconstruction cost. One estimator for every file, so a quantization's entry minus the float32
+one is what the quantization costs. Larger is worse.
 
 Example::
 
