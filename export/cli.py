@@ -148,7 +148,7 @@ def _load_file_data(path):
     return data
 
 
-def _load_dataset(config, max_examples):
+def _load_dataset(config, max_examples, split="train", labels=False):
     dataset = config.get("dataset")
     if not dataset:
         raise CliError("config.json names no dataset; pass --representative FILE.npy for int8 calibration")
@@ -161,12 +161,40 @@ def _load_dataset(config, max_examples):
     # Calibrate on what the model was trained on; one fixed binarization stands in for dynamic.
     binarize = "static" if binarize in ("static", "dynamic") else binarize
     try:
-        x, _ = data.load_arrays(dataset, "train", max_examples=max_examples, binarize=binarize,
+        x, y = data.load_arrays(dataset, split, max_examples=max_examples, binarize=binarize,
                                 seed=config.get("seed", 0))
     except Exception as e:  # noqa: BLE001 - TFDS/download errors come in many types
-        raise CliError(f"cannot load the training data of {dataset!r} for calibration: "
+        use = "for calibration" if split == "train" else "for the quality column"
+        raise CliError(f"cannot load the {split} data of {dataset!r} {use}: "
                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return x
+    return (x, y) if labels else x
+
+
+def quality_split(config, model):
+    """``(x_test, condition, None)`` for the quality column, or ``(None, None, why not)``.
+
+    The run's test split, binarized as the run evaluates it (one fixed binarization, the run's
+    seed); a conditional model's label condition is the split's labels.
+    """
+    import numpy as np
+
+    from keras_ae import serving
+
+    try:
+        x, y = _load_dataset(config, None, split="test", labels=True)
+        x = serving.check_representative_data(model, x)
+    except (CliError, serving.ExportError) as e:
+        return None, None, str(e)
+    specs = model.capabilities()["condition_spec"]
+    condition = None
+    if specs:
+        label_specs = [k for k, spec in specs.items() if spec.dtype.is_integer]
+        if len(label_specs) != 1 or len(specs) != 1:
+            return None, None, f"the score's condition {sorted(specs)} is not the split's labels"
+        name = label_specs[0]
+        condition = {name: np.asarray(y).astype(specs[name].dtype.as_numpy_dtype).reshape(
+            (len(y),) + tuple(specs[name].shape))}
+    return x, condition, None
 
 
 def representative_data(args, config, model, needed):
@@ -272,8 +300,17 @@ def _latency_rows(model, saved_path, tflite_paths, probe):
     return rows
 
 
+def quality_cell(quality, keras=False):
+    """The table's test-score cell of a quality entry (:func:`keras_ae.serving.measure_quality`): its mean."""
+    if not quality or "skipped" in quality:
+        return "-"
+    mean = quality["keras_mean"] if keras else quality["mean"]
+    return "non-finite" if mean is None else f"{mean:.4g}"
+
+
 def print_table(rows):
-    header = ("artifact", "size", "max |err| vs keras", "score |err|", "latency b=1", "per example b=64")
+    header = ("artifact", "size", "max |err| vs keras", "score |err|", "test score", "latency b=1",
+              "per example b=64")
     table = [header] + [tuple(r) for r in rows]
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for i, row in enumerate(table):
@@ -282,12 +319,13 @@ def print_table(rows):
             print("  ".join("-" * w for w in widths))
 
 
-def export_tflite_files(model, version, quantizations, data, probe, skipped, signatures=None):
+def export_tflite_files(model, version, quantizations, data, probe, skipped, signatures=None, quality=(None, None)):
     """Write one ``.tflite`` (and sidecar) per quantization into the staged version's ``tflite/``.
 
     A quantization that cannot be made is left out and its reason goes to ``skipped``. Returns
     ``{quantization: sidecar dict}`` of those written. A full disk is not a quantization that
-    cannot be made: it propagates and the whole version is discarded.
+    cannot be made: it propagates and the whole version is discarded. ``quality`` is the
+    held-out ``(x, condition)`` each file's sidecar ``quality`` is measured on (``x`` None: none).
     """
     from keras_ae import serving
 
@@ -298,7 +336,8 @@ def export_tflite_files(model, version, quantizations, data, probe, skipped, sig
         path = version.tflite_file(q)
         try:
             infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe,
-                                             signatures=signatures)
+                                             signatures=signatures, quality_data=quality[0],
+                                             quality_condition=quality[1])
         except serving.ExportError as e:
             skipped[q] = str(e).splitlines()[0]
             for leftover in (path, serving.sidecar_path(path)):
@@ -377,6 +416,7 @@ def _export(args, config, model_path, quantizations, out):
         data = representative_data(args, config, model, needed=needed)
 
     probe = serving.probe_batch(model, data)
+    x_test, test_condition, no_quality = quality_split(config, model)
     try:
         serving.check_exportable(model)
     except serving.ExportError as e:
@@ -389,9 +429,11 @@ def _export(args, config, model_path, quantizations, out):
         with publish.staged_version(out, name, version) as staged:
             serving.write_saved_model(model, staged.stage)
             infos = export_tflite_files(model, staged, quantizations, data, probe, skipped,
-                                        signatures) if quantizations else {}
+                                        signatures, (x_test, test_condition)) if quantizations else {}
             staged_tflite = staged.tflite_files()
             saved_parity = serving.saved_model_parity(model, staged.stage, probe)
+            saved_quality = None if x_test is None else serving.measure_quality(
+                model, serving.saved_model_runner(staged.stage), x_test, test_condition)
             requests = write_requests(staged.requests_dir, model, staged.stage, probe)
             # models.config names the model before its version appears (TF Serving waits for a
             # version), so a full disk here leaves the published state as it was.
@@ -421,18 +463,21 @@ def _export(args, config, model_path, quantizations, out):
         errors = parity["max_abs_error"].get("score")
         return f"{max(errors.values()):.2g}" if errors else "-"
 
-    rows = [("keras", "-", "0", "0", *map(fmt, latency["keras"]))]
+    rows = [("keras", "-", "0", "0", quality_cell(saved_quality, keras=True), *map(fmt, latency["keras"]))]
     rows.append((os.path.relpath(saved_path, out), serving.human_size(saved_bytes),
                  f"{serving.max_parity_error(saved_parity, saved_parity['max_abs_error']):.2g}",
-                 score_error(saved_parity), *map(fmt, latency["savedmodel"])))
+                 score_error(saved_parity), quality_cell(saved_quality), *map(fmt, latency["savedmodel"])))
     for q, path in tflite_paths.items():
         rows.append((os.path.relpath(path, out), serving.human_size(infos[q]["size_bytes"]),
                      error(serving.max_parity_error(infos[q]["parity"])), score_error(infos[q]["parity"]),
-                     *(map(fmt, latency[q]) if latency[q] else ("-", "-"))))
+                     quality_cell(infos[q].get("quality")), *(map(fmt, latency[q]) if latency[q] else ("-", "-"))))
     print(f"exported {name} version {version} ({type(model).__name__}) to {out}; parity on "
           f"{'training examples' if data is not None else 'uniform noise'}, error = max over decode/reconstruct "
           "(SavedModel: every signature); the anomaly score's error on its own (nats: int8 files are for "
           "reconstructions, not scores)" + (f"; TFLite files hold {', '.join(signatures)}" if signatures else ""))
+    print("test score: the mean score signature on the run's test split ("
+          + (f"{saved_quality['examples']} examples; VAE: negative ELBO at the posterior code, nats), "
+             "the same estimator for every file, larger is worse" if saved_quality else f"not measured: {no_quality})"))
     print_table(rows)
     print(f"TF Serving config: {os.path.relpath(os.path.join(out, 'models.config'))} ({', '.join(served)}); "
           f"REST bodies: {os.path.relpath(os.path.dirname(requests[0]))}/")

@@ -12,6 +12,7 @@ module          what it holds
 ``tflite``      quantizations, the TFLite converter, LiteRT runners, the TFLite export
 ``sidecar``     the JSON metadata next to a ``.tflite`` file
 ``parity``      comparison with Keras, sample checks, latency and size measurements
+``quality``     what a file costs in model quality: its mean score on held-out data
 ``rest``        TF Serving REST bodies and answers offline, the ``models.config`` text
 ``errors``      :class:`ExportError`
 ``publish``     a whole version (SavedModel, TFLite files, sidecars, REST bodies) staged in
@@ -31,6 +32,7 @@ Example::
 from keras_ae.serving.errors import ExportError
 from keras_ae.serving.parity import (check_samples, compare_outputs, file_size, human_size, max_parity_error,
                                      measure_latency, probe_batch, runner_parity)
+from keras_ae.serving.quality import QUALITY_ESTIMATOR, measure_quality, quality_inputs
 from keras_ae.serving.publish import StagedVersion, remove_leftovers, staged_version, tflite_link
 from keras_ae.serving.rest import models_config, predict_rest, rest_request
 from keras_ae.serving.saved_model import (check_model_name, check_version, export_saved_model, next_version,
@@ -52,6 +54,7 @@ __all__ = [
     "sidecar_path", "tflite_sidecar", "data_range",
     "compare_outputs", "check_samples", "runner_parity", "probe_batch", "max_parity_error", "measure_latency",
     "file_size", "human_size",
+    "QUALITY_ESTIMATOR", "measure_quality", "quality_inputs",
     "rest_request", "predict_rest", "models_config",
     "StagedVersion", "staged_version", "remove_leftovers", "tflite_link",
 ]

@@ -19,6 +19,7 @@ import tensorflow as tf
 from keras_ae._checks import check_positive_int
 from keras_ae.serving.errors import ExportError
 from keras_ae.serving.parity import probe_batch, runner_parity
+from keras_ae.serving.quality import measure_quality, quality_inputs
 from keras_ae.serving.saved_model import write_saved_model
 from keras_ae.serving.sidecar import sidecar_path, tflite_sidecar
 from keras_ae.serving.signatures import calibration_inputs, check_exportable, endpoints, signature_names
@@ -261,7 +262,7 @@ def tflite_parity(model, tflite_path, x):
 
 
 def export_tflite(model, path, quantization="none", representative_data=None, num_calibration=200,
-                  probe_data=None, measure_parity=True, signatures=None):
+                  probe_data=None, measure_parity=True, signatures=None, quality_data=None, quality_condition=None):
     """Write a builtin-ops-only ``.tflite`` with every signature (or ``signatures``), and a JSON sidecar next to it.
 
     The batch axis is dynamic (``-1`` in the shape signature); a runtime resizes the input, which
@@ -278,8 +279,13 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
         probe_data: inputs for the parity check, default: ``representative_data`` or uniform [0, 1].
         measure_parity: run the file with ai-edge-litert and record errors vs Keras, default True.
         signatures: the signatures to put in the file, default all (:func:`convert_tflite`).
+        quality_data: held-out examples ``[N, *data_shape]`` (the run's test split), or None: the
+            file's mean ``score`` on them beside Keras's is the sidecar's ``quality``
+            (:func:`keras_ae.serving.measure_quality`), what this quantization costs.
+        quality_condition: the held-out split's condition of a conditional model (``{"y": labels}``).
     Returns:
-        the sidecar dict: input shape/dtype/value range, signatures, quantization, parity, size.
+        the sidecar dict: input shape/dtype/value range, signatures, quantization, parity,
+        quality (with ``quality_data``), size.
 
     Example::
 
@@ -289,6 +295,9 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
     check_quantization(quantization)
     if representative_data is not None:
         representative_data = check_representative_data(model, representative_data)
+    if quality_data is not None:  # a condition the score does not take is a ValueError before converting
+        quality_data = check_representative_data(model, quality_data)
+        quality_inputs(model, quality_data, quality_condition)
     try:
         blob, ops_note, skipped = convert_tflite(model, quantization, representative_data, num_calibration,
                                                  signatures)
@@ -306,6 +315,9 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
         if measure_parity:
             x = probe_batch(model, probe_data if probe_data is not None else representative_data)
             parity = runner_parity(model, tflite_runner(interpreter), x, signatures=set(signatures))
+        if quality_data is not None:
+            quality = (measure_quality(model, tflite_runner(interpreter), quality_data, quality_condition)
+                       if "score" in signatures else {"skipped": "the file holds no score signature"})
     except ImportError:
         raise
     except Exception as e:  # noqa: BLE001 - LiteRT raises RuntimeError/ValueError from its kernels
@@ -318,6 +330,8 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
             else "uniform [0, 1] noise"
         parity["probe_examples"] = int(len(x))
         info["parity"] = parity
+    if quality_data is not None:
+        info["quality"] = quality
     atomic_write_json(sidecar_path(path), info, mode=PUBLIC_FILE_MODE)
     return info
 
