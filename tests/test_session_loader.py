@@ -3,7 +3,7 @@
 TF Serving does not call ``tf.saved_model.load``: it loads a SavedModel into a TF1 session
 (``tf.compat.v1.saved_model.loader.load`` with the ``serve`` tag) and runs a signature by feeding
 the tensors its SignatureDef names for the inputs and fetching those it names for the outputs.
-Here one tiny configuration per model (``zoo.recipes`` TEST_CONFIGS with ``saved_model``, the
+Here one tiny configuration per model (``keras_ae.presets`` TEST_CONFIGS with ``saved_model``, the
 first by name, as ``tests/test_serving.py`` picks them) is exported with the REST bodies the
 export writes (``export.cli.write_requests``: the ``requests/`` files users get), and a process
 that never imports keras_ae feeds each body to its signature through that loader, a conditional
@@ -25,11 +25,11 @@ import pytest
 import tensorflow as tf
 
 from keras_ae import serving
+from keras_ae.presets import TEST_CONFIGS
 
 from export.cli import write_requests
 from tests.test_harness_configs import build, config_batch
 from tests.test_serving import assert_same_float32_graph
-from zoo.recipes.registry import TEST_CONFIGS
 
 #: one configuration per model: the first by name that exports a SavedModel
 REPRESENTATIVES = {}
