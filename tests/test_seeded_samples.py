@@ -218,7 +218,7 @@ def test_seeded_samples_are_the_same_in_keras_saved_model_and_tflite(tmp_path):
                      "runs": [(t, str(tmp_path / f"{name}.{t}.npy")) for t in TEMPERATURES]})
         tflite = str(tmp_path / f"{name}.tflite")
         info = serving.export_tflite(model, tflite, "none", measure_parity=False, signatures="sample_seeded")
-        assert info["signatures"] == ["sample_seeded"] and not info.get("skipped"), (name, info.get("skipped"))
+        assert list(info["signatures"]) == ["sample_seeded"] and not info.get("skipped"), (name, info.get("skipped"))
         runner = Interpreter(model_path=tflite).get_signature_runner("sample_seeded")
         lite_samples[name] = {t: runner(temperature=np.array(t, np.float32),
                                         **{k: np.asarray(v, dtype) for k, (v, dtype) in inputs.items()})["x"]
