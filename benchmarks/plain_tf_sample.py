@@ -6,7 +6,7 @@
     python benchmarks/plain_tf_sample.py runs/vq-prior exports/vqvae-prior-digits/1
 
 The child process imports ``tensorflow`` and nothing of keras-ae, loads the SavedModel, calls
-``sample_seeded(n, seed)`` and the fresh ``sample(n)``, and prints which modules it imported;
+``sample_seeded(n, seed, temperature=1)`` and the fresh ``sample(n, temperature=1)``, and prints which modules it imported;
 this process compares ``sample_seeded`` with the Keras model's ``model.sample(n, seed)``.
 """
 
@@ -28,9 +28,10 @@ import tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
 n, seed = int(sys.argv[2]), int(sys.argv[3])
 start = time.perf_counter()
-seeded = loaded.signatures["sample_seeded"](n=tf.constant(n), seed=tf.constant(seed))["x"].numpy()
+seeded = loaded.signatures["sample_seeded"](n=tf.constant(n), seed=tf.constant(seed),
+                                            temperature=tf.constant(1.0))["x"].numpy()
 seconds = time.perf_counter() - start
-fresh = [loaded.signatures["sample"](n=tf.constant(n))["x"].numpy() for _ in range(2)]
+fresh = [loaded.signatures["sample"](n=tf.constant(n), temperature=tf.constant(1.0))["x"].numpy() for _ in range(2)]
 np.save(sys.argv[4], seeded)
 print(json.dumps({"keras_ae_imported": sorted(m for m in sys.modules if m.split(".")[0] in ("keras_ae", "zoo", "export")),
                   "seeded_seconds": round(seconds, 2), "fresh_differ": bool(not np.array_equal(*fresh)),

@@ -12,7 +12,7 @@ Example::
     from export.client import RestClient
     client = RestClient("http://localhost:8501", "ae-digits")
     recon = client.predict("reconstruct", x=batch)["reconstruction"]   # numpy [B, 8, 8, 1]
-    samples = client.predict("sample", n=4)["x"]
+    samples = client.predict("sample", n=4, temperature=1.0)["x"]
 """
 
 import argparse
@@ -123,6 +123,8 @@ def main(argv=None):
     parser.add_argument("--signature", default="reconstruct", help="encode, decode, reconstruct, score, sample")
     parser.add_argument("--npy", help="input batch (.npy) for x (or z for decode)")
     parser.add_argument("--n", type=int, default=4, help="number of samples for --signature sample")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="sampling temperature for --signature sample (> 0; 1.0 is the model's distribution)")
     parser.add_argument("--body", help="send this JSON request body as is (e.g. exports/NAME/1/requests/score.json)")
     parser.add_argument("--url", default="http://localhost:8501", help="REST root (default http://localhost:8501)")
     parser.add_argument("--grpc", help="use gRPC at HOST:PORT instead of REST (needs tensorflow-serving-api)")
@@ -133,7 +135,7 @@ def main(argv=None):
                 print(json.dumps(RestClient(args.url, args.model).post(json.load(f)))[:2000])
             return 0
         if args.signature == "sample":
-            inputs = {"n": args.n}
+            inputs = {"n": args.n, "temperature": args.temperature}
         elif args.npy:
             inputs = {"z" if args.signature == "decode" else "x": np.load(args.npy)}
         else:

@@ -91,7 +91,7 @@ def test_codes_are_one_hot_and_deterministic(binary_digits):
     samples = model.sample(4, seed=2)
     np.testing.assert_array_equal(samples.numpy(), model.sample(4, seed=2).numpy())
     assert samples.shape == (4, 8, 8, 1)
-    assert model._sample_for_export(tf.constant(3)).shape == (3, 8, 8, 1)
+    assert model.export_endpoints()["sample"].fn(tf.constant(3), tf.constant(1.0))["x"].shape == (3, 8, 8, 1)
     # evaluation codes are exact one-hot samples, training codes relaxed
     q = model.posterior(x)
     hard = model.draw_codes(q, 2, tf.constant([1, 2]), training=False).numpy().reshape(2, 10, 3, 4)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import keras
 
-from keras_ae import objectives
+from keras_ae import objectives, samplers
 from keras_ae.models import RAE, ConstantVarianceVAE
 from keras_ae.models.regularized.regularized import DensityNotFittedError
 
@@ -67,7 +67,8 @@ def test_inverse_cdf_picks_components_and_skips_unused_slots():
 
 def test_export_sampler_runs_in_a_graph_with_fresh_noise(fitted_rae):
     model, _, _ = fitted_rae
-    sampler = tf.function(model._sample_for_export, input_signature=[tf.TensorSpec((), tf.int32)])
+    endpoint = model.export_endpoints()["sample"]
+    sampler = tf.function(lambda n: endpoint.fn(n, tf.constant(1.0))["x"], input_signature=[tf.TensorSpec((), tf.int32)])
     a, b = sampler(tf.constant(5)).numpy(), sampler(tf.constant(5)).numpy()
     assert a.shape == b.shape == (5, 8, 8, 1)
     assert np.isfinite(a).all() and 0.0 <= a.min() and a.max() <= 1.0
@@ -82,10 +83,11 @@ def test_export_sampler_converts_to_tflite_builtins(fitted_rae):
 
     model, _, _ = fitted_rae
     blob, note, skipped = serving.convert_tflite(model)  # builtin ops only, or it raises
-    assert set(skipped) == {"sample_seeded"}  # SavedModel only, by declaration
+    assert set(skipped) == set()  # sample_seeded converts too (counter-based noise)
     assert note == "builtins"
     run = serving.tflite_runner(serving.litert_interpreter(model_content=blob))
-    check = serving.check_samples(model, lambda n: run("sample", {"n": np.array(n, np.int32)})["x"])
+    check = serving.check_samples(model, lambda n: run("sample", {"n": np.array(n, np.int32),
+                                                                   "temperature": np.array(1.0, np.float32)})["x"])
     assert check["shape_ok"] and check["finite"] and check["in_range"] and check["fresh"], check
 
 
@@ -94,7 +96,7 @@ def test_sample_before_fit_density_raises():
     with pytest.raises(DensityNotFittedError, match="fit_density"):
         model.sample(2, seed=0)
     with pytest.raises(RuntimeError, match="fit_density"):
-        model._sample_for_export(2)
+        model._sample(2, samplers.sampling_seed(0))
 
 
 def test_save_load_keeps_the_mixture(fitted_rae, tmp_path):

@@ -60,9 +60,10 @@ SUBPROCESS_SCRIPT = textwrap.dedent(r'''
         for name in names:
             fn = signatures[name]
             if name == "sample":
-                runs = {"a": fn(n=tf.constant(3)), "b": fn(n=tf.constant(3))}
+                runs = {"a": fn(n=tf.constant(3), temperature=tf.constant(1.0)),
+                        "b": fn(n=tf.constant(3), temperature=tf.constant(1.0))}
             elif name == "sample_seeded":
-                runs = {"": fn(n=tf.constant(3), seed=tf.constant(11))}
+                runs = {"": fn(n=tf.constant(3), seed=tf.constant(11), temperature=tf.constant(1.0))}
             elif name == "decode":
                 runs = {"": fn(**{k: tf.constant(v) for k, v in z.items()})}
             else:
@@ -253,12 +254,13 @@ def test_nan_request_is_an_error_not_a_nan_answer(name, exported, trained):
 @pytest.mark.parametrize("name", GENERATIVE)
 def test_saved_model_sample_draws_fresh_noise(name, exported, trained):
     fn = tf.saved_model.load(exported[name]).signatures["sample"]
-    a, b = fn(n=tf.constant(4))["x"].numpy(), fn(n=tf.constant(4))["x"].numpy()
+    one = tf.constant(1.0)
+    a, b = fn(n=tf.constant(4), temperature=one)["x"].numpy(), fn(n=tf.constant(4), temperature=one)["x"].numpy()
     assert a.shape == (4,) + SHAPE and not np.array_equal(a, b)
     assert a.min() >= 0.0 and a.max() <= 1.0
-    assert fn(n=tf.constant(0))["x"].shape == (0,) + SHAPE
+    assert fn(n=tf.constant(0), temperature=one)["x"].shape == (0,) + SHAPE
     with pytest.raises(tf.errors.InvalidArgumentError, match="n must be >= 0"):
-        fn(n=tf.constant(-1))
+        fn(n=tf.constant(-1), temperature=one)
 
 
 @pytest.mark.slow
@@ -388,8 +390,9 @@ def test_tflite_sidecar_records_shape_range_signatures_quantization(tflite_files
 @pytest.mark.parametrize("name", GENERATIVE)
 def test_tflite_sample_is_fresh_each_call(name, tflite_files):
     runner = serving.litert_interpreter(model_path=tflite_files(name, "none")["path"]).get_signature_runner("sample")
-    a = runner(n=np.array(5, np.int32))["x"]
-    b = runner(n=np.array(5, np.int32))["x"]
+    one = np.array(1.0, np.float32)
+    a = runner(n=np.array(5, np.int32), temperature=one)["x"]
+    b = runner(n=np.array(5, np.int32), temperature=one)["x"]
     assert a.shape == (5,) + SHAPE and not np.array_equal(a, b)
     assert a.min() >= 0.0 and a.max() <= 1.0
 
@@ -410,7 +413,7 @@ def test_tflite_bad_arguments_are_clear_errors(trained, tmp_path):
 
 # -- every model of the zoo ------------------------------------------------------------------------
 #: the inputs the plain process gives a signature: data, codes (by their names), a count and a seed.
-PLAIN_INPUTS = {"x", "n", "seed"}
+PLAIN_INPUTS = {"x", "n", "seed", "temperature"}
 
 
 def plain_servable(model):

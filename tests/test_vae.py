@@ -211,7 +211,7 @@ def test_same_seed_same_samples():
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert not np.allclose(a.numpy(), c.numpy())
     assert a.shape == (5, 8, 8, 1)
-    exported = model._sample_for_export(tf.constant(4))
+    exported = model.export_endpoints()["sample"].fn(tf.constant(4), tf.constant(1.0))["x"]
     assert exported.shape == (4, 8, 8, 1)
     assert 0.0 <= float(tf.reduce_min(exported)) and float(tf.reduce_max(exported)) <= 1.0
 

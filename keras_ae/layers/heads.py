@@ -242,17 +242,9 @@ def check_temperature(temperature):
 
 
 def gumbel_noise(shape, seed=None):
-    """Standard Gumbel noise ``-log(-log u)``; stateless with a ``[2]`` seed, else ``tf.random.uniform``.
-
-    The uniform is kept away from 0 and 1 so the logs stay finite; without a seed only
-    ``tf.random.uniform`` is used, which TFLite has as a builtin.
-    """
-    tiny = 1e-7
-    if seed is None:
-        u = tiny + (1.0 - 2.0 * tiny) * samplers.uniform(shape)
-    else:
-        u = tf.random.stateless_uniform(shape, seed, minval=tiny, maxval=1.0 - tiny)
-    return -tf.math.log(-tf.math.log(u))
+    """Standard Gumbel noise ``-log(-log u)`` (:func:`keras_ae.samplers.gumbel`): counter-based with a
+    ``CounterSeed``, stateless with a ``[2]`` seed, else ``tf.random.uniform`` (a TFLite builtin)."""
+    return samplers.gumbel(shape, seed)
 
 
 def one_hot_argmax(scores):

@@ -17,7 +17,6 @@ import tensorflow as tf
 
 from keras_ae import _checks, samplers
 from keras_ae.layers.bodies import kernel_initializer_config, new_kernel_initializer
-from keras_ae.layers.heads import gumbel_noise
 
 MASK_TYPES = ("A", "B")
 STACKS = ("vertical", "horizontal")
@@ -239,19 +238,21 @@ class GatedPixelCNN(keras.layers.Layer):
         """Exact ``log p(x | condition)`` per example ``[B]`` (for ``first_mask="A"``), in nats."""
         return self.log_prob_from_logits(x, self(x, condition))
 
-    def sample(self, n, grid, seed=None, condition=None):
+    def sample(self, n, grid, seed=None, condition=None, temperature=1.0):
         """``n`` draws in raster order: binary images ``[n, H, W, 1]`` or int codes ``[n, H, W]``.
 
         One network pass per pixel under ``tf.while_loop``
         (:func:`keras_ae.samplers.sequential_sample`), so the loop runs inside an exported graph.
         Pixel ``i`` uses ``fold_seed(seed, i)``: the same seed, the same draws; ``seed=None`` draws
-        fresh noise with builtin kernels (Bernoulli: a uniform; categorical: Gumbel-max).
+        fresh noise with builtin kernels (Bernoulli: a uniform; categorical: Gumbel-max). Each
+        pixel's logits are divided by ``temperature`` (``p^(1/T)`` renormalized).
 
         Args:
             n: number of draws (int or scalar tensor).
             grid: ``(H, W)``.
-            seed: stateless ``[2]`` seed or None.
+            seed: any seed kind of :mod:`keras_ae.samplers`, or None.
             condition: ``[n, Dc]`` or ``[n, H, W, Dc]``, or None.
+            temperature: > 0 (float or scalar tensor), default 1.
         """
         height, width = int(grid[0]), int(grid[1])
         n = tf.cast(n, tf.int32)
@@ -265,9 +266,9 @@ class GatedPixelCNN(keras.layers.Layer):
             logits = self(canvas, condition)[:, row, col]                                           # [n, outputs]
             where = tf.reshape(tf.one_hot(i, height * width, dtype=canvas.dtype), [1, height, width])  # pixel i
             if self.num_classes is None:
-                value = samplers.bernoulli(logits[:, 0], step_seed)                                  # [n]
+                value = samplers.bernoulli(logits[:, 0], step_seed, temperature)                     # [n]
                 return canvas + value[:, None, None, None] * where[..., None]
-            value = tf.argmax(logits + gumbel_noise(tf.shape(logits), step_seed), axis=-1, output_type=tf.int32)
+            value = samplers.categorical(logits, step_seed, temperature)
             return canvas + value[:, None, None] * where
 
         return samplers.sequential_sample(step, canvas, height * width, seed)

@@ -59,6 +59,9 @@ ArrayLike = Union[np.ndarray, tf.Tensor, list]
 
 #: decoded examples per importance-sampling chunk: bounds the memory of ``log_likelihood``.
 DECODED_PER_CHUNK = 2**14
+#: the inputs of the exported ``sample``/``sample_seeded`` signatures besides ``n`` (or ``y``).
+SEED_SPEC = tf.TensorSpec((), tf.int32, name="seed")
+TEMPERATURE_SPEC = tf.TensorSpec((), tf.float32, name="temperature")
 
 
 class Endpoint(NamedTuple):
@@ -561,7 +564,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         z = self.check_codes(z)
         _checks.check_seed(seed)
         condition = self.check_condition(condition, _rows(z), "decode")
-        return self._decode(z, seed=None if seed is None else samplers.stateless_seed(seed), **condition)
+        return self._decode(z, seed=None if seed is None else samplers.sampling_seed(seed), **condition)
 
     def reconstruct(self, x: ArrayLike, **condition: ArrayLike) -> tf.Tensor:
         """``decode(encode(x))``: the reconstruction of a checked batch (given its condition, if any)."""
@@ -604,16 +607,30 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         self.require("is_generative", "prior")
         return self._prior()
 
-    def sample(self, n: int, seed: Optional[int] = None, **condition: ArrayLike) -> tf.Tensor:
-        """``n`` generated examples ``[n, *input_shape]``; the same ``seed``, the same samples.
+    def sample(self, n: int, seed: Optional[int] = None, temperature: float = 1.0,
+               **condition: ArrayLike) -> tf.Tensor:
+        """``n`` generated examples ``[n, *input_shape]``; the same ``(seed, temperature)``, the same samples.
 
-        ``condition``: a conditional model's condition for each of the ``n`` examples (default:
-        the family's, e.g. cycling through the classes).
+        The noise is counter-based (:mod:`keras_ae.counter_noise`): the exported ``sample_seeded``
+        gives the same numbers from the same ``(n, seed, temperature)`` in a SavedModel and in a
+        float32 ``.tflite`` file (to 1e-5).
+
+        Args:
+            n: number of examples, >= 0.
+            seed: integer seed >= 0; default None: a fresh one.
+            temperature: finite, > 0, default 1.0 (the model's distribution). Continuous priors
+                scale their standard noise by it, categorical and autoregressive draws divide
+                their logits by it (the family's docs say what exactly); below 1 the samples
+                concentrate on the likely ones.
+            condition: a conditional model's condition for each of the ``n`` examples (default:
+                the family's, e.g. cycling through the classes).
         """
         self.require("is_generative", "sample")
         n = _checks.check_integer(n, "n", minimum=0)
         _checks.check_seed(seed)
-        return self._sample(n, samplers.stateless_seed(seed), **self.check_condition(condition, n, "sample"))
+        temperature = samplers.check_temperature(temperature)
+        return self._sample(n, samplers.sampling_seed(seed), temperature,
+                            **self.check_condition(condition, n, "sample"))
 
     def classify(self, x: ArrayLike) -> Dict[str, tf.Tensor]:
         """``q(y | x)`` of a model that declares ``can_classify``: ``{"probabilities": [B, K], "label": [B]}``."""
@@ -640,7 +657,7 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         self.require("has_step_outputs", "sample_sequence")
         n = _checks.check_integer(n, "n", minimum=0)
         _checks.check_seed(seed)
-        return self._canvas_sequence(self._prior_codes(n, samplers.stateless_seed(seed)))
+        return self._canvas_sequence(self._prior_codes(n, samplers.sampling_seed(seed)))
 
     def feature_points(self, x: ArrayLike) -> tf.Tensor:
         """Image positions ``[B, K, 2]`` (``(x, y)`` in [-1, 1]) of a model that declares ``has_feature_points``."""
@@ -787,18 +804,17 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
     def _prior(self):
         raise NotImplementedError
 
-    def _prior_codes(self, n, seed):
-        """``n`` codes ``[n, *code_spec.shape]`` drawn from the prior with a stateless seed (None: fresh)."""
-        return self._prior().sample(n, seed=seed)
+    def _prior_codes(self, n, seed, temperature=1.0):
+        """``n`` codes ``[n, *code_spec.shape]`` from the prior at ``temperature``, from a
+        :class:`~keras_ae.samplers.CounterSeed` (the samplers of :mod:`keras_ae.samplers` only, so
+        the exported ``sample`` converts to TFLite and matches Keras). A generative family gives it."""
+        raise NotImplementedError(f"{type(self).__name__} declares is_generative but no _prior_codes")
 
-    def _sample(self, n, seed, **condition):
-        """``n`` decoded prior draws from a stateless ``seed`` (a stochastic decoder draws with its fold)."""
+    def _sample(self, n, seed, temperature=1.0, **condition):
+        """``n`` decoded prior draws from a :class:`~keras_ae.samplers.CounterSeed` (``n`` and
+        ``temperature`` may be tensors: the exported ``sample``); a stochastic decoder draws with its fold."""
         decode_seed = samplers.fold_seed(seed, 1) if self.stochastic_decoder else None
-        return self._decode(self._prior_codes(n, seed), seed=decode_seed, **condition)
-
-    def _sample_for_export(self, n):
-        """``sample`` with fresh noise for export graphs; families use builtin-op samplers where they can."""
-        return self._decode(self._prior_codes(n, None))
+        return self._decode(self._prior_codes(n, seed, temperature), seed=decode_seed, **condition)
 
     def _importance_samples(self, x, num_samples, seed, training=False):
         """The importance-weight record (:class:`keras_ae.objectives.ImportanceSamples`) of ``k`` draws."""
@@ -893,9 +909,11 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         """The export signatures this model declares: ``{name: Endpoint}``, ``reconstruct`` first.
 
         Every model has ``reconstruct`` (``serving_default``), ``encode``, ``decode`` and
-        ``score``; generative models add ``sample`` (fresh noise at every call) and
-        ``sample_seeded(n, seed)``, which equals ``model.sample(n, seed)`` (SavedModel only). A family adds its own (``classify``, a
-        conditional ``sample``) by extending this dict; the exporter needs no change.
+        ``score``; generative models add ``sample(n, temperature)`` (a fresh key at every call)
+        and ``sample_seeded(n, seed, temperature)``, which equals
+        ``model.sample(n, seed, temperature)`` in the SavedModel and in TFLite files alike
+        (counter-based noise). A family adds its own (``classify``, a conditional ``sample``) by
+        extending this dict; the exporter needs no change.
         """
         x = tf.TensorSpec((None,) + tuple(self.data_spec.shape), self.data_spec.dtype, name="x")
         codes = self.code_spec
@@ -927,14 +945,16 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         }
         if self.is_generative:
             n = tf.TensorSpec((), tf.int32, name="n")
-            endpoints["sample"] = Endpoint(lambda n: {"x": self._sample_for_export(n)}, (n,), stochastic=True,
-                                           probe=lambda model, x: {"n": np.array(4, np.int32)})
-            # model.sample(n, seed) in a process with only TensorFlow: the same stateless draws.
+            endpoints["sample"] = Endpoint(
+                lambda n, temperature: {"x": self._sample(n, samplers.fresh_sampling_seed(), temperature)},
+                (n, TEMPERATURE_SPEC), stochastic=True,
+                probe=lambda model, x: {"n": np.array(4, np.int32), "temperature": np.array(1.0, np.float32)})
+            # model.sample(n, seed, temperature) with only TensorFlow or LiteRT: the same counter-based draws.
             endpoints["sample_seeded"] = Endpoint(
-                lambda n, seed: {"x": self._sample(n, samplers.stateless_seed(seed))},
-                (n, tf.TensorSpec((), tf.int32, name="seed")),
-                probe=lambda model, x: {"n": np.array(4, np.int32), "seed": np.array(7, np.int32)},
-                tflite_skip="seeded (stateless) random ops have no TFLite builtin kernel; use sample")
+                lambda n, seed, temperature: {"x": self._sample(n, samplers.sampling_seed(seed), temperature)},
+                (n, SEED_SPEC, TEMPERATURE_SPEC),
+                probe=lambda model, x: {"n": np.array(4, np.int32), "seed": np.array(7, np.int32),
+                                        "temperature": np.array(1.0, np.float32)})
         return endpoints
 
     # -- randomness ------------------------------------------------------------------------

@@ -73,6 +73,17 @@ class Posterior(Part):
         """``count`` draws from noise fixed by the integer ``seed``: a deterministic Monte Carlo KL (``score``)."""
         return self.sample(q, count, tf.constant([seed, 0], tf.int32))
 
+    def tempered_draw(self, q, seed, temperature=1.0):
+        """One draw ``[B, D]`` of ``q`` at ``temperature`` from any seed kind (:mod:`keras_ae.samplers`): what a
+        prior that draws through the posterior (the VampPrior) samples with. The subclasses say what the
+        temperature scales; a posterior without a builtin-op sampler refuses a counter-based seed."""
+        if isinstance(seed, samplers.CounterSeed):
+            raise ValueError(f"the posterior {self!r} has no counter-based sampler (its draws need ops that "
+                             "TFLite lacks), so a VampPrior over it cannot sample")
+        if not isinstance(temperature, (int, float)) or temperature != 1.0:
+            raise ValueError(f"the posterior {self!r} draws only at temperature 1.0, got temperature={temperature}")
+        return self.sample(q, 1, seed)[0][0]
+
     def outputs(self, q):
         """``{"code", ...}``: what ``encode_outputs`` returns besides the code."""
         return {"code": self.code(q)}
@@ -133,6 +144,11 @@ class GaussianPosterior(Posterior):
         z = loc[None] + scale[None] * _fixed_noise(seed, count, loc.shape[1:])
         return z, q.log_prob(z)
 
+    def tempered_draw(self, q, seed, temperature=1.0):
+        """``mu + T sigma e``, ``e ~ N(0, I)``: ``N(mu, T^2 sigma^2)``."""
+        loc, scale = self.gaussian_parameters(q)
+        return loc + tf.cast(temperature, tf.float32) * scale * samplers.normal(tf.shape(loc), seed)
+
     def outputs(self, q):
         loc, scale = self.gaussian_parameters(q)
         return {"code": loc, "mean": loc, "scale": scale}
@@ -187,6 +203,13 @@ class FlowPosterior(Posterior):
         base = q.distribution
         mean, std = tf.cast(base.mean(), tf.float32), tf.cast(base.stddev(), tf.float32)
         return self.push_forward(q, mean[None] + std[None] * _fixed_noise(seed, count, mean.shape[1:]))
+
+    def tempered_draw(self, q, seed, temperature=1.0):
+        """``f_x(mu + T sigma e)``: the base Gaussian's noise scaled by ``T``, then the flow."""
+        base = q.distribution
+        mean, std = tf.cast(base.mean(), tf.float32), tf.cast(base.stddev(), tf.float32)
+        z0 = mean + tf.cast(temperature, tf.float32) * std * samplers.normal(tf.shape(mean), seed)
+        return self.push_forward(q, z0[None])[0][0]
 
     def outputs(self, q):
         return {"code": self.code(q), "base_mean": tf.cast(q.distribution.mean(), tf.float32),
@@ -339,6 +362,11 @@ class CategoricalPosterior(Posterior):
 
     def outputs(self, q):
         return {"code": self.code(q), "probabilities": self._flat_code(tf.nn.softmax(self.logits(q)))}
+
+    def tempered_draw(self, q, seed, temperature=1.0):
+        """One-hot Gumbel-max draws of ``softmax(logits / T)`` per variable, flat ``[B, N * K]``."""
+        logits = self.logits(q)
+        return self._flat_code(tf.one_hot(samplers.categorical(logits, seed, temperature), self.num_classes))
 
     def kl_per_dimension(self, q, p):
         """``KL`` of each of the ``N`` variables ``[B, N]``."""

@@ -8,9 +8,21 @@
 - :class:`UniformCategorical`: independent uniform one-hot categoricals (Jang et al. 2017).
 
 ``distribution(model)`` is the ``tfd`` distribution (built from the part's weights at call time;
-the VampPrior reads the model's posterior). ``draw(model, n, seed)`` draws ``n`` codes: with a
-stateless seed for ``model.sample(n, seed)``, and with ``seed=None`` from builtin random ops only
-(``tf.random.uniform``/``normal``, gather, matmul), so the exported ``sample`` converts to TFLite.
+the VampPrior reads the model's posterior). ``draw(model, n, seed, temperature)`` draws ``n``
+codes with the samplers of :mod:`keras_ae.samplers` only (builtin ops: the counter-based noise
+for ``model.sample(n, seed)`` and the exported ``sample``/``sample_seeded``, which TF and TFLite
+compute identically; gather, matmul), at a temperature ``T`` (default 1: the prior itself):
+
+- ``StandardNormal``: ``z = T e``, ``e ~ N(0, I)``: ``N(0, T^2 I)``, i.e. ``p(z)^(1/T^2)`` renormalized;
+- ``MixturePrior``: ``k ~ pi`` (the weights untempered), ``z = m_k + T s_k e``: each component's
+  noise scaled, ``sum_k pi_k N(m_k, T^2 s_k^2)``;
+- ``VampPrior``: ``k`` uniform over the pseudo-inputs, then the posterior's own tempered draw at
+  ``u_k`` (Gaussian ``mu + T sigma e``; a flow ``f(mu + T sigma e)``: its base noise scaled;
+  categorical: logits divided by ``T``);
+- ``MAFPrior``: ``z = g(T e)``: the base noise scaled, then the flow;
+- ``SphericalUniform``: ``e / ||e||`` is the same point for ``T e``, and the uniform density is
+  its own tempered version (``p^(1/T)`` renormalized is uniform): ``T`` changes nothing;
+- ``UniformCategorical``: Gumbel-max of ``0 / T``: uniform at every ``T``, likewise unchanged.
 A prior declares its ``latent_space`` (the posterior's must match), whether it factorizes over
 the code's dimensions, and the posteriors it has a closed-form KL with (``analytic_kl_with``).
 """
@@ -21,7 +33,7 @@ import tensorflow_probability as tfp
 
 from keras_ae import _checks, samplers
 from keras_ae.layers.flows import AutoregressiveFlow
-from keras_ae.layers.heads import categorical, gumbel_noise, one_hot_argmax
+from keras_ae.layers.heads import gumbel_noise, one_hot_argmax
 from keras_ae.parts.base import Part, register
 from keras_ae.parts.posteriors import CategoricalPosterior, GaussianPosterior, VonMisesFisherPosterior, one_hot_groups
 
@@ -50,8 +62,8 @@ class Prior(Part):
     def distribution(self, model):
         raise NotImplementedError
 
-    def draw(self, model, n, seed=None):
-        """``n`` codes ``[n, latent_dim]``; ``seed``: stateless ``[2]``, or None for builtin-op noise."""
+    def draw(self, model, n, seed=None, temperature=1.0):
+        """``n`` codes ``[n, latent_dim]`` at ``temperature``; ``seed``: any kind of :mod:`keras_ae.samplers`."""
         raise NotImplementedError
 
     def log_prob_dims(self, z):
@@ -77,10 +89,9 @@ class StandardNormal(Prior):
     def distribution(self, model):
         return _standard_normal(self.latent_dim)
 
-    def draw(self, model, n, seed=None):
-        if seed is None:
-            return samplers.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]))
-        return self.distribution(model).sample(n, seed=seed)
+    def draw(self, model, n, seed=None, temperature=1.0):
+        return tf.cast(temperature, tf.float32) * samplers.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]),
+                                                                  seed)
 
     def log_prob_dims(self, z):
         return tfd.Normal(0.0, 1.0).log_prob(z)
@@ -96,12 +107,12 @@ def component_index(n, probabilities, seed=None):
     return tf.reduce_sum(tf.cast(u[:, None] >= cdf[None, :], tf.int32), axis=1)
 
 
-def mixture_draw(n, probabilities, locs, scales, seed=None):
-    """``n`` draws ``[n, D]`` of ``sum_k pi_k N(locs_k, diag scales_k^2)`` with builtin ops."""
+def mixture_draw(n, probabilities, locs, scales, seed=None, temperature=1.0):
+    """``n`` draws ``[n, D]`` of ``sum_k pi_k N(locs_k, diag (T scales_k)^2)`` with builtin ops."""
     index_seed, noise_seed = samplers.split_seed(seed, 2)
     k = component_index(n, probabilities, index_seed)
     eps = samplers.normal(tf.stack([tf.cast(n, tf.int32), tf.shape(locs)[-1]]), noise_seed)
-    return tf.gather(locs, k) + tf.gather(scales, k) * eps
+    return tf.gather(locs, k) + tf.gather(scales, k) * (tf.cast(temperature, tf.float32) * eps)
 
 
 @register("prior", "mixture")
@@ -141,9 +152,9 @@ class MixturePrior(Prior):
         return tfd.MixtureSameFamily(tfd.Categorical(logits=logits),
                                      tfd.Independent(tfd.Normal(locs, scales), reinterpreted_batch_ndims=1))
 
-    def draw(self, model, n, seed=None):
+    def draw(self, model, n, seed=None, temperature=1.0):
         logits, locs, scales = self._parameters()
-        return mixture_draw(n, tf.nn.softmax(logits), locs, scales, seed)
+        return mixture_draw(n, tf.nn.softmax(logits), locs, scales, seed, temperature)
 
 
 @register("prior", "vampprior")
@@ -191,11 +202,11 @@ class VampPrior(Prior):
                     "TFLite builtin form")
         return None
 
-    def draw(self, model, n, seed=None):
+    def draw(self, model, n, seed=None, temperature=1.0):
         index_seed, code_seed = samplers.split_seed(seed, 2)
         k = component_index(n, tf.fill([self.num_pseudo_inputs], 1.0 / self.num_pseudo_inputs), index_seed)
         q = model._posterior(tf.gather(self.clipped_inputs(), k))
-        return model.posterior_part.sample(q, 1, code_seed)[0][0]
+        return model.posterior_part.tempered_draw(q, code_seed, temperature)
 
 
 @register("prior", "maf")
@@ -230,9 +241,9 @@ class MAFPrior(Prior):
     def distribution(self, model):
         return tfd.TransformedDistribution(_standard_normal(self.latent_dim), self.flow.bijector(), name="maf_prior")
 
-    def draw(self, model, n, seed=None):
+    def draw(self, model, n, seed=None, temperature=1.0):
         e = samplers.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]), seed)
-        return self.flow.sample_forward(e)
+        return self.flow.sample_forward(tf.cast(temperature, tf.float32) * e)
 
 
 @register("prior", "spherical_uniform")
@@ -255,7 +266,8 @@ class SphericalUniform(Prior):
     def distribution(self, model):
         return tfd.SphericalUniform(dimension=self.latent_dim)
 
-    def draw(self, model, n, seed=None):
+    def draw(self, model, n, seed=None, temperature=1.0):
+        """Uniform on the sphere at every ``temperature`` (see the module docstring)."""
         e = samplers.normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]), seed)
         return tf.math.l2_normalize(e, axis=-1)
 
@@ -297,9 +309,7 @@ class UniformCategorical(Prior):
     def distribution(self, model):
         return one_hot_groups(tf.zeros([self.num_variables, self.num_classes]))
 
-    def draw(self, model, n, seed=None):
-        if seed is None:
-            noise = gumbel_noise(tf.stack([tf.cast(n, tf.int32), self.num_variables, self.num_classes]))
-            return tf.reshape(one_hot_argmax(noise), tf.stack([tf.cast(n, tf.int32), self.latent_dim]))
-        y = categorical(tf.zeros([self.num_variables, self.num_classes])).sample(n, seed=seed)
-        return tf.reshape(y, [-1, self.latent_dim])
+    def draw(self, model, n, seed=None, temperature=1.0):
+        """Uniform one-hot codes at every ``temperature`` (zero logits divided by ``T`` stay zero)."""
+        noise = gumbel_noise(tf.stack([tf.cast(n, tf.int32), self.num_variables, self.num_classes]), seed)
+        return tf.reshape(one_hot_argmax(noise), tf.stack([tf.cast(n, tf.int32), self.latent_dim]))

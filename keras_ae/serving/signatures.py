@@ -71,7 +71,11 @@ def _checked(t, spec, check):
     if not check:
         return t
     if spec.dtype.is_floating:
-        return tf.debugging.assert_all_finite(t, f"{spec.name} contains NaN or infinite values")
+        t = tf.debugging.assert_all_finite(t, f"{spec.name} contains NaN or infinite values")
+        if spec.name == "temperature":  # the sampling temperature (models.base.TEMPERATURE_SPEC): > 0
+            with tf.control_dependencies([tf.debugging.assert_positive(t, message="temperature must be > 0")]):
+                return tf.identity(t)
+        return t
     if spec.shape.rank == 0:
         # An explicit dependency: automatic control dependencies do not order the assertion
         # before random ops, which would then fail first with a vaguer error.

@@ -114,24 +114,21 @@ class MADEDensity(ExactDensity):
     def _decode(self, z, seed=None):
         return tf.reshape(tf.sigmoid(self.made.output_params(z)[..., 0]), (-1,) + self.data_shape)
 
-    def _draw(self, n, seed):
+    def _draw(self, n, seed, temperature=1.0):
         order = tf.constant(self.made.order, tf.int32)
 
         def step(i, canvas, step_seed):
             d = tf.gather(order, i)
-            pixel = samplers.bernoulli(tf.gather(self.made(canvas)[..., 0], d, axis=1), step_seed)  # [n]
+            pixel = samplers.bernoulli(tf.gather(self.made(canvas)[..., 0], d, axis=1), step_seed, temperature)  # [n]
             return canvas + pixel[:, None] * tf.one_hot(d, self.size)[None, :]
 
         canvas = samplers.sequential_sample(step, tf.zeros(tf.stack([tf.cast(n, tf.int32), self.size])),
                                             self.size, seed)
         return tf.reshape(canvas, (-1,) + self.data_shape)
 
-    def _sample(self, n, seed):
-        """``n`` exact ancestral draws ``[n, *input_shape]`` in the order, from a stateless seed."""
-        return self._draw(n, seed)
-
-    def _sample_for_export(self, n):
-        return self._draw(n, None)
+    def _sample(self, n, seed, temperature=1.0):
+        """``n`` exact ancestral draws ``[n, *input_shape]`` in the order; each pixel's logit divided by ``temperature``."""
+        return self._draw(n, seed, temperature)
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -210,12 +207,9 @@ class PixelCNNDensity(ExactDensity):
     def _decode(self, z, seed=None):
         return tf.sigmoid(self.network.head(z))
 
-    def _sample(self, n, seed):
-        """``n`` exact ancestral draws ``[n, H, W, 1]`` in raster order, from a stateless seed."""
-        return self.network.sample(n, self.data_shape[:2], seed)
-
-    def _sample_for_export(self, n):
-        return self.network.sample(n, self.data_shape[:2], None)
+    def _sample(self, n, seed, temperature=1.0):
+        """``n`` exact ancestral draws ``[n, H, W, 1]`` in raster order; each pixel's logit divided by ``temperature``."""
+        return self.network.sample(n, self.data_shape[:2], seed, temperature=temperature)
 
 
 #: PixelVAE's default free bits per latent dimension (nats) with the KL regularizer.
@@ -291,6 +285,12 @@ class PixelVAE(VAE):
 
     def _decode(self, z, seed=None):
         return self.pixelcnn.sample(tf.shape(z)[0], self.data_shape[:2], seed, condition=self._condition(z))
+
+    def _sample(self, n, seed, temperature=1.0):
+        """``z = T e`` (the prior part's tempered draw), then pixels drawn given ``z`` with logits divided by ``T``."""
+        z = self._prior_codes(n, seed, temperature)
+        return self.pixelcnn.sample(tf.shape(z)[0], self.data_shape[:2], samplers.fold_seed(seed, 1),
+                                    condition=self._condition(z), temperature=temperature)
 
     def _score(self, x):
         """``-log p(x | z = code) + KL(q(z|x) || p(z))``, deterministic; the cost at the code alone with

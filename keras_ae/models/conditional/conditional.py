@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from keras_ae import _checks, objectives, samplers
 from keras_ae.layers.bodies import EncoderBody
-from keras_ae.models.base import Endpoint
+from keras_ae.models.base import SEED_SPEC, TEMPERATURE_SPEC, Endpoint
 from keras_ae.models.vae.vae import VAE
 
 
@@ -192,15 +192,10 @@ class ConditionalVAE(VAE):
     def _reconstruct(self, x, y=None):
         return self._decode(self._encode(x, y=y), y=y)
 
-    def _sample(self, n, seed, y=None):
-        """``n`` decoded draws ``z ~ p(z)`` under the conditions ``y`` (default: cycling classes)."""
+    def _sample(self, n, seed, temperature=1.0, y=None):
+        """``n`` decoded draws ``z ~ p(z)`` at ``temperature`` under the conditions ``y`` (default: cycling classes)."""
         y = self.default_conditions(n) if y is None else y
-        return self._decode(self._prior_codes(n, seed), y=y)
-
-    def _sample_given(self, y, seed=None):
-        """One decoded draw ``z ~ p(z)`` per condition in ``y`` ``[B, ...]`` from the prior part's own sampler;
-        ``seed=None``: fresh builtin-op noise (the exported ``sample``)."""
-        return self._decode(self._prior_codes(tf.shape(y)[0], seed), y=y)
+        return self._decode(self._prior_codes(n, seed, temperature), y=y)
 
     def label_proposal_logits(self, x):
         """Logits ``[B, K]`` of the proposal over labels for ``log_likelihood`` without ``y``: uniform."""
@@ -261,11 +256,15 @@ def conditional_endpoints(model):
         "encode": Endpoint(lambda x, y: model._encode_outputs(x, y=y), (x, y), probe=with_y),
         "decode": Endpoint(lambda z, y: {"reconstruction": model._decode(z, y=y)}, (z, y), probe=code_probe),
         "score": Endpoint(lambda x, y: {"score": model._score(x, y=y)}, (x, y), probe=with_y),
-        "sample": Endpoint(lambda y: {"x": model._sample_given(y)}, (y,), stochastic=True,
-                           probe=lambda model, data: {"y": model.probe_conditions(len(data))}),
+        "sample": Endpoint(
+            lambda y, temperature: {"x": model._sample(tf.shape(y)[0], samplers.fresh_sampling_seed(), temperature,
+                                                       y=y)},
+            (y, TEMPERATURE_SPEC), stochastic=True,
+            probe=lambda model, data: {"y": model.probe_conditions(len(data)), "temperature": np.array(1.0, np.float32)}),
         "sample_seeded": Endpoint(
-            lambda y, seed: {"x": model._sample(tf.shape(y)[0], samplers.stateless_seed(seed), y=y)},
-            (y, tf.TensorSpec((), tf.int32, name="seed")),
-            probe=lambda model, data: {"y": model.probe_conditions(4), "seed": np.array(7, np.int32)},
-            tflite_skip="seeded (stateless) random ops have no TFLite builtin kernel; use sample"),
+            lambda y, seed, temperature: {"x": model._sample(tf.shape(y)[0], samplers.sampling_seed(seed), temperature,
+                                                             y=y)},
+            (y, SEED_SPEC, TEMPERATURE_SPEC),
+            probe=lambda model, data: {"y": model.probe_conditions(4), "seed": np.array(7, np.int32),
+                                       "temperature": np.array(1.0, np.float32)}),
     }

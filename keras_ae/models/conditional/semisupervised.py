@@ -408,24 +408,19 @@ class ADGM(M2):
         return objectives.ImportanceSamples(self.log_prob_of_codes(x, z, y=y, **auxiliary), log_pz - log_ratio,
                                             log_qz, q, z)
 
-    def _sample(self, n, seed, y=None):
+    def _sample(self, n, seed, temperature=1.0, y=None):
         if not self.skip:
-            return super()._sample(n, seed, y)
+            return super()._sample(n, seed, temperature, y=y)
         y = self.default_conditions(n) if y is None else y
         code_seed, aux_seed = samplers.split_seed(seed, 2)
-        return self._decode_sampled(self._prior_codes(n, code_seed), y, aux_seed)
+        return self._decode_sampled(self._prior_codes(n, code_seed, temperature), y, aux_seed, temperature)
 
-    def _sample_given(self, y, seed=None):
-        if not self.skip:
-            return super()._sample_given(y, seed)
-        code_seed, aux_seed = samplers.split_seed(seed, 2)
-        return self._decode_sampled(self._prior_codes(tf.shape(y)[0], code_seed), y, aux_seed)
-
-    def _decode_sampled(self, z, y, seed):
-        """SDGM: ``a ~ p(a | y, z)`` (reparameterized with builtin-op noise), then the mean of ``p(x | a, y, z)``."""
+    def _decode_sampled(self, z, y, seed, temperature=1.0):
+        """SDGM: ``a = mean + T std e ~ p(a | y, z)`` at ``temperature`` (builtin-op noise), then the mean of
+        ``p(x | a, y, z)``."""
         pa = self.auxiliary_prior(None, y, z)
         mean, std = tf.cast(pa.mean(), tf.float32), tf.cast(pa.stddev(), tf.float32)
-        a = mean + std * samplers.normal(tf.shape(mean), seed)
+        a = mean + tf.cast(temperature, tf.float32) * std * samplers.normal(tf.shape(mean), seed)
         return tf.cast(self._likelihood(z, y=y, a=a).mean(), tf.float32)
 
 
@@ -610,11 +605,8 @@ class M1M2(BaseAutoencoder):
     def _prior(self):
         return self.m2._prior()
 
-    def _sample(self, n, seed, y=None):
-        return self.images(self.m2._sample(n, seed, y=y))
-
-    def _sample_given(self, y, seed=None):
-        return self.images(self.m2._sample_given(y, seed))
+    def _sample(self, n, seed, temperature=1.0, y=None):
+        return self.images(self.m2._sample(n, seed, temperature, y=y))
 
     # -- export -----------------------------------------------------------------------------------
     def export_endpoints(self):

@@ -265,9 +265,10 @@ class DRAW(BaseAutoencoder):
         out = self._infer(x)
         return -self._log_px(x, out["logits"]) + self.kl(self._code_distribution(out["loc"], out["scale"]))
 
-    def _sample_for_export(self, n):
-        """Fresh standard-normal codes (TFLite builtin) through the ``T`` decoder steps."""
-        return self._decode(samplers.normal(tf.stack([tf.cast(n, tf.int32), self.code_size])))
+    def _prior_codes(self, n, seed, temperature=1.0):
+        """Standard-normal flat codes scaled by ``temperature`` (``z = T e``)."""
+        return tf.cast(temperature, tf.float32) * samplers.normal(tf.stack([tf.cast(n, tf.int32), self.code_size]),
+                                                                  seed)
 
     def export_endpoints(self):
         """The contract's signatures plus ``canvases``: the flat code -> ``sigmoid(c_t)`` after every step."""

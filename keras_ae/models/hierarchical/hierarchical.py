@@ -135,11 +135,12 @@ class GaussianChain(tfd.Distribution):
         parts = self.split(z)
         return {l: self._conditional(l, parts) for l in self._order}
 
-    def draw(self, n, seed=None):
-        """``(codes [n, *batch, D], params)``: ``n`` draws from a stateless ``seed`` (None: fresh noise)."""
+    def draw(self, n, seed=None, temperature=1.0):
+        """``(codes [n, *batch, D], params)``: ``n`` draws from a ``seed`` (None: fresh noise), every layer's
+        standard noise scaled by ``temperature`` (``z_l = loc_l + T scale_l e_l``)."""
         shape = tf.concat([tf.reshape(tf.cast(n, tf.int32), [1]), self._batch_shape_value,
                            [sum(self._sizes)]], axis=0)
-        return self.from_noise(samplers.normal(shape, _as_seed(seed)))
+        return self.from_noise(tf.cast(temperature, tf.float32) * samplers.normal(shape, _as_seed(seed)))
 
     def mean_path(self):
         """``(code [*batch, D], params)``: every layer at its conditional mean given the layers before it."""
@@ -305,12 +306,8 @@ class HierarchicalVAE(VAE):
             out[f"mean_{name}"], out[f"scale_{name}"] = params[l]
         return out
 
-    def _prior_codes(self, n, seed):
-        return self._prior().draw(n, seed)[0]
-
-    def _sample_for_export(self, n):
-        """Ancestral sampling with fresh ``tf.random.normal`` noise (a TFLite builtin)."""
-        return self._decode(self._prior().draw(n, None)[0])
+    def _prior_codes(self, n, seed, temperature=1.0):
+        return self._prior().draw(n, seed, temperature)[0]
 
     # -- per-layer terms --------------------------------------------------------------------------
     def analytic_layers(self):

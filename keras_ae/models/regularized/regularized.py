@@ -161,26 +161,22 @@ class ExPostDensityAutoencoder(Autoencoder):
         n = _checks.check_integer(n, "n", minimum=0)
         return self._sample_codes(n, samplers.stateless_seed(seed))
 
-    def _sample_codes(self, n, seed):
-        """``sample_codes`` unchecked: ``n`` may be a tensor (an export graph's input), ``seed`` a stateless seed."""
+    def _sample_codes(self, n, seed, temperature=1.0):
+        """``sample_codes`` unchecked: ``n`` may be a tensor (an export graph's input), ``seed`` any seed kind.
+
+        At ``temperature`` ``T`` the component is drawn by its weight and its Gaussian noise is
+        scaled: ``z = mu_k + T L_k e``, i.e. ``sum_k w_k N(mu_k, T^2 Sigma_k)``.
+        """
         seeds = samplers.split_seed(seed, 2)
         n = tf.cast(n, tf.int32)
         uniform = samplers.uniform(tf.reshape(n, [1]), seeds[0])
         normal = samplers.normal(tf.stack([n, self.latent_dim]), seeds[1])
-        return self.density_codes(uniform, normal)
+        return self.density_codes(uniform, tf.cast(temperature, tf.float32) * normal)
 
-    def _sample(self, n, seed):
+    def _sample(self, n, seed, temperature=1.0):
         """``n`` decoded draws from the ex-post code density ``[n, *input_shape]``."""
         self.check_density_fitted()
-        return self._decode(self._sample_codes(n, seed))
-
-    def _sample_for_export(self, n):
-        """``sample`` with fresh ``tf.random.uniform``/``tf.random.normal`` noise, for export graphs."""
-        self.check_density_fitted()
-        n = tf.cast(n, tf.int32)
-        uniform = samplers.uniform(tf.reshape(n, [1]))
-        normal = samplers.normal(tf.stack([n, self.latent_dim]))
-        return self._decode(self.density_codes(uniform, normal))
+        return self._decode(self._sample_codes(n, seed, temperature))
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")

@@ -297,9 +297,9 @@ class VAE(BaseAutoencoder):
         """``p(z)``: the prior part's distribution."""
         return self.prior_part.distribution(self)
 
-    def _prior_codes(self, n, seed):
-        """``n`` codes of the prior part's own sampler (builtin ops with ``seed=None``: the exported ``sample``)."""
-        return self.prior_part.draw(self, n, seed)
+    def _prior_codes(self, n, seed, temperature=1.0):
+        """``n`` codes of the prior part's own sampler at ``temperature`` (builtin ops: the exported ``sample``)."""
+        return self.prior_part.draw(self, n, seed, temperature)
 
     def posterior_code(self, q):
         """The deterministic code of a posterior ``[B, latent_dim]`` (the posterior part's: its mean, ...)."""

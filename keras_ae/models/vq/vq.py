@@ -255,11 +255,8 @@ class _FrozenCodesPrior(BaseAutoencoder):
     def _decode(self, z, seed=None):
         return self.autoencoder._decode(z)
 
-    def _sample(self, n, seed):
-        return self._decode(self._prior_codes(n, seed))
-
-    def _sample_for_export(self, n):
-        return self._decode(self._prior_codes(n, None))
+    def _sample(self, n, seed, temperature=1.0):
+        return self._decode(self._prior_codes(n, seed, temperature))
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -333,8 +330,9 @@ class VQPixelCNNPrior(_FrozenCodesPrior):
     def loss_weights(self):
         return {"prior_nll": 1.0}
 
-    def _prior_codes(self, n, seed):
-        return self.prior_network.sample(n, self.autoencoder.grid, seed)
+    def _prior_codes(self, n, seed, temperature=1.0):
+        """A code grid cell by cell, each cell's logits divided by ``temperature``."""
+        return self.prior_network.sample(n, self.autoencoder.grid, seed, temperature=temperature)
 
 
 # -- VQ-VAE-2: two levels of codes ------------------------------------------------------------------
@@ -660,10 +658,11 @@ class VQVAE2Prior(_FrozenCodesPrior):
     def loss_weights(self):
         return {"top_nll": 1.0, "bottom_nll": 1.0}
 
-    def _prior_codes(self, n, seed):
-        """Ancestral draws: the top grid, then the bottom grid given it (two ``tf.while_loop`` s)."""
+    def _prior_codes(self, n, seed, temperature=1.0):
+        """Ancestral draws: the top grid, then the bottom grid given it (two ``tf.while_loop`` s); every
+        cell's logits divided by ``temperature``."""
         ae = self.autoencoder
-        top = self.top_prior.sample(n, ae.top_grid, samplers.fold_seed(seed, 0))
+        top = self.top_prior.sample(n, ae.top_grid, samplers.fold_seed(seed, 0), temperature=temperature)
         bottom = self.bottom_prior.sample(n, ae.bottom_grid, samplers.fold_seed(seed, 1),
-                                          condition=self._condition(top))
+                                          condition=self._condition(top), temperature=temperature)
         return {"top": top, "bottom": bottom}
