@@ -6,13 +6,14 @@
 Without ``--run`` each recipe's model is built at full size (the recipe's own arguments) and left
 untrained: latency and size do not depend on the weights' values. No dataset is loaded: int8
 calibration uses uniform [0, 1] noise of the recipe's shape, which is fine for timing (not for
-accuracy), and the test-score column is empty. With ``--run RUN_DIR`` (a finished ``python -m zoo
+accuracy), and the test-quality column is empty. With ``--run RUN_DIR`` (a finished ``python -m zoo
 train`` run, repeatable) the run's trained model is measured instead: int8 is calibrated on 500
-examples of its training split, and every artifact's test score is its mean ``score`` signature
-on the run's whole test split (:mod:`keras_ae.serving.quality`: VAE, the negative ELBO at the
-posterior code in nats; the same estimator for every file, larger is worse).
+examples of its training split, and every artifact's test quality is measured on the run's whole
+test split (:mod:`keras_ae.serving.quality`: a Gaussian-posterior Bernoulli VAE's importance-sampled
+NLL from the artifact's encode and decode with draws shared by every artifact, else the mean
+``score`` signature; the same estimator for every file of a model, larger is worse).
 
-Prints a Markdown table: recipe, artifact, size, test score, and the median latency of ``encode``
+Prints a Markdown table: recipe, artifact, size, test quality, and the median latency of ``encode``
 and ``reconstruct`` at batch 1 and 64 (Keras ``predict_on_batch``, the SavedModel signature, the
 LiteRT signature runner, one thread). A script, not a timed test.
 """
@@ -112,7 +113,8 @@ def record(name, run_dir, artifact, size, quality, times):
                                                          "reconstruct_b64_ms"), times)}}
     if quality and "skipped" not in quality:
         row.update(quality_mean=quality["mean"], quality_standard_error=quality["standard_error"],
-                   quality_difference=quality["difference"], quality_examples=quality["examples"])
+                   quality_difference=quality["difference"], quality_examples=quality["examples"],
+                   quality_estimator=quality.get("estimator_name"))
     return {k: v for k, v in row.items() if v is not None}  # a missing field renders as "-"
 
 
@@ -180,7 +182,7 @@ def _main(argv=None):
     def ms(seconds):
         return f"{seconds * 1e3:.3f}"
 
-    lines = ["| recipe | artifact | size | test score (vs Keras) | encode b=1 (ms) | encode b=64 (ms) "
+    lines = ["| recipe | artifact | size | test NLL or score (vs Keras) | encode b=1 (ms) | encode b=64 (ms) "
              "| reconstruct b=1 (ms) | reconstruct b=64 (ms) |", "|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     records = []

@@ -309,7 +309,7 @@ def quality_cell(quality, keras=False):
 
 
 def print_table(rows):
-    header = ("artifact", "size", "max |err| vs keras", "score |err|", "test score", "latency b=1",
+    header = ("artifact", "size", "max |err| vs keras", "score |err|", "test quality", "latency b=1",
               "per example b=64")
     table = [header] + [tuple(r) for r in rows]
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
@@ -475,9 +475,9 @@ def _export(args, config, model_path, quantizations, out):
           f"{'training examples' if data is not None else 'uniform noise'}, error = max over decode/reconstruct "
           "(SavedModel: every signature); the anomaly score's error on its own (nats: int8 files are for "
           "reconstructions, not scores)" + (f"; TFLite files hold {', '.join(signatures)}" if signatures else ""))
-    print("test score: the mean score signature on the run's test split ("
-          + (f"{saved_quality['examples']} examples; VAE: negative ELBO at the posterior code, nats), "
-             "the same estimator for every file, larger is worse" if saved_quality else f"not measured: {no_quality})"))
+    print("test quality on the run's test split: "
+          + (f"{saved_quality['examples']} examples, {saved_quality['estimator']}; the same estimator for every file"
+             if saved_quality else f"not measured: {no_quality}"))
     print_table(rows)
     print(f"TF Serving config: {os.path.relpath(os.path.join(out, 'models.config'))} ({', '.join(served)}); "
           f"REST bodies: {os.path.relpath(os.path.dirname(requests[0]))}/")

@@ -144,12 +144,17 @@ DEFAULTS = {"is_generative": False, "is_probabilistic": False, "is_conditional":
             "can_classify": False, "latent_layer_names": (), "has_step_outputs": False, "has_feature_points": False,
             "data_likelihood": None, "has_exact_likelihood": False, "stochastic_decoder": False,
             "unit_interval_data": False, "export_endpoints": ("reconstruct", "encode", "decode", "score"),
-            "schedulable_variables": ()}
+            "schedulable_variables": (), "parts": {}}
 
 
 def _declared(model, **expected):
     capabilities = model.capabilities()
     assert set(capabilities) == set(DEFAULTS)
+    # the parts a model is composed of: checked where given, else only their form ({kind: class name})
+    if "parts" not in expected:
+        parts = capabilities.pop("parts")
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items()), parts
+        expected = {**expected, "parts": capabilities.setdefault("parts", parts)}
     specs = {k: (tuple(s.shape), s.dtype.name) for k, s in capabilities.pop("condition_spec").items()}
     want = {**DEFAULTS, **expected}
     assert specs == want.pop("condition_spec")
@@ -160,7 +165,9 @@ def test_the_families_declare_what_they_can_do():
     _declared(models.Autoencoder(input_shape=(4,), latent_dim=2, hidden_units=(8,)), data_likelihood="mse")
     generative = ("reconstruct", "encode", "decode", "score", "sample", "sample_seeded")
     _declared(_vae(), is_generative=True, is_probabilistic=True, data_likelihood="bernoulli",
-              unit_interval_data=True, export_endpoints=generative, schedulable_variables=("kl_weight",))
+              unit_interval_data=True, export_endpoints=generative, schedulable_variables=("kl_weight",),
+              parts={"posterior": "GaussianPosterior", "prior": "StandardNormal", "likelihood": "Bernoulli",
+                     "regularizer": "KL"})
     # the categorical VAE's num_classes counts categories of its latent, not labels: no classes declared
     categorical = models.CategoricalVAE(input_shape=(8, 8, 1), num_variables=2, num_classes=3, hidden_units=(8,))
     _declared(categorical, is_generative=True, is_probabilistic=True, data_likelihood="bernoulli",

@@ -371,7 +371,8 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
         None), ``can_classify``, ``latent_layer_names``, ``has_step_outputs``,
         ``has_feature_points``, ``data_likelihood``, ``has_exact_likelihood``,
         ``stochastic_decoder``, ``unit_interval_data``, ``export_endpoints`` (the names of the
-        export signatures) and ``schedulable_variables``.
+        export signatures), ``schedulable_variables`` and ``parts`` (``{kind: part class name}``
+        of a model composed of parts, e.g. ``{"posterior": "GaussianPosterior", ...}``; empty otherwise).
         """
         conditional = self.is_conditional
         return {
@@ -392,7 +393,12 @@ class BaseAutoencoder(_steps.TrainingLoop, keras.Model):
             "unit_interval_data": bool(self.unit_interval_data),
             "export_endpoints": tuple(self.export_endpoints()),
             "schedulable_variables": self.schedulable_variables(),
+            "parts": self._part_kinds(),
         }
+
+    def _part_kinds(self):
+        """``{kind: part class name}`` of a model composed of parts (see ``capabilities``); none by default."""
+        return {}
 
     def require(self, capability: str, tool: str, value=None) -> None:
         """``ValueError("<Model> does not declare <capability> (needed by <tool>)")`` unless it is declared.

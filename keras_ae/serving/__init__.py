@@ -12,7 +12,7 @@ module          what it holds
 ``tflite``      quantizations, the TFLite converter, LiteRT runners, the TFLite export
 ``sidecar``     the JSON metadata next to a ``.tflite`` file
 ``parity``      comparison with Keras, sample checks, latency and size measurements
-``quality``     what a file costs in model quality: its mean score on held-out data
+``quality``     what a file costs in model quality: its test NLL (or mean score) on held-out data
 ``rest``        TF Serving REST bodies and answers offline, the ``models.config`` text
 ``errors``      :class:`ExportError`
 ``publish``     a whole version (SavedModel, TFLite files, sidecars, REST bodies) staged in

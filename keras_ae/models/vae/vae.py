@@ -259,6 +259,9 @@ class VAE(BaseAutoencoder):
         return {"posterior": self.posterior_part, "prior": self.prior_part, "likelihood": self.likelihood_part,
                 "regularizer": self.regularizer_part}
 
+    def _part_kinds(self):
+        return {kind: type(part).__name__ for kind, part in self.parts.items()}
+
     @property
     def beta(self):
         """The KL's weight (the regularizer's ``beta``; 1 when it has none)."""
