@@ -322,6 +322,8 @@ def print_table(rows):
 def export_tflite_files(model, version, quantizations, data, probe, skipped, signatures=None, quality=(None, None)):
     """Write one ``.tflite`` (and sidecar) per quantization into the staged version's ``tflite/``.
 
+    Each is converted from the staged SavedModel (written first), not from a new one per quantization.
+
     A quantization that cannot be made is left out and its reason goes to ``skipped``. Returns
     ``{quantization: sidecar dict}`` of those written. A full disk is not a quantization that
     cannot be made: it propagates and the whole version is discarded. ``quality`` is the
@@ -337,7 +339,7 @@ def export_tflite_files(model, version, quantizations, data, probe, skipped, sig
         try:
             infos[q] = serving.export_tflite(model, path, q, representative_data=data, probe_data=probe,
                                              signatures=signatures, quality_data=quality[0],
-                                             quality_condition=quality[1])
+                                             quality_condition=quality[1], saved_model=version.stage)
         except serving.ExportError as e:
             skipped[q] = str(e).splitlines()[0]
             for leftover in (path, serving.sidecar_path(path)):

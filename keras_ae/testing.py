@@ -319,9 +319,13 @@ def check_saved_model(model, x, base_dir):
     return path, parity
 
 
-def check_tflite(model, x, path):
-    """Convert to a float32 builtin-ops TFLite file and compare with Keras (1e-4 relative)."""
-    info = serving.export_tflite(model, path, "none", probe_data=x)
+def check_tflite(model, x, path, saved_model=None):
+    """Convert to a float32 builtin-ops TFLite file and compare with Keras (1e-4 relative).
+
+    ``saved_model``: the SavedModel :func:`check_saved_model` wrote, converted as the export
+    command line converts the one it has just written (default: a new one, as ``export_tflite`` alone).
+    """
+    info = serving.export_tflite(model, path, "none", probe_data=x, saved_model=saved_model)
     name = type(model).__name__
     parity = info["parity"]
     for sig, errors in parity["max_abs_error"].items():
@@ -374,7 +378,7 @@ def check_model(make_model, x, extras=None, *, batch_size=None, learning_rate=1e
     if saved_model:
         report["saved_model"], _ = check_saved_model(model, x, os.path.join(tmp_dir, "exports"))
     if tflite:
-        info = check_tflite(model, x, os.path.join(tmp_dir, "model.tflite"))
+        info = check_tflite(model, x, os.path.join(tmp_dir, "model.tflite"), report.get("saved_model"))
         report["tflite_signatures"] = sorted(info["signatures"])
         report["tflite_skipped"] = info.get("skipped", {})
     return report

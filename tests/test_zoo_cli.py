@@ -21,11 +21,39 @@ def run_zoo(*args, timeout=600):
                           timeout=timeout, cwd=ROOT, env=env)
 
 
+def zoo_in_process(capfd, *args, stdout=False):
+    """``python -m zoo ARGS`` run in this process (``zoo.cli.main``): ``(exit status, stderr)``,
+    or ``(exit status, stdout, stderr)`` with ``stdout``.
+
+    A process costs seconds of TensorFlow start-up, so only what is about the process runs as
+    one: a training and its evaluation, and one of the one-line errors (an unknown recipe), for
+    the exit status and stderr a shell sees. The other commands and errors are checked here.
+    """
+    capfd.readouterr()
+    status = main(list(args))
+    captured = capfd.readouterr()
+    return (status, captured.out, captured.err) if stdout else (status, captured.err)
+
+
+def assert_one_error_line(status, stderr, message):
+    assert status == 2, stderr[-2000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], stderr[-2000:]
+    assert "Traceback" not in stderr
+
+
 def test_list_shows_every_recipe(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for name, recipe in RECIPES.items():
         assert name in out and recipe.description in out
+
+
+@pytest.mark.slow
+def test_an_unknown_recipe_exits_2_with_one_line_from_a_real_process():
+    result = run_zoo("train", "no-such-recipe", timeout=120)
+    assert_one_error_line(result.returncode, result.stderr, "unknown recipe 'no-such-recipe'; known recipes: ")
+    assert "ae-digits" in result.stderr and "vae-digits" in result.stderr
 
 
 @pytest.mark.parametrize("args,message", [
@@ -36,26 +64,21 @@ def test_list_shows_every_recipe(capsys):
     (["eval", "/nonexistent/run", "--ais", "--ais-steps", "0"], "--ais-steps must be >= 1"),
     (["eval", "/nonexistent/run", "--gaps", "--gaps-steps", "0"], "--gaps-steps must be >= 1"),
 ])
-@pytest.mark.slow
-def test_bad_names_exit_2_with_one_line(args, message):
-    result = run_zoo(*args, timeout=120)
-    assert result.returncode == 2, result.stderr[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+def test_bad_names_exit_2_with_one_line(args, message, capfd):
+    status, stderr = zoo_in_process(capfd, *args)
+    assert_one_error_line(status, stderr, message)
     if "recipe" in message:
-        assert "ae-digits" in lines[0] and "vae-digits" in lines[0]
+        assert "ae-digits" in stderr and "vae-digits" in stderr
+
+
+def test_eval_of_a_directory_without_model_exits_2(tmp_path, capfd):
+    status, stderr = zoo_in_process(capfd, "eval", str(tmp_path))
+    assert status == 2
+    assert "model.keras is missing" in stderr or "config.json is missing" in stderr
 
 
 @pytest.mark.slow
-def test_eval_of_a_directory_without_model_exits_2(tmp_path):
-    result = run_zoo("eval", str(tmp_path), timeout=120)
-    assert result.returncode == 2
-    assert "model.keras is missing" in result.stderr or "config.json is missing" in result.stderr
-
-
-@pytest.mark.slow
-def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path):
+def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path, capfd):
     run_dir = tmp_path / "run"
     result = run_zoo("train", "vae-digits", "--epochs", "2", "--out", str(run_dir), "--seed", "3",
                      "--num-samples", "20", "--verbose", "0")
@@ -90,36 +113,39 @@ def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path):
             recomputed["gap_inference"], abs=1e-9)
 
     # latent search for a class and for a test image, with its picture
-    found = run_zoo("search", str(run_dir), "--class", "3", "--codes", "2", "--steps", "20")
-    assert found.returncode == 0, found.stderr[-3000:]
-    report = json.loads(found.stdout)
+    status, out, err = zoo_in_process(capfd, "search", str(run_dir), "--class", "3", "--codes", "2", "--steps", "20",
+                                      stdout=True)
+    assert status == 0, err[-3000:]
+    report = json.loads(out)
     # ascent on the objective plus the log prior (the class probability alone may trade off against the prior)
     assert report["objective_end"] + report["log_prior_end"] > report["objective_start"] + report["log_prior_start"]
     assert 0 < report["class_probability_end"] < 1
     assert (run_dir / "latent_search.png").stat().st_size > 1000
-    near = run_zoo("search", str(run_dir), "--target", "0", "--codes", "1", "--steps", "20",
-                   "--out", str(tmp_path / "near.png"))
-    assert near.returncode == 0 and json.loads(near.stdout)["objective_end"] > json.loads(near.stdout)["objective_start"]
-    assert run_zoo("search", str(run_dir), "--target", "100000").returncode == 2
+    status, out, _ = zoo_in_process(capfd, "search", str(run_dir), "--target", "0", "--codes", "1", "--steps", "20",
+                                    "--out", str(tmp_path / "near.png"), stdout=True)
+    assert status == 0 and json.loads(out)["objective_end"] > json.loads(out)["objective_start"]
+    assert zoo_in_process(capfd, "search", str(run_dir), "--target", "100000")[0] == 2
 
     # lossless bits-back compression of the first test images, and back, bit for bit
     import numpy as np
     from zoo.runner import load_split
 
-    packed = run_zoo("compress", str(run_dir), "--out", str(tmp_path / "msg.npz"), "--max-examples", "5")
-    assert packed.returncode == 0, packed.stderr[-3000:]
-    report = json.loads(packed.stdout)
+    status, out, err = zoo_in_process(capfd, "compress", str(run_dir), "--out", str(tmp_path / "msg.npz"),
+                                      "--max-examples", "5", stdout=True)
+    assert status == 0, err[-3000:]
+    report = json.loads(out)
     assert report["images"] == 5 and report["bits_per_dim"] > 0 and report["initial_bits"] > 0
-    unpacked = run_zoo("decompress", str(run_dir), str(tmp_path / "msg.npz"), "--out", str(tmp_path / "x.npz"))
-    assert unpacked.returncode == 0, unpacked.stderr[-3000:]
+    status, err = zoo_in_process(capfd, "decompress", str(run_dir), str(tmp_path / "msg.npz"),
+                                 "--out", str(tmp_path / "x.npz"))
+    assert status == 0, err[-3000:]
     x_test, _ = load_split("digits", "test", "dynamic", 3)
     np.testing.assert_array_equal(np.load(tmp_path / "x.npz")["x"], x_test[:5].astype(np.uint8))
     # Same model, same test set: the posterior-mean metrics are recomputed exactly.
     assert recomputed["reconstruction_mse"] == pytest.approx(metrics["reconstruction_mse"], rel=1e-5)
     assert recomputed["status"] == "completed"
 
-    refused = run_zoo("train", "vae-digits", "--epochs", "1", "--out", str(run_dir), timeout=120)
-    assert refused.returncode == 2 and "already holds" in refused.stderr
+    status, err = zoo_in_process(capfd, "train", "vae-digits", "--epochs", "1", "--out", str(run_dir))
+    assert status == 2 and "already holds" in err
 
 
 @pytest.mark.slow
@@ -144,11 +170,7 @@ def test_train_a_deterministic_recipe_on_a_user_npz(tmp_path):
     ("{broken", b"", "config.json is damaged (not JSON"),
     ('{"epochs": 3}', b"", "not a zoo run configuration"),
 ])
-def test_eval_of_a_broken_run_directory_exits_2_with_one_line(tmp_path, config, model, message):
+def test_eval_of_a_broken_run_directory_exits_2_with_one_line(tmp_path, config, model, message, capfd):
     (tmp_path / "config.json").write_text(config)
     (tmp_path / "model.keras").write_bytes(model)
-    result = run_zoo("eval", str(tmp_path), timeout=120)
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+    assert_one_error_line(*zoo_in_process(capfd, "eval", str(tmp_path)), message)

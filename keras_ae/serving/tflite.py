@@ -82,8 +82,15 @@ def check_signatures(model, signatures):
     return tuple(n for n in known if n in names)
 
 
-def convert_tflite(model, quantization="none", representative_data=None, num_calibration=200, signatures=None):
+def convert_tflite(model, quantization="none", representative_data=None, num_calibration=200, signatures=None,
+                   saved_model=None):
     """Convert ``model`` to TFLite flatbuffer bytes with every signature (or ``signatures``), builtin ops only.
+
+    The converter reads the model's SavedModel (:func:`keras_ae.serving.write_saved_model`, the
+    graph TF Serving gets). Its input checks (NaN/inf and data-range assertions) have no TFLite
+    kernel and the converter drops them; the guard that turns an overflowed score into ``+inf``
+    stays, so both files answer alike. Tracing and writing that SavedModel costs as much as the
+    conversion itself, so a caller that has just exported it passes it as ``saved_model``.
 
     Args:
         model: a keras_ae model.
@@ -96,6 +103,9 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
         signatures: the signatures to put in the file (:func:`check_signatures`), default all;
             a phone app that only decodes and samples ships a smaller file with
             ``("decode", "sample")``.
+        saved_model: the folder of a SavedModel of ``model`` written by
+            :func:`keras_ae.serving.write_saved_model` or :func:`keras_ae.serving.export_saved_model`
+            (every signature, the input checks in), default: one written to a temporary folder.
     Returns:
         a :class:`Conversion` ``(blob, ops, skipped)``: the flatbuffer bytes, which op sets the
         converter was allowed, and the signatures left out because their ops have no builtin
@@ -117,22 +127,26 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
             return _convert_int8_in_child(saved_model_dir, names, calibration)
         return _converter(saved_model_dir, names, quantization).convert(), "builtins"
 
+    if saved_model is not None and not os.path.isfile(os.path.join(saved_model, "saved_model.pb")):
+        raise ExportError(f"saved_model must be a SavedModel folder of the model, {saved_model!r} has no saved_model.pb")
     with tempfile.TemporaryDirectory(prefix="keras_ae_tflite_") as tmp:
-        write_saved_model(model, tmp, check_finite=False)
+        if saved_model is None:
+            write_saved_model(model, tmp)
+        source = saved_model if saved_model is not None else tmp
         # Signatures the model itself leaves out of TFLite (say, seeded sampling), with its reason.
         declared = {name: e.tflite_skip for name, e in endpoints(model).items() if e.tflite_skip and name in wanted}
         names = [name for name in wanted if name not in declared]
         if not names:
             raise ExportError(f"no signature of {', '.join(wanted)} converts to TFLite: {declared}")
         try:
-            return Conversion(*convert(tmp, names), dict(declared))
+            return Conversion(*convert(source, names), dict(declared))
         except Exception:  # the converter raises several types (ConverterError, ValueError, ...)
             # Only now find out which signatures lack builtin ops; if none does, the failure
             # is something else and is raised as it was.
-            convertible, skipped = _convertible_signatures(tmp, names)
+            convertible, skipped = _convertible_signatures(source, names)
             if not skipped:
                 raise
-        return Conversion(*convert(tmp, convertible), {**declared, **skipped})
+        return Conversion(*convert(source, convertible), {**declared, **skipped})
 
 
 class Conversion(NamedTuple):
@@ -262,7 +276,8 @@ def tflite_parity(model, tflite_path, x):
 
 
 def export_tflite(model, path, quantization="none", representative_data=None, num_calibration=200,
-                  probe_data=None, measure_parity=True, signatures=None, quality_data=None, quality_condition=None):
+                  probe_data=None, measure_parity=True, signatures=None, quality_data=None, quality_condition=None,
+                  saved_model=None):
     """Write a builtin-ops-only ``.tflite`` with every signature (or ``signatures``), and a JSON sidecar next to it.
 
     The batch axis is dynamic (``-1`` in the shape signature); a runtime resizes the input, which
@@ -280,9 +295,11 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
         measure_parity: run the file with ai-edge-litert and record errors vs Keras, default True.
         signatures: the signatures to put in the file, default all (:func:`convert_tflite`).
         quality_data: held-out examples ``[N, *data_shape]`` (the run's test split), or None: the
-            file's mean ``score`` on them beside Keras's is the sidecar's ``quality``
+            file's test NLL or mean ``score`` on them beside Keras's is the sidecar's ``quality``
             (:func:`keras_ae.serving.measure_quality`), what this quantization costs.
         quality_condition: the held-out split's condition of a conditional model (``{"y": labels}``).
+        saved_model: a SavedModel of ``model`` just written, to convert instead of writing another
+            (:func:`convert_tflite`), default none.
     Returns:
         the sidecar dict: input shape/dtype/value range, signatures, quantization, parity,
         quality (with ``quality_data``), size.
@@ -300,7 +317,7 @@ def export_tflite(model, path, quantization="none", representative_data=None, nu
         quality_inputs(model, quality_data, quality_condition)
     try:
         blob, ops_note, skipped = convert_tflite(model, quantization, representative_data, num_calibration,
-                                                 signatures)
+                                                 signatures, saved_model)
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001 - the converter raises many types (ConverterError, ValueError, ...)
