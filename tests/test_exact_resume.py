@@ -124,6 +124,7 @@ class CtrlCAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_the_pixelcnn_prior_of_a_two_stage_run_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
     from zoo import cli, runner
 

@@ -65,6 +65,7 @@ def test_a_version_is_assembled_hidden_and_published_by_one_rename(run_dir, tmp_
     assert os.path.join("tflite", NAME, "1", f"{NAME}.float16.tflite") in printed
 
 
+@pytest.mark.slow
 def test_a_killed_export_publishes_nothing_and_the_next_export_removes_its_leftovers(run_dir, tmp_path):
     out = str(tmp_path / "exports")
     status, _, err = run_child("kill:export", "export", run_dir, "--out", out, "--tflite", "none",
@@ -82,8 +83,8 @@ def test_a_killed_export_publishes_nothing_and_the_next_export_removes_its_lefto
     assert hidden(out) == []
 
 
-@pytest.mark.parametrize("writer", ["saved_model", pytest.param("tflite", marks=pytest.mark.slow),
-                                    pytest.param("request", marks=pytest.mark.slow), "models.config"])
+@pytest.mark.slow
+@pytest.mark.parametrize("writer", ["saved_model", "tflite", "request", "models.config"])
 def test_a_full_disk_anywhere_in_an_export_is_one_line_exit_2_and_publishes_nothing(writer, run_dir, tmp_path):
     out = str(tmp_path / "exports")
     assert cli.main([run_dir, "--out", out, "--tflite", "", "--calibration-examples", "8"]) == 0  # version 1

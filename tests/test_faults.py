@@ -154,6 +154,7 @@ def test_zoo_fault_is_one_line_and_exit_2(case, tmp_path, monkeypatch):
         assert not (tmp_path / "run").exists()  # the folder the lock created is removed again
 
 
+@pytest.mark.slow
 def test_export_faults_are_one_line_and_exit_2(tmp_path):
     run_dir = write_run(tmp_path / "run")
     (tmp_path / "file").write_text("x")
@@ -170,6 +171,7 @@ def test_export_faults_are_one_line_and_exit_2(tmp_path):
 
 
 # -- locks -------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_second_writer_gets_one_line_and_exit_2(tmp_path):
     run_dir = write_run(tmp_path / "run", model=False)
     os.makedirs(os.path.join(run_dir, "backup"))
@@ -231,6 +233,7 @@ def _failed_then_resumed(run_dir):
     assert json.loads(open(os.path.join(run_dir, "metrics.json")).read())["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_nan_loss_at_a_later_epoch_is_one_line_exit_1_and_the_run_resumes(tmp_path):
     """The decoder's last bias becomes NaN at epoch 2: the loss goes NaN, the line names the loss term."""
     run_dir = str(tmp_path / "run")
@@ -240,6 +243,7 @@ def test_a_nan_loss_at_a_later_epoch_is_one_line_exit_1_and_the_run_resumes(tmp_
     _failed_then_resumed(run_dir)
 
 
+@pytest.mark.slow
 def test_non_finite_weights_with_a_finite_loss_stop_training_too(tmp_path):
     """A weight becomes NaN where the loss does not see it (at the end of epoch 2): the logs stay finite,
     the weights do not; the line says so, and epoch 2 is not backed up."""
@@ -305,6 +309,7 @@ def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path,
 
 
 # -- export: partial exports, modes --------------------------------------------------------------
+@pytest.mark.slow
 def test_an_unconvertible_quantization_is_skipped_the_rest_written_world_readable(tmp_path):
     run_dir = write_run(tmp_path / "run")
     out = str(tmp_path / "exports")
@@ -453,8 +458,8 @@ def _after_the_kill(moment, run_dir):
         raise AssertionError(moment)
 
 
-@pytest.mark.parametrize("moment", ["mid-epoch", pytest.param("backup", marks=pytest.mark.slow),
-                                    pytest.param("evaluation", marks=pytest.mark.slow), "save"])
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["mid-epoch", "backup", "evaluation", "save"])
 def test_a_kill_at_each_named_moment_then_resume_gives_the_uninterrupted_run(moment, uninterrupted, tmp_path):
     run_dir = str(tmp_path / "run")
     status, _, err = run_child(f"kill:{moment}", "zoo", *KILLED, "--out", run_dir)

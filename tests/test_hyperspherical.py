@@ -134,6 +134,7 @@ def test_the_uniform_priors_builtin_sampler_is_uniform_on_the_sphere():
     np.testing.assert_allclose(log_p, gammaln(2.0) - np.log(2.0) - 2.0 * np.log(np.pi), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_hyperspherical_vae_codes_are_on_the_sphere_and_its_bound_holds(binary_digits):
     x = binary_digits[1][:16].reshape(16, 8, 8, 1)
     model = VAE(input_shape=(8, 8, 1), latent_dim=3, hidden_units=(16,), posterior="von_mises_fisher",

@@ -81,6 +81,7 @@ def _interrupted(run_dir, fault, epochs):
     assert status == -9, err[-3000:]
 
 
+@pytest.mark.slow
 def test_resume_with_fewer_epochs_than_finished_is_refused_with_one_line(tmp_path):
     run_dir = tmp_path / "run"
     _interrupted(run_dir, "kill:evaluation", 2)  # both epochs finished, killed while evaluating
