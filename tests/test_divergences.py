@@ -81,7 +81,7 @@ def test_wae_trains_on_the_codes_and_its_mmd_term_is_the_u_statistic_against_pri
     terms = model.loss_terms(x, training=True)
     codes = model.encode(x).numpy()  # deterministic encoder: the training codes are the means
     prior = model.prior().sample(len(x), seed=model.noise_seed(stream=3))
-    expected = objectives.mmd_u_statistic(codes, prior, "imq", 6.0, models.divergences.WAE_KERNEL_MULTIPLIERS)
+    expected = objectives.mmd_u_statistic(codes, prior, "imq", 6.0, models.divergences.divergences.WAE_KERNEL_MULTIPLIERS)
     np.testing.assert_allclose(terms["mmd"].numpy(), np.full(len(x), float(expected)), rtol=1e-5, atol=1e-6)
     likelihood = model.likelihood(codes)
     np.testing.assert_allclose(terms["reconstruction"].numpy(), -likelihood.log_prob(x).numpy(), rtol=1e-5)
