@@ -14,6 +14,7 @@ from keras_ae import objectives, samplers
 from keras_ae.models import VAE, Autoencoder, BaseAutoencoder
 from keras_ae.models.base import Endpoint
 from keras_ae.parts import Prior
+from keras_ae.parts.priors import mixture_draw
 
 tfd = tfp.distributions
 
@@ -103,7 +104,8 @@ class LearnedMixturePrior(Prior):
 
     Its weights are made in ``attach`` for the model's code size. No analytic KL exists for a
     mixture (it declares none), so the VAE's ``kl`` falls back to Monte Carlo by itself; ``draw``
-    uses TFP's sampler (its TFLite conversion may be skipped, which the sidecar states).
+    uses the library's builtin-op mixture sampler (``keras_ae.parts.priors.mixture_draw`` over
+    :mod:`keras_ae.samplers` noise), so seeded samples agree in Keras, SavedModel and TFLite.
     """
 
     def __init__(self, components=3, **kwargs):
@@ -126,8 +128,8 @@ class LearnedMixturePrior(Prior):
             tfd.Categorical(logits=self.logits),
             tfd.Independent(tfd.Normal(self.locs, tf.exp(self.log_scales)), reinterpreted_batch_ndims=1))
 
-    def draw(self, model, n, seed=None):
-        return self.distribution(model).sample(n, seed=seed)
+    def draw(self, model, n, seed=None, temperature=1.0):
+        return mixture_draw(n, tf.nn.softmax(self.logits), self.locs, tf.exp(self.log_scales), seed, temperature)
 
 
 def MixturePriorVAE(input_shape, latent_dim, components=3, **kwargs):

@@ -73,9 +73,9 @@ def test_learned_mixture_prior_is_what_sample_and_the_exported_sample_draw(data,
     far = model.decode(np.full((1, 2), 4.0, "float32")).numpy()[0]
     np.testing.assert_allclose(model.sample(5, seed=1).numpy(), np.repeat(far[None], 5, 0), atol=2e-2)
     path = serving.export_saved_model(model, str(tmp_path / "moved"), "m")
-    drawn = tf.saved_model.load(path).signatures["sample"](n=tf.constant(5))["x"].numpy()
+    drawn = tf.saved_model.load(path).signatures["sample"](n=tf.constant(5), temperature=tf.constant(1.0))["x"].numpy()
     np.testing.assert_allclose(drawn, np.repeat(far[None], 5, 0), atol=2e-2)
-    seeded = tf.saved_model.load(path).signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(1))["x"]
+    seeded = tf.saved_model.load(path).signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(1), temperature=tf.constant(1.0))["x"]
     np.testing.assert_allclose(seeded.numpy(), model.sample(5, seed=1).numpy(), atol=1e-6)
     # KL has no closed form for a mixture prior: the model uses Monte Carlo, and says so by working.
     assert np.all(np.isfinite(model.loss_terms(x[:4])["kl"]))

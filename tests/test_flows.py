@@ -284,7 +284,7 @@ def test_sample_and_the_exported_sample_draw_from_the_learned_prior(x, tmp_path)
     np.testing.assert_allclose(model.sample(5, seed=1).numpy(), np.repeat(far[None], 5, 0), atol=1e-2)
     np.testing.assert_array_equal(model.sample(5, seed=1), model.sample(5, seed=1))
     path = serving.export_saved_model(model, str(tmp_path / "m"), "m")
-    drawn = tf.saved_model.load(path).signatures["sample"](n=tf.constant(5))["x"].numpy()
+    drawn = tf.saved_model.load(path).signatures["sample"](n=tf.constant(5), temperature=tf.constant(1.0))["x"].numpy()
     np.testing.assert_allclose(drawn, np.repeat(far[None], 5, 0), atol=1e-2)
 
 

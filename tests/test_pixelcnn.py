@@ -102,7 +102,7 @@ def test_pixelcnn_density_exported_seeded_sample_is_model_sample(tmp_path):
     _randomize(model, scale=0.3)
     path = serving.export_saved_model(model, str(tmp_path / "exports"), "pixelcnn")
     loaded = tf.saved_model.load(path)
-    exported = loaded.signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(11))["x"]
+    exported = loaded.signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(11), temperature=tf.constant(1.0))["x"]
     np.testing.assert_array_equal(exported, model.sample(5, seed=11))
 
 

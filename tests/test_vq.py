@@ -284,7 +284,7 @@ def test_vqvae2_prior_exported_seeded_sample_is_model_sample(tmp_path):
     _randomize(model.top_prior, 1)
     _randomize(model.bottom_prior, 2)
     loaded = tf.saved_model.load(serving.export_saved_model(model, str(tmp_path / "again"), "vq2-prior"))
-    exported = loaded.signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(11))["x"]
+    exported = loaded.signatures["sample_seeded"](n=tf.constant(5), seed=tf.constant(11), temperature=tf.constant(1.0))["x"]
     expected = model.sample(5, seed=11)
     np.testing.assert_array_equal(exported, expected)
     codes = model._prior_codes(5, tf.constant([11, 0]))  # the drawn grids (a tiny untrained decoder may blur them)

@@ -82,6 +82,13 @@ def check_signatures(model, signatures):
     return tuple(n for n in known if n in names)
 
 
+#: Why a full-integer (int8) file holds no sampler: the converter quantizes the uniforms the
+#: counter-based key is made from to 256 levels, and the fresh ``sample`` then repeated its draws
+#: from call to call (the parity check's freshness test); float32, float16 and dynamic files sample.
+INT8_SAMPLER_SKIP = ("int8 quantizes the counter-based sampler's noise key (its draws repeat); "
+                     "sample with the float32, float16 or dynamic file")
+
+
 def convert_tflite(model, quantization="none", representative_data=None, num_calibration=200, signatures=None,
                    saved_model=None):
     """Convert ``model`` to TFLite flatbuffer bytes with every signature (or ``signatures``), builtin ops only.
@@ -135,6 +142,9 @@ def convert_tflite(model, quantization="none", representative_data=None, num_cal
         source = saved_model if saved_model is not None else tmp
         # Signatures the model itself leaves out of TFLite (say, seeded sampling), with its reason.
         declared = {name: e.tflite_skip for name, e in endpoints(model).items() if e.tflite_skip and name in wanted}
+        if quantization == "int8":  # full-integer files quantize the samplers' noise keys (measured: draws repeat)
+            declared.update({name: INT8_SAMPLER_SKIP for name, e in endpoints(model).items()
+                             if name in wanted and name not in declared and name in ("sample", "sample_seeded")})
         names = [name for name in wanted if name not in declared]
         if not names:
             raise ExportError(f"no signature of {', '.join(wanted)} converts to TFLite: {declared}")
