@@ -30,8 +30,8 @@ an eval set keeps the epoch with the lowest mean training loss, keras-ae the las
 differences of each family are in ``FAMILIES`` and in every JSON line (``differences``): VAE,
 beta-VAE, IWAE, InfoVAE, beta-TCVAE and the adversarial autoencoder have none besides these (the
 latter's note is about its NLL estimate); the VampPrior, IAF, planar flows, RAE-L2, RAE-GP, WAE-MMD,
-FactorVAE and VQ-VAE have some. The hyperspherical VAE is skipped, with a message, while
-``keras_ae.models`` has no ``HypersphericalVAE``.
+FactorVAE, VQ-VAE and the hyperspherical VAE (``VAE(posterior="von_mises_fisher",
+prior="spherical_uniform")``, composed of parts) have some.
 
 The peer environment (once; any CPU build of PyTorch 2.13 works, pass your pip's options for one):
 
@@ -170,11 +170,9 @@ def _vqvae(shared, n_train, seed):
 
 
 def _hyperspherical(shared, n_train, seed):
-    models = _models()
-    if not hasattr(models, "HypersphericalVAE"):
-        raise FamilyUnavailable("keras_ae.models has no HypersphericalVAE yet (the von Mises-Fisher posterior and "
-                                "uniform spherical prior are being written): hyperspherical skipped")
-    return models.HypersphericalVAE(**BODY, likelihood="bernoulli", seed=seed, **shared)
+    # Composed of parts (issue 26): the von Mises-Fisher posterior and the uniform prior on the sphere.
+    return _models().VAE(**BODY, likelihood="bernoulli", posterior="von_mises_fisher", prior="spherical_uniform",
+                         seed=seed, **shared)
 
 
 _OUTPUT = "output non-linearity: keras-ae linear, pythae sigmoid (both trained on the squared error)"
