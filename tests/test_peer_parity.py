@@ -20,8 +20,10 @@ def parity():
     return module
 
 
-def _record(family, epochs, seed, metric, keras_value, peer_value, keras_seconds, peer_seconds):
-    return {"family": family, "epochs": epochs, "seed": seed, "metric": metric,
+def _record(family, epochs, seed, metric, keras_value, peer_value, keras_seconds, peer_seconds, image_se=0.3,
+            load=0.5):
+    return {"family": family, "epochs": epochs, "seed": seed, "metric": metric, "load_average_1min": load,
+            "diff_stderr_over_images": image_se,
             "keras": {metric: keras_value, "fit_seconds": keras_seconds},
             "peer": {metric: peer_value, "fit_seconds": peer_seconds}}
 
@@ -43,9 +45,38 @@ def test_summary_paired_standard_error_matches_a_hand_computation(parity, tmp_pa
     assert vae["time_ratio"] == pytest.approx((2.0 + 2.0 + 1.0) / 3.0)
     assert math.isnan(rows["vqvae"]["diff_se"])  # one seed: no paired SE
     table = parity.markdown_table(parity.summarize(parity.read_records(str(path))))
-    assert "| vae | 30 | nll | 3 | 96.17 | 95.50 | +0.67 ± 0.60 | 11.0 | 7.3 | 1.67x |" in table
-    assert "| vqvae | 30 | squared_error | 1 | 20.00 | 21.50 | -1.50 ± n/a | 4.0 | 2.0 | 2.00x |" in table
+    # parity: 2/3 <= 2 * max(SE over seeds 0.60, image SE 0.3 / sqrt(3))
+    assert vae["image_se"] == pytest.approx(0.3 / math.sqrt(3.0)) and vae["parity"]
+    assert "| vae | 30 | nll | 3 | 96.17 | 95.50 | +0.67 ± 0.60 | yes | 11.0 | 7.3 | 1.67x |" in table
+    assert "| vqvae | 30 | squared_error | 1 | 20.00 | 21.50 | -1.50 ± n/a | yes | 4.0 | 2.0 | 2.00x |" in table
     assert table.index("| vae |") < table.index("| vqvae |")  # rows in the order of FAMILIES
+
+
+def test_summary_compares_flow_families_with_the_own_vae_and_leaves_loaded_runs_out_of_time(parity, tmp_path):
+    runs = [_record("vae", 30, 0, "nll", 100.0, 100.5, 10.0, 10.0),
+            _record("vae", 30, 1, "nll", 101.0, 100.0, 10.0, 10.0),
+            _record("iaf", 30, 0, "nll", 99.0, 98.0, 20.0, 10.0),
+            _record("iaf", 30, 1, "nll", 101.5, 98.5, 40.0, 10.0, load=3.9),
+            _record("iaf", 30, 1, "nll", 100.5, 98.5, 30.0, 10.0, image_se=0.1)]  # a re-run of seed 1 wins
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in runs))
+    rows = {row["family"]: row for row in parity.summarize(parity.read_records(str(path)))}
+    iaf = rows["iaf"]
+    assert iaf["seeds"] == 2 and iaf["loaded_runs"] == 0 and iaf["time_ratio"] == pytest.approx(2.5)
+    # keras iaf - keras vae per seed: -1.0, -0.5; peer: -2.5, -1.5
+    assert iaf["vs_vae"] == pytest.approx(-0.75) and iaf["vs_vae_se"] == pytest.approx(0.25)
+    assert iaf["peer_vs_vae"] == pytest.approx(-2.0) and iaf["peer_vs_vae_se"] == pytest.approx(0.5)
+    # differences 1.0 and 2.0: mean 1.5, SE 0.5; 1.5 > 2 * 0.5, so not at parity
+    assert iaf["diff"] == pytest.approx(1.5) and not iaf["parity"]
+    assert "vs_vae" not in rows["vae"]
+    runs[4]["load_average_1min"] = 3.0  # every run of seed 1 loaded: its time is left out and counted
+    path.write_text("".join(json.dumps(r) + "\n" for r in runs))
+    iaf = {r["family"]: r for r in parity.summarize(parity.read_records(str(path)))}["iaf"]
+    assert iaf["loaded_runs"] == 1 and iaf["time_ratio"] == pytest.approx(2.0)
+    out = tmp_path / "summary.json"
+    parity.write_summary(parity.summarize(parity.read_records(str(path))), str(out), str(path))
+    written = json.loads(out.read_text())
+    assert [r["family"] for r in written["rows"]] == ["vae", "iaf"] and not os.path.exists(str(out) + ".tmp")
 
 
 class _StubModel:
