@@ -115,8 +115,9 @@ def _vae(cls_name, **fixed):
 
 def _rae(regularizer):
     def build(shared, n_train, seed):
-        return _models().RAE(**BODY, reconstruction="mse", beta=shared["beta"], decoder_regularizer=regularizer,
-                             decoder_weight=shared["decoder_weight"], seed=seed)
+        # the sigmoid output of pythae's MLP decoder (keras-ae's output_activation="sigmoid")
+        return _models().RAE(**BODY, reconstruction="mse", output_activation="sigmoid", beta=shared["beta"],
+                             decoder_regularizer=regularizer, decoder_weight=shared["decoder_weight"], seed=seed)
     return build
 
 
@@ -192,10 +193,10 @@ FAMILIES = {
         "keras-ae's flow parameters are amortized (linear in h(x)) and constrained invertible (w.u_hat >= -1); "
         "pythae's are global, unconstrained, log-determinant log(|1 + psi.u| + 1e-4)",)),
     "rae-l2": Family(_rae("l2"), {"beta": 1e-2, "decoder_weight": 1e-4}, "squared_error", (
-        _OUTPUT, "decoder L2: keras-ae lambda ||theta||^2 in the loss, pythae Adam weight_decay = 2 lambda (the "
+        "decoder L2: keras-ae lambda ||theta||^2 in the loss, pythae Adam weight_decay = 2 lambda (the "
         "same gradient)")),
     "rae-gp": Family(_rae("gradient_penalty"), {"beta": 1e-2, "decoder_weight": 1e-2}, "squared_error", (
-        _OUTPUT, "gradient penalty: keras-ae ||J_D(z)||_F^2 at z = E(x) (decoder Jacobian in the code); pythae "
+        "gradient penalty: keras-ae ||J_D(z)||_F^2 at z = E(x) (decoder Jacobian in the code); pythae "
         "||d/dx sum_pixels D(E(x))||^2 (gradient of the summed output in the input)")),
     "wae-mmd": Family(_wae, {"mmd_weight": 10.0, "kernel": "imq", "kernel_multipliers": IMQ_SCALES}, "squared_error", (
         _OUTPUT, "keras-ae's encoder keeps a Gaussian head whose means are the codes; pythae's is deterministic")),
@@ -430,11 +431,14 @@ def markdown_table(rows):
 
 
 def write_summary(rows, path, source):
-    """The summary rows as JSON (``{"source", "rows"}``), written whole: a temporary file, then a rename."""
-    def clean(value):
-        return None if isinstance(value, float) and math.isnan(value) else (round(value, 4)
-                                                                            if isinstance(value, float) else value)
-    payload = {"source": os.path.relpath(source, REPO), "rows": [{k: clean(v) for k, v in r.items()} for r in rows]}
+    """The summary rows as JSON (``{"source", "rows"}``), written whole: a temporary file, then a rename.
+
+    A field that is NaN is left out of its row, so a docs table falls back to its next template.
+    """
+    def clean(row):  # a NaN (one seed: no SE; every run loaded: no time ratio) is left out, not written as null
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()
+                if not (isinstance(v, float) and math.isnan(v))}
+    payload = {"source": os.path.relpath(source, REPO), "rows": [clean(r) for r in rows]}
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(payload, f, indent=1)

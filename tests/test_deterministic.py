@@ -190,6 +190,19 @@ def test_bad_inputs_raise_value_errors_that_name_the_problem(cls, rng):
         model.encode(np.array([["a"] * 64] * 2).reshape(2, 8, 8, 1))
 
 
+def test_sigmoid_output_is_the_squared_error_of_bounded_reconstructions(rng):
+    """``output_activation="sigmoid"``: reconstruct = sigmoid(g(f(x))), the term its squared error to x, [0, 1] data."""
+    model = Autoencoder((5,), 2, hidden_units=(4,), output_activation="sigmoid", seed=0)
+    x = rng.uniform(size=(3, 5)).astype("float32")
+    logits = np.asarray(model.decoder_output(model._encode(x)))
+    x_hat = np.asarray(model.reconstruct(x))
+    np.testing.assert_allclose(x_hat, 1 / (1 + np.exp(-logits)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.loss_terms(x)["reconstruction"], ((x - x_hat) ** 2).sum(1), rtol=1e-5)
+    assert Autoencoder.from_config(model.get_config()).output_activation == "sigmoid"
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        model.reconstruct(x * 3)
+
+
 def test_mse_autoencoder_accepts_unbounded_data(rng):
     model = Autoencoder((5,), 2, hidden_units=(4,), seed=0)
     assert model.reconstruct(rng.normal(size=(3, 5)) * 10).shape == (3, 5)
@@ -200,6 +213,8 @@ def test_mse_autoencoder_accepts_unbounded_data(rng):
     (dict(reconstruction="l7"), "reconstruction must be one of"),
     (dict(architecture="rnn"), "architecture must be one of"),
     (dict(hidden_units=(0,)), "hidden_units"),
+    (dict(output_activation="tanh"), "output_activation must be one of"),
+    (dict(reconstruction="bernoulli", output_activation="sigmoid"), "output_activation='sigmoid' goes with"),
 ])
 def test_bad_constructor_arguments(kwargs, message):
     args = dict(input_shape=(8, 8, 1), latent_dim=4)

@@ -77,6 +77,10 @@ def test_summary_compares_flow_families_with_the_own_vae_and_leaves_loaded_runs_
     parity.write_summary(parity.summarize(parity.read_records(str(path))), str(out), str(path))
     written = json.loads(out.read_text())
     assert [r["family"] for r in written["rows"]] == ["vae", "iaf"] and not os.path.exists(str(out) + ".tmp")
+    runs = [r for r in runs if r["family"] == "vae"][:1]  # one seed: no paired SE, and the row has no such field
+    path.write_text(json.dumps(runs[0]) + "\n")
+    parity.write_summary(parity.summarize(parity.read_records(str(path))), str(out), str(path))
+    assert "diff_se" not in json.loads(out.read_text())["rows"][0]
 
 
 class _StubModel:

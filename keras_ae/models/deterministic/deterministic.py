@@ -14,6 +14,7 @@ from keras_ae.layers.heads import ParamProjection
 from keras_ae.models.base import BaseAutoencoder
 
 RECONSTRUCTIONS = ("mse", "bernoulli")
+OUTPUT_ACTIVATIONS = ("linear", "sigmoid")
 CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
 SPARSITY_PENALTIES = ("l1", "kl")
 
@@ -36,6 +37,13 @@ class Autoencoder(BaseAutoencoder):
             :class:`~keras_ae.models.base.BaseAutoencoder`.
         reconstruction: ``"mse"`` (default) or ``"bernoulli"``.
         code_activation: activation of the code layer, default ``"linear"``.
+        output_activation: the squared error's output non-linearity: ``"linear"`` (default) or
+            ``"sigmoid"``, which bounds the reconstruction to (0, 1) and makes the model refuse data
+            outside [0, 1] (the Bernoulli reconstruction has its own sigmoid, so only ``"linear"`` goes
+            with it). Measured with ``benchmarks/peer_parity.py`` (MNIST subset, statically binarized,
+            784-512-16, batch 100, Adam 1e-3, 30 epochs, seeds 0 and 1): the RAE-L2's summed test
+            squared error was 29.76 with the linear output and 27.51 / 27.11 with the sigmoid, against
+            pythae's 26.90 (whose MLP decoder ends in a sigmoid).
 
     Example::
 
@@ -51,14 +59,20 @@ class Autoencoder(BaseAutoencoder):
     #: which is better for the squared error (``ae-digits`` 0.00848 against 0.00874 MSE).
     BERNOULLI_KERNEL_INITIALIZER = "glorot_uniform"
 
-    def __init__(self, input_shape, latent_dim, reconstruction="mse", code_activation="linear", **kwargs):
+    def __init__(self, input_shape, latent_dim, reconstruction="mse", code_activation="linear",
+                 output_activation="linear", **kwargs):
         if kwargs.get("kernel_initializer") is None and reconstruction == "bernoulli":
             kwargs["kernel_initializer"] = self.BERNOULLI_KERNEL_INITIALIZER
         super().__init__(input_shape, latent_dim, **kwargs)
         _checks.check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
+        _checks.check_choice(output_activation, "output_activation", OUTPUT_ACTIVATIONS)
+        if reconstruction == "bernoulli" and output_activation != "linear":
+            raise ValueError(f"output_activation={output_activation!r} goes with reconstruction='mse': the Bernoulli "
+                             f"reconstruction maps its logits through its own sigmoid")
         self.reconstruction = reconstruction
+        self.output_activation = output_activation
         self.data_likelihood = reconstruction
-        self.unit_interval_data = reconstruction == "bernoulli"
+        self.unit_interval_data = reconstruction == "bernoulli" or output_activation == "sigmoid"
         self.code_activation = code_activation
         self.encoder_body = self.make_encoder_body()
         self.code_layer = keras.layers.Dense(self.latent_dim, activation=code_activation, name="code",
@@ -68,7 +82,8 @@ class Autoencoder(BaseAutoencoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(reconstruction=self.reconstruction, code_activation=self.code_activation)
+        config.update(reconstruction=self.reconstruction, code_activation=self.code_activation,
+                      output_activation=self.output_activation)
         return config
 
     def _encode(self, x):
@@ -79,7 +94,8 @@ class Autoencoder(BaseAutoencoder):
         return tf.cast(self.output_layer(self.decoder_body(z)), tf.float32)
 
     def to_data_space(self, output):
-        return tf.sigmoid(output) if self.reconstruction == "bernoulli" else output
+        return tf.sigmoid(output) if self.reconstruction == "bernoulli" or self.output_activation == "sigmoid" \
+            else output
 
     def _decode(self, z, seed=None):
         return self.to_data_space(self.decoder_output(z))
@@ -87,7 +103,7 @@ class Autoencoder(BaseAutoencoder):
     def reconstruction_error(self, x, output):
         if self.reconstruction == "bernoulli":
             return objectives.bernoulli_cross_entropy(x, output)
-        return objectives.squared_error(x, output)
+        return objectives.squared_error(x, self.to_data_space(output))
 
     def code_and_reconstruction_error(self, x, x_in=None, training=False):
         """Encode ``x_in`` (default ``x``) and measure the reconstruction against ``x``."""

@@ -36,5 +36,7 @@ register(
 _TINY = dict(latent_dim=2, hidden_units=(8,), reconstruction="bernoulli", density_components=2)
 register_test_configs(
     TestConfig("rae", "RAE", dict(_TINY, beta=0.01, decoder_regularizer="gradient_penalty", decoder_weight=0.01)),
+    # the sigmoid output of the squared error (the output non-linearity of benchmarks/peer_parity.py's RAEs)
+    TestConfig("rae-sigmoid", "RAE", dict(_TINY, reconstruction="mse", beta=0.01, decoder_weight=1e-4, output_activation="sigmoid")),
     TestConfig("cvvae", "ConstantVarianceVAE", dict(_TINY, noise_scale=0.1, beta=1.0)),
 )
