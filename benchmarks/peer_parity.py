@@ -123,7 +123,9 @@ def _rae(regularizer):
 
 def _wae(shared, n_train, seed):
     # -log N(x; D(z), 1/2) = sum (x - D(z))^2 + const: pythae's unscaled squared error.
-    return _models().WAE(**BODY, likelihood="gaussian", decoder_scale="fixed", decoder_fixed_scale=math.sqrt(0.5),
+    # with the sigmoid mean of pythae's MLP decoder
+    return _models().WAE(**BODY, likelihood={"name": "gaussian", "scale": "fixed", "fixed_scale": math.sqrt(0.5),
+                                             "mean": "sigmoid"},
                          mmd_weight=shared["mmd_weight"], kernel=shared["kernel"],
                          kernel_multipliers=tuple(shared["kernel_multipliers"]), seed=seed)
 
@@ -177,7 +179,6 @@ def _hyperspherical(shared, n_train, seed):
                          seed=seed, **shared)
 
 
-_OUTPUT = "output non-linearity: keras-ae linear, pythae sigmoid (both trained on the squared error)"
 
 FAMILIES = {
     "vae": Family(_vae("VAE"), {}, "nll"),
@@ -199,7 +200,7 @@ FAMILIES = {
         "gradient penalty: keras-ae ||J_D(z)||_F^2 at z = E(x) (decoder Jacobian in the code); pythae "
         "||d/dx sum_pixels D(E(x))||^2 (gradient of the summed output in the input)")),
     "wae-mmd": Family(_wae, {"mmd_weight": 10.0, "kernel": "imq", "kernel_multipliers": IMQ_SCALES}, "squared_error", (
-        _OUTPUT, "keras-ae's encoder keeps a Gaussian head whose means are the codes; pythae's is deterministic")),
+        "keras-ae's encoder keeps a Gaussian head whose means are the codes; pythae's is deterministic",)),
     "infovae": Family(_infovae, {"alpha": 0.0, "mmd_weight": 10.0, "kernel": "imq", "kernel_multipliers": IMQ_SCALES},
                       "nll"),
     "beta-tcvae": Family(_beta_tcvae, {"alpha": 1.0, "beta": 6.0, "gamma": 1.0, "estimator": "mss"}, "nll"),

@@ -57,3 +57,19 @@ def test_continuous_bernoulli_head_matches_its_normalized_density(rng):
     mean = lam / (2 * lam - 1) + 1 / (2 * np.arctanh(1 - 2 * lam))
     np.testing.assert_allclose(dist.mean().numpy(), mean, rtol=1e-4, atol=1e-4)
     assert head(h).event_shape == (5,)
+
+
+def test_gaussian_head_sigmoid_mean_is_the_sigmoid_of_the_linear_one(rng):
+    """``mean="sigmoid"``: the same projection, ``loc = sigmoid(loc_linear)``; the scale is untouched."""
+    h = rng.normal(size=(3, 5)).astype("float32")
+    linear = GaussianHead((4,), scale="fixed", fixed_scale=0.5, kernel_initializer="glorot_uniform")
+    squashed = GaussianHead.from_config({**linear.get_config(), "mean": "sigmoid"})
+    linear(h), squashed(h)
+    squashed.set_weights(linear.get_weights())
+    loc, scale = (np.asarray(t) for t in linear.parameters(h))
+    loc_s, scale_s = (np.asarray(t) for t in squashed.parameters(h))
+    np.testing.assert_allclose(loc_s, 1 / (1 + np.exp(-loc)), rtol=1e-6)
+    np.testing.assert_allclose(scale_s, scale)
+    assert squashed.get_config()["mean"] == "sigmoid" and linear.get_config()["mean"] == "linear"
+    with pytest.raises(ValueError, match=r"mean must be one of \('linear', 'sigmoid'\), got 'tanh'"):
+        GaussianHead((4,), mean="tanh")

@@ -19,6 +19,8 @@ from keras_ae.layers.bodies import kernel_initializer_config, new_kernel_initial
 tfd = tfp.distributions
 
 GAUSSIAN_SCALES = ("learned", "global", "fixed")
+#: the non-linearity of a Gaussian head's mean: none, or a sigmoid for data in [0, 1].
+GAUSSIAN_MEANS = ("linear", "sigmoid")
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -91,6 +93,8 @@ class GaussianHead(_Head):
             Default ``"learned"``.
         fixed_scale: the scale when ``scale="fixed"``, default 1.0.
         min_scale: floor added to a learned scale (keeps the likelihood bounded), default 1e-3.
+        mean: ``"linear"`` (default) or ``"sigmoid"``: ``loc = sigmoid(.)``, a mean in (0, 1) for data
+            in [0, 1].
         kernel_initializer: of the projection; None: the bodies' default (PyTorch's, see
             ``keras_ae.layers.bodies.DEFAULT_KERNEL_INITIALIZER``). Every head takes it.
 
@@ -98,9 +102,10 @@ class GaussianHead(_Head):
     """
 
     def __init__(self, event_shape, scale="learned", fixed_scale=1.0, min_scale=1e-3, kernel_initializer=None,
-                 **kwargs):
+                 mean="linear", **kwargs):
         super().__init__(**kwargs)
         _checks.check_choice(scale, "scale", GAUSSIAN_SCALES)
+        self.mean_mode = _checks.check_choice(mean, "mean", GAUSSIAN_MEANS)
         _checks.check_number(fixed_scale, "fixed_scale", minimum=0, exclusive_minimum=True)
         _checks.check_number(min_scale, "min_scale", minimum=0)
         self.event_shape = tuple(int(d) for d in event_shape)
@@ -116,7 +121,7 @@ class GaussianHead(_Head):
 
     def get_config(self):
         return {**super().get_config(), "event_shape": list(self.event_shape), "scale": self.scale_mode,
-                "fixed_scale": self.fixed_scale, "min_scale": self.min_scale,
+                "fixed_scale": self.fixed_scale, "min_scale": self.min_scale, "mean": self.mean_mode,
                 "kernel_initializer": self.projection.kernel_initializer}
 
     def build(self, input_shape):
@@ -136,6 +141,8 @@ class GaussianHead(_Head):
         else:
             loc = p
             scale = tf.fill(tf.shape(loc), self.fixed_scale)
+        if self.mean_mode == "sigmoid":
+            loc = tf.sigmoid(loc)
         return loc, scale
 
     def call(self, h):

@@ -6,7 +6,7 @@ name in range errors and in ``model.data_likelihood``) and ``unit_interval`` (da
 """
 
 from keras_ae import _checks
-from keras_ae.layers.heads import GAUSSIAN_SCALES, BernoulliHead, ContinuousBernoulliHead, GaussianHead
+from keras_ae.layers.heads import GAUSSIAN_MEANS, GAUSSIAN_SCALES, BernoulliHead, ContinuousBernoulliHead, GaussianHead
 from keras_ae.parts.base import Part, register
 
 
@@ -61,15 +61,20 @@ class Gaussian(Likelihood):
         fixed_scale: the scale for ``"fixed"``, > 0, default 1.0.
         min_scale: floor of a learned scale, >= 0, default 1e-2 (keeps the density bounded on
             near-constant pixels).
+        mean: ``"linear"`` (default) or ``"sigmoid"`` (``mu(z)`` in (0, 1), for data in [0, 1]: the
+            output of pythae's MLP decoders). Measured with ``benchmarks/peer_parity.py`` (MNIST
+            subset, 784-512-16, batch 100, Adam 1e-3, 30 epochs): the WAE-MMD's summed test squared
+            error was 29.61 with the linear mean against pythae's 26.17 (seeds 0 and 1).
     """
 
     data_likelihood = "gaussian"
     #: the arguments' defaults: the values an argument the chosen ``scale`` does not use may take.
     DEFAULTS = {"scale": "learned", "fixed_scale": 1.0, "min_scale": 1e-2}
 
-    def __init__(self, scale="learned", fixed_scale=1.0, min_scale=1e-2, **kwargs):
+    def __init__(self, scale="learned", fixed_scale=1.0, min_scale=1e-2, mean="linear", **kwargs):
         super().__init__(**kwargs)
         self.scale = _checks.check_choice(scale, "scale", GAUSSIAN_SCALES)
+        self.mean = _checks.check_choice(mean, "mean", GAUSSIAN_MEANS)
         self.fixed_scale = _checks.check_number(fixed_scale, "fixed_scale", minimum=0, exclusive_minimum=True)
         self.min_scale = _checks.check_number(min_scale, "min_scale", minimum=0)
         given = {"fixed_scale": fixed_scale, "min_scale": min_scale}
@@ -88,8 +93,8 @@ class Gaussian(Likelihood):
                 if value is not None and not used[name] and float(value) != cls.DEFAULTS[name]}
 
     def arguments(self):
-        return {"scale": self.scale, "fixed_scale": self.fixed_scale, "min_scale": self.min_scale}
+        return {"scale": self.scale, "fixed_scale": self.fixed_scale, "min_scale": self.min_scale, "mean": self.mean}
 
     def make_head(self, data_shape, kernel_initializer):
         return GaussianHead(data_shape, scale=self.scale, fixed_scale=self.fixed_scale, min_scale=self.min_scale,
-                            kernel_initializer=kernel_initializer, name="head")
+                            mean=self.mean, kernel_initializer=kernel_initializer, name="head")

@@ -35,6 +35,9 @@ _TINY = dict(latent_dim=2, hidden_units=(8,), likelihood="bernoulli")
 register_test_configs(
     TestConfig("wae-mmd-imq", "WAE", dict(_TINY, kernel="imq")),
     TestConfig("wae-mmd-rbf", "WAE", dict(_TINY, kernel="rbf"), saved_model=False, tflite=False),
+    # the Gaussian likelihood with a sigmoid mean (benchmarks/peer_parity.py's WAE, as pythae's decoder)
+    TestConfig("wae-gaussian-sigmoid", "WAE", dict(_TINY, kernel="imq", likelihood={
+        "name": "gaussian", "scale": "fixed", "fixed_scale": 0.5, "mean": "sigmoid"}), grey=True),
     TestConfig("infovae", "InfoVAE", dict(_TINY, alpha=0.0, mmd_weight=10.0)),
     TestConfig("mmd-vae", "InfoVAE", dict(_TINY, alpha=1.0, mmd_weight=10.0, kernel="rbf"),
                saved_model=False, tflite=False),
