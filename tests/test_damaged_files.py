@@ -1,7 +1,8 @@
 """A damaged model.keras, backup or config.json is named as damaged, with what to do (not "File not found").
 
-Each case runs the command line in a subprocess (``python -m zoo`` / ``python -m export``) and
-checks its exit status 2 and its one line on stderr.
+Each case runs the command line (``python -m zoo`` / ``python -m export``) and checks its exit
+status 2 and its one line on stderr: through the command's ``main`` in this process, and one case
+(``PROCESS_CASES``) as a real process.
 """
 
 import os
@@ -11,6 +12,8 @@ import sys
 
 import pytest
 
+import export.cli
+import zoo.cli
 from keras_ae import models, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +25,18 @@ def cli(*argv, timeout=300):
     proc = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
     return proc.returncode, proc.stderr.strip().splitlines()
+
+
+def cli_in_process(capfd, command, *argv):
+    """``python -m zoo|export ARGV`` through the command's ``main`` in this process: ``(exit status, stderr lines)``.
+
+    A process costs seconds of TensorFlow start-up; what is checked here is the command's answer,
+    so only :data:`PROCESS_CASES` run as a real process (for what a shell sees).
+    """
+    main = {"zoo": zoo.cli.main, "export": export.cli.main}[command]
+    capfd.readouterr()
+    status = main(list(argv))
+    return status, capfd.readouterr().err.strip().splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +102,12 @@ CASES = {
 }
 
 
+#: the cases run as a real process, one per command line (the zoo's runs in test_zoo_cli.py and test_faults.py).
+PROCESS_CASES = {"model-truncated-export"}
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_damaged_model_or_config_is_named_with_what_to_do(case, finished, tmp_path):
+def test_a_damaged_model_or_config_is_named_with_what_to_do(case, finished, tmp_path, capfd):
     run = tmp_path / "run"
     shutil.copytree(finished, run)
     command, advice = CASES[case]
@@ -98,7 +117,7 @@ def test_a_damaged_model_or_config_is_named_with_what_to_do(case, finished, tmp_
     argv = {"eval": ("zoo", "eval", str(run)),
             "export": ("export", str(run), "--out", str(tmp_path / "exports"), "--tflite", ""),
             "resume": ("zoo", "train", "ae-digits", "--resume", "--out", str(run), "--epochs", "1")}[command]
-    status, lines = cli(*argv)
+    status, lines = cli(*argv) if case in PROCESS_CASES else cli_in_process(capfd, *argv)
     assert status == 2 and len(lines) == 1, lines
     assert lines[0].startswith(f"error: {damage}"), lines[0]
     assert "File not found" not in lines[0]
@@ -107,25 +126,25 @@ def test_a_damaged_model_or_config_is_named_with_what_to_do(case, finished, tmp_
     assert not os.path.exists(tmp_path / "exports" / "ae-digits")
 
 
-def test_a_damaged_model_with_its_backup_kept_is_finished_again_with_resume(finished, tmp_path):
+def test_a_damaged_model_with_its_backup_kept_is_finished_again_with_resume(finished, tmp_path, capfd):
     """Killed between the save and the backup's removal, then the model damaged: --resume finishes it again."""
     run = tmp_path / "run"
     shutil.copytree(finished, run)
     model = (run / "model.keras").read_bytes()
     _resumable(run)
     (run / "model.keras").write_bytes(model[:100])
-    status, lines = cli("zoo", "eval", str(run))
+    status, lines = cli_in_process(capfd, "zoo", "eval", str(run))
     assert status == 2 and len(lines) == 1, lines
     assert lines[0].endswith(f"its backup is still there: delete it and finish the run again with "
                              f"`python -m zoo train ae-digits --out {run} --resume`"), lines[0]
 
 
 @pytest.mark.parametrize("part", ["weights", "metadata"])
-def test_a_damaged_backup_is_named_with_what_to_do(part, finished, tmp_path):
+def test_a_damaged_backup_is_named_with_what_to_do(part, finished, tmp_path, capfd):
     run = tmp_path / "run"
     shutil.copytree(finished, run)
     backup = _resumable(run, **{part: True})
-    status, lines = cli("zoo", "train", "ae-digits", "--resume", "--out", str(run), "--epochs", "2")
+    status, lines = cli_in_process(capfd, "zoo", "train", "ae-digits", "--resume", "--out", str(run), "--epochs", "2")
     assert status == 2 and len(lines) == 1, lines
     damaged = {"weights": f"the backup weights {backup / 'epoch-1.weights.h5'} are damaged (",
                "metadata": f"the backup metadata {backup / 'training_metadata.json'} is damaged ("}[part]

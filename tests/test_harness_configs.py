@@ -30,11 +30,38 @@ EXAMPLES = 16
 #: ``--dist loadfile`` sends a file to one worker, and one file of every configuration would bound
 #: the wall time of the whole suite.
 SHARDS = 3
+#: measured cost of each configuration's harness run: seconds of its test in a full run of the suite
+#: (``-n 2 --dist loadfile --durations``, two workers on the 2-core CI machine, so about 4-7 times
+#: its CPU seconds alone); only the ratios matter, for balancing the shards. A configuration not
+#: listed counts as :data:`DEFAULT_COST`.
+COST = {
+    "draw": 215, "vqvae2-prior": 176, "pixelvae": 166, "maf-prior": 107, "iaf": 105, "factorvae": 97,
+    "adgm": 94, "pixelcnn": 91, "vqvae-prior": 91, "ladder-vae": 89, "hvae2": 88, "m1m2": 88, "vqvae2-mse": 87,
+    "sdgm": 84, "vqvae2-prior-mse": 80, "m2": 76, "infovae": 75, "vqvae2": 70, "iwae": 64, "planar": 59,
+    "beta-tcvae": 58, "aae": 58, "wae-mmd-imq": 57, "mog-prior": 56, "dip-vae-i": 51, "draw-noattn": 49,
+    "vae-cb-beta-free-bits": 46, "vqvae": 43, "cat-vae": 43, "mmd-vae": 43, "spatial-ae": 43, "rae": 39,
+    "vae": 38, "cvvae": 37, "capacity-vae": 36, "cvae": 36, "vampprior": 35, "dip-vae-ii": 34,
+    "contractive": 34, "made": 32, "ae-conv": 32, "wae-mmd-rbf": 31, "ae": 25, "denoising-gaussian": 23,
+    "sparse-l1": 22, "denoising-masking": 21, "denoising-saltpepper": 18, "sparse-kl": 15,
+    "spatial-ae-noslow": 14, "ae-bce-linear": 8,
+}
+DEFAULT_COST = 60
+
+
+def shards():
+    """The configurations split into :data:`SHARDS` lists of about equal :data:`COST`: the costliest
+    first, each to the shard with the least so far (longest-processing-time first)."""
+    loads, names = [0] * SHARDS, [[] for _ in range(SHARDS)]
+    for name in sorted(TEST_CONFIGS, key=lambda n: (-COST.get(n, DEFAULT_COST), n)):
+        k = loads.index(min(loads))
+        loads[k] += COST.get(name, DEFAULT_COST)
+        names[k].append(name)
+    return [sorted(chunk) for chunk in names]
 
 
 def shard(k):
-    """The names of the configurations the ``k``-th file harnesses: every ``SHARDS``-th in name order."""
-    return sorted(TEST_CONFIGS)[k::SHARDS]
+    """The names of the configurations the ``k``-th file harnesses (see :func:`shards`)."""
+    return shards()[k]
 
 
 def config_batch(config, n=EXAMPLES, seed=0):
@@ -86,9 +113,15 @@ def run_harness(name, tmp_path):
         {"sample"} if model.is_generative else set())
     assert ("elbo_difference" in report) == model.is_probabilistic
     if config.tflite:
+        # every signature converts but those the configuration names, each skipped with its reason
+        skipped = report["tflite_skipped"]
+        assert set(skipped) == set(config.tflite_skipped), skipped
+        for sig, word in config.tflite_skipped.items():
+            assert word in skipped[sig], (sig, skipped[sig])
+        assert set(report["tflite_signatures"]) == set(report["signatures"]) - set(skipped), report
         assert {"decode", "encode", "reconstruct"} <= set(report["tflite_signatures"])
         if model.is_generative:  # both samplers are written with builtin ops (counter-based noise for the seeded one)
-            assert {"sample", "sample_seeded"} <= set(report["tflite_signatures"]), report["tflite_skipped"]
+            assert {"sample", "sample_seeded"} <= set(report["tflite_signatures"]), skipped
 
 
 @pytest.mark.slow
@@ -129,3 +162,6 @@ def test_the_shard_files_harness_every_configuration():
     here = os.path.dirname(os.path.abspath(__file__))
     assert all(os.path.exists(os.path.join(here, f"test_harness_configs_{k}.py")) for k in range(1, SHARDS))
     assert sorted(name for k in range(SHARDS) for name in shard(k)) == sorted(TEST_CONFIGS)
+    loads = [sum(COST.get(name, DEFAULT_COST) for name in shard(k)) for k in range(SHARDS)]
+    assert max(loads) - min(loads) <= max(COST.values()), loads  # balanced to within one configuration
+    assert not set(COST) - set(TEST_CONFIGS), sorted(set(COST) - set(TEST_CONFIGS))  # no stale entry

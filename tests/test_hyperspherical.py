@@ -9,8 +9,10 @@ uniform prior on the sphere.
   ``g_rep`` without ``g_cor`` otherwise (a measured bias of a few per cent), always to ``mu``;
 - the uniform prior's builtin-op sampler is uniform on the sphere (unit norm, ``E[z] = 0``,
   ``E[z z^T] = I / d``);
-- the recipes, the harness (two replicas, save/load, SavedModel; TFLite without ``score``, whose
-  Bessel functions have no builtin kernels, which the sidecar says) and the refusals.
+- the recipes and the refusals. The whole harness (two replicas, save/load, SavedModel; TFLite
+  without ``score``, whose Bessel functions have no builtin kernels, which the sidecar says) runs
+  on the test configurations ``hyperspherical-vae`` (d = 3) and ``hyperspherical-vae-d5`` in
+  ``tests/test_harness_configs*.py``.
 """
 
 import numpy as np
@@ -19,7 +21,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from scipy.special import gammaln, ive
 
-from keras_ae import parts, testing
+from keras_ae import parts
 from keras_ae.models import VAE
 from keras_ae.presets import RECIPES
 
@@ -184,17 +186,3 @@ def test_xla_is_declared_only_where_it_compiles_the_samplers_gradient():
     # d = 3: inverse-CDF sampling; otherwise a rejection loop whose gradient XLA cannot compile
     assert hyperspherical(latent_dim=3).supports_xla and not hyperspherical(latent_dim=5).supports_xla
     assert VAE(input_shape=SHAPE, latent_dim=5, hidden_units=(8,)).supports_xla
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("latent_dim", [3, 5])
-def test_the_hyperspherical_vae_passes_the_whole_harness(latent_dim, tmp_path):
-    data = (np.random.default_rng(0).uniform(size=(40,) + SHAPE) > 0.5).astype("float32")
-    report = testing.check_model(
-        lambda: VAE(input_shape=SHAPE, latent_dim=latent_dim, hidden_units=(16,), posterior="von_mises_fisher",
-                    prior="spherical_uniform", seed=1), data, batch_size=10, tmp_dir=str(tmp_path))
-    assert report["replicas"] == 2
-    assert "sample" in report["tflite_signatures"] and "encode" in report["tflite_signatures"]
-    skipped = report["tflite_skipped"]
-    assert set(skipped) == {"score"} and "Bessel" in skipped["score"]  # the sidecar's reason
-    assert "score" in report["signatures"]  # SavedModel and Keras keep it

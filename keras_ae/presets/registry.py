@@ -102,6 +102,9 @@ class TestConfig:
             (another likelihood, architecture or attention) converts to TFLite too, one that
             changes only the training objective (a corruption, a penalty, a kernel) leaves both
             out: its exported graphs are the ones already checked.
+        tflite_skipped: ``{signature: a word of the reason}`` the TFLite file must leave out, and
+            nothing else (a signature whose ops have no builtin kernel, named in the sidecar);
+            default none: every signature converts.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -116,6 +119,7 @@ class TestConfig:
     mirrored: bool = True
     saved_model: bool = True
     tflite: bool = True
+    tflite_skipped: dict = dataclasses.field(default_factory=dict)
 
 
 TEST_CONFIGS = {}
