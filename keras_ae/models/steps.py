@@ -178,6 +178,8 @@ class TrainingLoop:
     # -- compile: measured defaults, one optimizer per parameter group ------------------------
     #: steps per ``tf.function`` call chosen by ``steps_per_execution="auto"`` on one replica.
     AUTO_STEPS_PER_EXECUTION = 10
+    #: planned train steps that pay for one XLA compilation on a CPU (``fit`` with ``jit_compile="auto"``).
+    XLA_BREAK_EVEN_STEPS = 2000
 
     def compile(self, optimizer=None, loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 steps_per_execution="auto", jit_compile="auto", group_optimizers=None, **kwargs):
@@ -217,6 +219,8 @@ class TrainingLoop:
                     f"keras_ae.evaluation")
         if optimizer is None:
             optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+        # What fit may still decide from the planned work (only what the user left to "auto").
+        self._auto_speed = {"jit_compile": jit_compile == "auto", "steps_per_execution": steps_per_execution == "auto"}
         if steps_per_execution == "auto":
             steps_per_execution = self.AUTO_STEPS_PER_EXECUTION if self._single_replica() else 1
         elif isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
@@ -272,6 +276,53 @@ class TrainingLoop:
         if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
             return super()._resolve_auto_jit_compile()
         return self.xla_pays_on_cpu()
+
+    def _planned_work(self, x, kwargs):
+        """``(full batches per epoch, a smaller last batch?, epochs)`` of a ``fit`` call, or None when unknown.
+
+        Arrays: ``ceil(N / batch_size)`` batches (Keras's default batch of 32). A dataset: its
+        ``steps_per_epoch`` or its finite cardinality; its last batch may be smaller when its
+        static batch dimension is unknown.
+        """
+        epochs = int(kwargs.get("epochs", 1)) - int(kwargs.get("initial_epoch", 0) or 0)
+        steps = kwargs.get("steps_per_epoch")
+        if isinstance(x, tf.data.Dataset):
+            if steps is None:
+                steps = int(x.cardinality())
+                if steps < 0:  # infinite or unknown
+                    return None
+            first = tf.nest.flatten(x.element_spec)[0]
+            return int(steps), first.shape.rank is None or first.shape[0] is None, epochs
+        leaves = tf.nest.flatten(x) if isinstance(x, dict) else [x]
+        if not leaves or not hasattr(leaves[0], "shape") or kwargs.get("validation_split"):
+            return None
+        num = int(np.shape(leaves[0])[0])
+        batch = int(kwargs.get("batch_size") or 32)
+        if steps is not None:
+            return int(steps), False, epochs
+        return num // batch, num % batch != 0, epochs
+
+    def _plan_speed(self, x, kwargs):
+        """Resolve the ``"auto"`` speed settings with the planned work of this ``fit`` (see :func:`planned_speed`).
+
+        Only settings left to ``"auto"`` in ``compile`` change, only on one replica, and the
+        train (and test/predict) functions are rebuilt only when the decision changes.
+        """
+        auto = getattr(self, "_auto_speed", {})
+        if not any(auto.values()) or self.run_eagerly or not self._single_replica():
+            return
+        plan = self._planned_work(x, kwargs)
+        if plan is None:
+            return
+        full_steps, partial, epochs = plan
+        jit, steps = planned_speed(self._resolve_auto_jit_compile(), full_steps, partial, epochs,
+                                   self.AUTO_STEPS_PER_EXECUTION, self.XLA_BREAK_EVEN_STEPS)
+        jit = jit if auto["jit_compile"] else bool(self.jit_compile)
+        steps = steps if auto["steps_per_execution"] else self.steps_per_execution
+        if (jit, steps) == (bool(self.jit_compile), self.steps_per_execution):
+            return
+        self.jit_compile, self.steps_per_execution = jit, steps
+        self.train_function = self.test_function = self.predict_function = None
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -525,6 +576,7 @@ class TrainingLoop:
         x, y = self._fit_input(x, y, sample_weight)
         if not self.built:
             self.build()
+        self._plan_speed(x, kwargs)
         if kwargs.get("validation_data") is not None:
             kwargs["validation_data"] = self._validation_input(kwargs["validation_data"])
         return _raise_dataset_errors(super().fit, x, y, *args, **kwargs)
@@ -554,6 +606,36 @@ class TrainingLoop:
             x = _checks.check_dataset_values(x, lambda element: unpack_batch(element)[SAMPLE_WEIGHT],
                                              f"{name}'s sample_weight", (0.0, np.inf), "a weight of an example")
         return x
+
+
+def auto_steps_per_execution(full_steps, base):
+    """Steps per call for ``full_steps`` equal batches an epoch: a divisor near ``base``, so no call is left over.
+
+    The fused XLA function compiles a second program for a call with fewer steps than
+    ``steps_per_execution``; a divisor of the epoch's full batches in ``[base / 2, 4 base]``
+    (the one nearest ``base``, the larger on a tie) avoids it. An epoch of fewer than ``base``
+    batches runs as one call; without such a divisor, ``base``.
+    """
+    if full_steps < 1:
+        return 1
+    if full_steps <= base:
+        return full_steps
+    divisors = [d for d in range(max(1, base // 2), 4 * base + 1) if full_steps % d == 0]
+    return min(divisors, key=lambda d: (abs(d - base), -d)) if divisors else base
+
+
+def planned_speed(xla_pays, full_steps, partial, epochs, base_steps, break_even_steps):
+    """``(jit_compile, steps_per_execution)`` for a fit of ``epochs`` x (``full_steps`` batches + a smaller one if ``partial``).
+
+    XLA only when the model's step is faster under it (``xla_pays``) and the planned steps pay
+    for every program XLA compiles: ``epochs * steps >= programs * break_even_steps``, with one
+    program for the fused calls, one more for a call with fewer steps, one more for the smaller
+    last batch (its shape differs).
+    """
+    steps = auto_steps_per_execution(full_steps, base_steps)
+    programs = (full_steps > 0) + (full_steps % steps != 0) + bool(partial)
+    total = epochs * (full_steps + bool(partial))
+    return bool(xla_pays) and total >= max(programs, 1) * break_even_steps, steps
 
 
 def _checked_weights(sample_weight, batch):
