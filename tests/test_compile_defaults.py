@@ -118,3 +118,17 @@ def test_fit_decides_auto_settings_with_the_planned_work_and_keeps_explicit_ones
     explicit.fit(x[:, :64], batch_size=20, epochs=1, verbose=0)
     assert explicit.jit_compile is True and explicit.steps_per_execution == 3  # only spe was "auto"
     assert explicit.train_function.fused_steps == 3
+
+
+def test_fit_checks_its_validation_data_once_not_every_epoch(monkeypatch):
+    x = np.random.default_rng(0).integers(0, 2, (40, 64)).astype("float32")
+    model = VAE(input_shape=(64,), latent_dim=4, hidden_units=(32,), seed=0)
+    model.compile()
+    checked = []
+    original = type(model)._checked_dataset
+    monkeypatch.setattr(type(model), "_checked_dataset", lambda self, ds, name="x": checked.append(name)
+                        or original(self, ds, name))
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(20)
+    history = model.fit(ds, validation_data=ds, epochs=3, verbose=0)
+    assert checked == ["x", "validation_data"]  # before the epochs; each epoch's validation reads fit's checked copy
+    assert len(history.history["val_loss"]) == 3
