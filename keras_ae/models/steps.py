@@ -178,7 +178,8 @@ class TrainingLoop:
     # -- compile: measured defaults, one optimizer per parameter group ------------------------
     #: steps per ``tf.function`` call chosen by ``steps_per_execution="auto"`` on one replica.
     AUTO_STEPS_PER_EXECUTION = 10
-    #: planned train steps that pay for one XLA compilation on a CPU (``fit`` with ``jit_compile="auto"``).
+    #: planned train steps that pay for one XLA compilation on a CPU (``fit`` with ``jit_compile="auto"``;
+    #: measured in :meth:`compile`'s docstring).
     XLA_BREAK_EVEN_STEPS = 2000
 
     def compile(self, optimizer=None, loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -200,6 +201,25 @@ class TrainingLoop:
           more: 1.3-1.6x faster steps; the digits-size and convolutional models were 1.2-2x
           slower under XLA). With XLA and several steps per call on one replica, the steps of
           a call run as one XLA program (:meth:`make_train_function`).
+
+        ``fit`` then decides what was left to ``"auto"`` with the work it plans, when it knows it
+        (arrays, or a dataset of known length or ``steps_per_epoch``), on one replica
+        (:func:`planned_speed`): steps per call become a divisor of the epoch's full batches
+        near 10 (:func:`auto_steps_per_execution`), and XLA is kept only when the planned
+        ``epochs x steps`` reach ``XLA_BREAK_EVEN_STEPS`` (2,000) for every program XLA compiles
+        (the fused calls; a shorter call; a smaller last batch). Measured for the 784-512-16
+        VAE, batch 100, 4,000 examples (40 steps an epoch), 10 steps per call: on an idle
+        machine (issue 27) the first epoch took 3.7-4.4 s under XLA, the steady epoch 0.22-0.26 s,
+        and 30 epochs without XLA 9.7-10.2 s; tracing without XLA costs 1.0-1.3 s more than a
+        steady epoch (measured under load), so the plain steady epoch is about 0.30 s: XLA
+        costs about 2.7 s more and saves about 1.5 ms a step, 2.7 / 0.0015 = 1,800 steps.
+        30 epochs (1,200 steps) therefore run without XLA (9.7-10.2 s against 11-12 s with
+        it) and 100 epochs (4,000 steps) with it. On the loaded machine (load average 6-8,
+        whole processes, 3 runs each, alternated) XLA used 0.94x the CPU time of the plain
+        graph at 30 epochs and 0.81x at 100 (3.0 CPU s more to compile, 3.6 ms less a step),
+        but 1.10x and 1.13x the wall time: under contention its compilation and step lose. A
+        fit that changes the decision rebuilds the train, test and predict functions; one
+        that keeps it keeps them.
 
         An explicit ``jit_compile`` or ``steps_per_execution`` is used exactly as given.
         ``group_optimizers={group: optimizer}``: a group left out gets the model's default for it
