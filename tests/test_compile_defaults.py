@@ -132,3 +132,37 @@ def test_fit_checks_its_validation_data_once_not_every_epoch(monkeypatch):
     history = model.fit(ds, validation_data=ds, epochs=3, verbose=0)
     assert checked == ["x", "validation_data"]  # before the epochs; each epoch's validation reads fit's checked copy
     assert len(history.history["val_loss"]) == 3
+
+
+def test_array_epochs_give_every_example_once_an_epoch_reshuffled_and_repeatable():
+    from keras_ae.models.steps import array_epochs
+
+    x = np.arange(10, dtype="float32")
+    seed = tf.constant([3, 4], tf.int64)
+    it = iter(array_epochs({"x": x, "w": 2 * x}, 4, seed))
+    epochs = [[next(it) for _ in range(3)] for _ in range(3)]  # 4 + 4 + 2 examples an epoch
+    orders = [np.concatenate([b["x"].numpy() for b in epoch]) for epoch in epochs]
+    assert all(sorted(order) == list(x) for order in orders)
+    assert [b["x"].shape[0] for b in epochs[0]] == [4, 4, 2]
+    assert len({tuple(order) for order in orders}) == 3  # reshuffled every epoch
+    assert all(np.array_equal(b["w"], 2 * b["x"]) for epoch in epochs for b in epoch)  # entries stay together
+    again = iter(array_epochs({"x": x, "w": 2 * x}, 4, seed))
+    assert np.array_equal(np.concatenate([next(again)["x"].numpy() for _ in range(3)]), orders[0])
+    in_order = iter(array_epochs(x, 4))
+    assert np.array_equal(np.concatenate([next(in_order).numpy() for _ in range(6)]), np.concatenate([x, x]))
+
+
+def test_fit_on_arrays_trains_on_the_batches_keras_makes():
+    x = np.random.default_rng(0).integers(0, 2, (50, 64)).astype("float32")
+    weights, start = [], None
+    for data in (x, tf.data.Dataset.from_tensor_slices(x).batch(20)):  # 20 + 20 + 10, in order
+        keras.utils.set_random_seed(0)
+        model = VAE(input_shape=(64,), latent_dim=4, hidden_units=(32,), seed=0)
+        model.build()
+        start = model.get_weights() if start is None else start
+        model.set_weights(start)
+        model.compile(jit_compile=False, steps_per_execution=3)
+        model.fit(data, batch_size=20 if data is x else None, epochs=2, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
