@@ -100,7 +100,7 @@ def product_flops(op):
 
 
 def train_step_flops(model, batch_size):
-    """``(FLOPs of one train step, (m, k, n) of its largest matmul or None)``.
+    """``(FLOPs of one train step, (m, k, n) of its largest matmul or None, FLOPs in matmuls)``.
 
     Counted on the traced train step (forward, backward and the update) of a batch of
     ``batch_size``: every dense and convolutional product (``_PRODUCT_OPS``), 2 FLOPs per
@@ -117,14 +117,16 @@ def train_step_flops(model, batch_size):
                               for k, s in extras.items()}}
     model._build_optimizers()
     graph = tf.function(model.train_step, autograph=False).get_concrete_function(spec).graph
-    total, largest = 0, (0, None)
+    total, matmuls, largest = 0, 0, (0, None)
     for op in graph.get_operations():
         if op.type in _PRODUCT_OPS:
             flops, shape = product_flops(op)
             total += flops
-            if shape is not None and flops > largest[0]:
-                largest = (flops, shape)
-    return total, largest[1]
+            if shape is not None:
+                matmuls += flops
+                if flops > largest[0]:
+                    largest = (flops, shape)
+    return total, largest[1], matmuls
 
 
 def matmul_rate(m, k, n, seconds=0.3, repeats=5):
@@ -204,11 +206,15 @@ def run_bench(recipe, batch_size, steps, warmup, strategy, options, seed=0):
     step_seconds, timed = clock.steady(warmup)
     first_steps, first_time = clock.marks[1][0], clock.marks[1][1] - clock.marks[0][1]
     memory, memory_kind = peak_memory_mb()
-    flops, largest = train_step_flops(model, batch_size // strategy.num_replicas_in_sync)
+    flops, largest, in_matmuls = train_step_flops(model, batch_size // strategy.num_replicas_in_sync)
+    # A matmul's rate is the ceiling of a step whose products are mostly matmuls; convolutions
+    # run other kernels, so a step of mostly convolutions gets no ceiling.
+    largest = largest if in_matmuls >= 0.5 * flops else None
     ceiling = matmul_rate(*largest) if largest else None
     rate = flops / step_seconds * strategy.num_replicas_in_sync
     return {
         "train_step_flops": flops,
+        "matmul_share": in_matmuls / flops if flops else None,
         "flop_rate": rate,
         "matmul_shape": list(largest) if largest else None,
         "matmul_rate": ceiling,
@@ -260,6 +266,6 @@ def cmd_bench(args):
           f"MFLOP per step in its products)" + (
               f", {result['fraction_of_matmul']:.2f} of the {result['matmul_rate'] / 1e9:.1f} GFLOP/s of a float32 "
               f"[{mkn[0]}, {mkn[1]}] x [{mkn[1]}, {mkn[2]}] matmul measured now"
-              if (mkn := result["matmul_shape"]) else ", no matmul to compare with"))
+              if (mkn := result["matmul_shape"]) else ", mostly convolutions: no matmul ceiling"))
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}))
     return 0
