@@ -330,7 +330,8 @@ class TrainingLoop:
     def _plan_speed(self, x, kwargs):
         """Resolve the ``"auto"`` speed settings with the planned work of this ``fit`` (see :func:`planned_speed`).
 
-        Only settings left to ``"auto"`` in ``compile`` change, only on one replica, and the
+        Only settings left to ``"auto"`` in ``compile`` change (XLA only on a CPU-only machine,
+        where its break-even was measured), only on one replica, and the
         train (and test/predict) functions are rebuilt only when the decision changes.
         """
         auto = getattr(self, "_auto_speed", {})
@@ -342,7 +343,9 @@ class TrainingLoop:
         full_steps, partial, epochs = plan
         jit, steps = planned_speed(self._resolve_auto_jit_compile(), full_steps, partial, epochs,
                                    self.AUTO_STEPS_PER_EXECUTION, self.XLA_BREAK_EVEN_STEPS)
-        jit = jit if auto["jit_compile"] else bool(self.jit_compile)
+        on_cpu = all(d.device_type == "CPU" for d in tf.config.list_physical_devices())
+        # The break-even was measured on a CPU; on an accelerator Keras's own choice stands.
+        jit = jit if auto["jit_compile"] and on_cpu else bool(self.jit_compile)
         steps = steps if auto["steps_per_execution"] else self.steps_per_execution
         if (jit, steps) == (bool(self.jit_compile), self.steps_per_execution):
             return
