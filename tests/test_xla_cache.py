@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import tensorflow as tf
 from zoo import runner
@@ -17,8 +19,8 @@ print(float(step(tf.ones([4, 3]))))
 """
 
 
-def _run(cache, env_name="KERAS_AE_XLA_CACHE"):
-    env = {**os.environ, env_name: str(cache), "PYTHONPATH": os.pathsep.join(sys.path)}
+def _run(cache):
+    env = {**os.environ, "KERAS_AE_XLA_CACHE": str(cache), "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("TF_XLA_FLAGS", None)
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -33,7 +35,6 @@ def test_the_zoo_variable_fills_the_cache_and_a_second_process_reads_it(tmp_path
 
 
 def test_the_cache_is_refused_once_xla_has_compiled(tmp_path, monkeypatch):
-    import pytest
     import tensorflow as tf
 
     from keras_ae import training
