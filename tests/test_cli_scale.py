@@ -78,6 +78,23 @@ def test_bench_prints_throughput_step_time_and_memory(capsys):
     assert "examples/s" in out and "ms/step" in out and "peak memory" in out
     result = json.loads(out.strip().splitlines()[-1])
     assert result["examples_per_second"] > 0 and result["peak_memory_mb"] > 0 and result["batch_size"] == 32
+    # ae-digits, 64-128-16 (its recipe): the train step's products, 2 FLOPs per multiply-add:
+    # forward 64x128, 128x16, 16x128, 128x64; weight gradients of all four; input gradients of the last three
+    forward = 64 * 128 + 128 * 16 + 16 * 128 + 128 * 64
+    assert result["train_step_flops"] == 2 * 32 * (2 * forward + forward - 64 * 128)
+    assert result["matmul_shape"] in ([32, 64, 128], [32, 128, 64])  # the largest product (two of equal size)
+    assert result["matmul_share"] == 1.0
+    assert result["fraction_of_matmul"] == pytest.approx(result["flop_rate"] / result["matmul_rate"], rel=1e-3)
+    assert "GFLOP/s steady" in out and "of a float32 [32, " in out
+
+
+def test_bench_of_a_convolutional_model_counts_its_convolutions_and_names_no_matmul_ceiling(capsys):
+    assert cli.main(["bench", "ae-conv-digits", "--steps", "10", "--warmup", "0", "--batch-size", "16"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert 0 < result["matmul_share"] < 0.5  # the convolutions' products, forward and backward, are counted
+    assert result["matmul_shape"] is None and result["fraction_of_matmul"] is None
+    assert "mostly convolutions: no matmul ceiling" in out
 
 
 def test_bench_rejects_bad_steps(capsys):

@@ -79,3 +79,90 @@ def test_the_compile_config_round_trips_the_resolved_settings(tmp_path, binary_d
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded.optimizer, keras.optimizers.Adam)
     assert loaded.steps_per_execution == 10 and loaded.jit_compile is False
+
+
+@pytest.mark.parametrize("full_steps, expected", [(40, 10), (39, 13), (31, 31), (47, 10), (3, 3), (60, 10)])
+def test_auto_steps_per_execution_divides_the_epoch_near_ten(full_steps, expected):
+    from keras_ae.models.steps import auto_steps_per_execution
+
+    assert auto_steps_per_execution(full_steps, 10) == expected
+
+
+@pytest.mark.parametrize("xla_pays, full_steps, partial, epochs, jit", [
+    (True, 40, False, 30, False),   # the reference VAE, 30 epochs: 1,200 steps < 2,000 for one program
+    (True, 40, False, 100, True),   # 100 epochs: 4,000 steps
+    (True, 40, True, 60, False),    # a smaller last batch is a second program: 2,460 < 4,000
+    (True, 47, False, 60, False),   # 47 = 4 calls of 10 + one of 7: two programs, 2,820 < 4,000
+    (False, 40, False, 1000, False),  # a model XLA does not speed up never gets it
+])
+def test_planned_speed_pays_for_every_compiled_program(xla_pays, full_steps, partial, epochs, jit):
+    from keras_ae.models.steps import planned_speed
+
+    assert planned_speed(xla_pays, full_steps, partial, epochs, 10, 2000)[0] is jit
+
+
+def test_fit_decides_auto_settings_with_the_planned_work_and_keeps_explicit_ones():
+    x = np.random.default_rng(0).integers(0, 2, (60, 784)).astype("float32")
+    model = VAE(input_shape=(784,), latent_dim=4, hidden_units=(512,), seed=0)
+    model.compile()
+    assert model.jit_compile is True  # the model's own answer, before fit knows the work
+    model.fit(x, batch_size=20, epochs=1, verbose=0)  # 3 steps cannot pay for a compilation
+    assert model.jit_compile is False and model.steps_per_execution == 3
+    first = model.train_function
+    model.fit(x, batch_size=20, epochs=2, verbose=0)  # the same decision: the function is kept
+    assert model.train_function is first
+    model._plan_speed(x, {"batch_size": 20, "epochs": 10 * model.XLA_BREAK_EVEN_STEPS})
+    assert model.jit_compile is True and model.train_function is None  # a long fit: XLA, rebuilt
+    explicit = VAE(input_shape=(64,), latent_dim=4, hidden_units=(32,), seed=0)
+    explicit.compile(jit_compile=True)
+    explicit.fit(x[:, :64], batch_size=20, epochs=1, verbose=0)
+    assert explicit.jit_compile is True and explicit.steps_per_execution == 3  # only spe was "auto"
+    assert explicit.train_function.fused_steps == 3
+
+
+def test_fit_checks_its_validation_data_once_not_every_epoch(monkeypatch):
+    x = np.random.default_rng(0).integers(0, 2, (40, 64)).astype("float32")
+    model = VAE(input_shape=(64,), latent_dim=4, hidden_units=(32,), seed=0)
+    model.compile()
+    checked = []
+    original = type(model)._checked_dataset
+    monkeypatch.setattr(type(model), "_checked_dataset", lambda self, ds, name="x": checked.append(name)
+                        or original(self, ds, name))
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(20)
+    history = model.fit(ds, validation_data=ds, epochs=3, verbose=0)
+    assert checked == ["x", "validation_data"]  # before the epochs; each epoch's validation reads fit's checked copy
+    assert len(history.history["val_loss"]) == 3
+
+
+def test_array_epochs_give_every_example_once_an_epoch_reshuffled_and_repeatable():
+    from keras_ae.models.steps import array_epochs
+
+    x = np.arange(10, dtype="float32")
+    seed = tf.constant([3, 4], tf.int64)
+    it = iter(array_epochs({"x": x, "w": 2 * x}, 4, seed))
+    epochs = [[next(it) for _ in range(3)] for _ in range(3)]  # 4 + 4 + 2 examples an epoch
+    orders = [np.concatenate([b["x"].numpy() for b in epoch]) for epoch in epochs]
+    assert all(sorted(order) == list(x) for order in orders)
+    assert [b["x"].shape[0] for b in epochs[0]] == [4, 4, 2]
+    assert len({tuple(order) for order in orders}) == 3  # reshuffled every epoch
+    assert all(np.array_equal(b["w"], 2 * b["x"]) for epoch in epochs for b in epoch)  # entries stay together
+    again = iter(array_epochs({"x": x, "w": 2 * x}, 4, seed))
+    assert np.array_equal(np.concatenate([next(again)["x"].numpy() for _ in range(3)]), orders[0])
+    in_order = iter(array_epochs(x, 4))
+    assert np.array_equal(np.concatenate([next(in_order).numpy() for _ in range(6)]), np.concatenate([x, x]))
+
+
+def test_fit_on_arrays_trains_on_the_batches_keras_makes():
+    x = np.random.default_rng(0).integers(0, 2, (50, 64)).astype("float32")
+    weights, start = [], None
+    for data in (x, tf.data.Dataset.from_tensor_slices(x).batch(20)):  # 20 + 20 + 10, in order
+        keras.utils.set_random_seed(0)
+        model = VAE(input_shape=(64,), latent_dim=4, hidden_units=(32,), seed=0)
+        model.build()
+        start = model.get_weights() if start is None else start
+        model.set_weights(start)
+        model.compile(jit_compile=False, steps_per_execution=3)
+        model.fit(data, batch_size=20 if data is x else None, epochs=2, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

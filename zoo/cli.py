@@ -19,6 +19,10 @@ and one line on stderr, never a traceback. A loss (or a weight) that stops being
 training with exit status 1, ``"status": "failed"`` in ``metrics.json``, and the backup of the
 last good epoch kept for ``--resume``.
 
+``KERAS_AE_XLA_CACHE=DIR`` (environment): `train` and `bench` keep the XLA-compiled steps in DIR
+and a later run of the same recipe, shapes and seed loads them instead of compiling
+(``keras_ae.training.enable_xla_cache``).
+
 A run directory is complete when ``model.keras`` is there: it is written last, after the
 metrics and the pictures. Until then the backup of the last finished epoch is kept, so a run
 interrupted at any moment (Ctrl-C, SIGKILL, a full disk) continues with ``--resume``; a resumed

@@ -353,13 +353,17 @@ def weights_digest(model):
 # -- speed -----------------------------------------------------------------------------------
 def setup_strategy(speed, batch_size):
     """Precision policy, strategy and checked global batch from the ``Speed`` options, or ``CliError``."""
+    import os
+
     from keras_ae import training
 
     try:
+        if os.environ.get(training.XLA_CACHE_VARIABLE):  # before anything is compiled (TensorFlow reads it once)
+            training.enable_xla_cache(os.environ[training.XLA_CACHE_VARIABLE])
         training.set_precision(speed.precision)
         strategy = training.make_strategy(speed.strategy)
         training.check_global_batch(batch_size, strategy)
-    except ValueError as e:
+    except (ValueError, RuntimeError) as e:
         raise CliError(str(e).splitlines()[0]) from None
     if speed.steps_per_execution is not None and speed.steps_per_execution < 1:
         raise CliError(f"--steps-per-execution must be >= 1, got {speed.steps_per_execution}")

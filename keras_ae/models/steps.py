@@ -178,6 +178,9 @@ class TrainingLoop:
     # -- compile: measured defaults, one optimizer per parameter group ------------------------
     #: steps per ``tf.function`` call chosen by ``steps_per_execution="auto"`` on one replica.
     AUTO_STEPS_PER_EXECUTION = 10
+    #: planned train steps that pay for one XLA compilation on a CPU (``fit`` with ``jit_compile="auto"``;
+    #: measured in :meth:`compile`'s docstring).
+    XLA_BREAK_EVEN_STEPS = 2000
 
     def compile(self, optimizer=None, loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 steps_per_execution="auto", jit_compile="auto", group_optimizers=None, **kwargs):
@@ -199,6 +202,30 @@ class TrainingLoop:
           slower under XLA). With XLA and several steps per call on one replica, the steps of
           a call run as one XLA program (:meth:`make_train_function`).
 
+        ``fit`` then decides what was left to ``"auto"`` with the work it plans, when it knows it
+        (arrays, or a dataset of known length or ``steps_per_epoch``), on one replica
+        (:func:`planned_speed`): steps per call become a divisor of the epoch's full batches
+        near 10 (:func:`auto_steps_per_execution`), and XLA is kept only when the planned
+        ``epochs x steps`` reach ``XLA_BREAK_EVEN_STEPS`` (2,000) for every program XLA compiles
+        (the fused calls; a shorter call; a smaller last batch). Measured for the 784-512-16
+        VAE, batch 100, 4,000 examples (40 steps an epoch), 10 steps per call: on an idle
+        machine (issue 27) the first epoch took 3.7-4.4 s under XLA, the steady epoch 0.22-0.26 s,
+        and 30 epochs without XLA 9.7-10.2 s; tracing without XLA costs 1.0-1.3 s more than a
+        steady epoch (measured under load), so the plain steady epoch is about 0.30 s: XLA
+        costs about 2.7 s more and saves about 1.5 ms a step, 2.7 / 0.0015 = 1,800 steps.
+        30 epochs (1,200 steps) therefore run without XLA (9.7-10.2 s against 11-12 s with
+        it) and 100 epochs (4,000 steps) with it. On the loaded machine (load average 6-8,
+        whole processes, 3 runs each, alternated) XLA used 0.94x the CPU time of the plain
+        graph at 30 epochs and 0.81x at 100 (3.0 CPU s more to compile, 3.6 ms less a step),
+        but 1.10x and 1.13x the wall time: under contention its compilation and step lose.
+        In-process CPU time (load 5-8): the VAE's first epoch cost 4.3 / 3.9 / 5.3 CPU s under
+        XLA with 10 / 1 / 40 steps per call against 1.8 / 1.3 / 1.5 without, its steady epoch
+        0.34 / 0.46 / 0.38 against 0.52 / 0.53 / 0.51 (10 steps per call is XLA's best); a
+        digits-size VAE (64-128-8, batch 64, 24 batches an epoch) paid 8 CPU s more for XLA's
+        three programs and ran its steady epoch no faster (0.055 against 0.059 CPU s). A
+        fit that changes the decision rebuilds the train, test and predict functions; one
+        that keeps it keeps them.
+
         An explicit ``jit_compile`` or ``steps_per_execution`` is used exactly as given.
         ``group_optimizers={group: optimizer}``: a group left out gets the model's default for it
         (:meth:`group_optimizer_default`), else a fresh copy of ``optimizer`` (same class and settings).
@@ -217,6 +244,8 @@ class TrainingLoop:
                     f"keras_ae.evaluation")
         if optimizer is None:
             optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+        # What fit may still decide from the planned work (only what the user left to "auto").
+        self._auto_speed = {"jit_compile": jit_compile == "auto", "steps_per_execution": steps_per_execution == "auto"}
         if steps_per_execution == "auto":
             steps_per_execution = self.AUTO_STEPS_PER_EXECUTION if self._single_replica() else 1
         elif isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
@@ -272,6 +301,56 @@ class TrainingLoop:
         if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
             return super()._resolve_auto_jit_compile()
         return self.xla_pays_on_cpu()
+
+    def _planned_work(self, x, kwargs):
+        """``(full batches per epoch, a smaller last batch?, epochs)`` of a ``fit`` call, or None when unknown.
+
+        Arrays: ``ceil(N / batch_size)`` batches (Keras's default batch of 32). A dataset: its
+        ``steps_per_epoch`` or its finite cardinality; its last batch may be smaller when its
+        static batch dimension is unknown.
+        """
+        epochs = int(kwargs.get("epochs", 1)) - int(kwargs.get("initial_epoch", 0) or 0)
+        steps = kwargs.get("steps_per_epoch")
+        if isinstance(x, tf.data.Dataset):
+            if steps is None:
+                steps = int(x.cardinality())
+                if steps < 0:  # infinite or unknown
+                    return None
+            first = tf.nest.flatten(x.element_spec)[0]
+            return int(steps), first.shape.rank is None or first.shape[0] is None, epochs
+        leaves = tf.nest.flatten(x) if isinstance(x, dict) else [x]
+        if not leaves or not hasattr(leaves[0], "shape") or kwargs.get("validation_split"):
+            return None
+        num = int(np.shape(leaves[0])[0])
+        batch = int(kwargs.get("batch_size") or 32)
+        if steps is not None:
+            return int(steps), False, epochs
+        return num // batch, num % batch != 0, epochs
+
+    def _plan_speed(self, x, kwargs):
+        """Resolve the ``"auto"`` speed settings with the planned work of this ``fit`` (see :func:`planned_speed`).
+
+        Only settings left to ``"auto"`` in ``compile`` change (XLA only on a CPU-only machine,
+        where its break-even was measured), only on one replica, and the
+        train (and test/predict) functions are rebuilt only when the decision changes.
+        """
+        auto = getattr(self, "_auto_speed", {})
+        if not any(auto.values()) or self.run_eagerly or not self._single_replica():
+            return
+        plan = self._planned_work(x, kwargs)
+        if plan is None:
+            return
+        full_steps, partial, epochs = plan
+        jit, steps = planned_speed(self._resolve_auto_jit_compile(), full_steps, partial, epochs,
+                                   self.AUTO_STEPS_PER_EXECUTION, self.XLA_BREAK_EVEN_STEPS)
+        on_cpu = all(d.device_type == "CPU" for d in tf.config.list_physical_devices())
+        # The break-even was measured on a CPU; on an accelerator Keras's own choice stands.
+        jit = jit if auto["jit_compile"] and on_cpu else bool(self.jit_compile)
+        steps = steps if auto["steps_per_execution"] else self.steps_per_execution
+        if (jit, steps) == (bool(self.jit_compile), self.steps_per_execution):
+            return
+        self.jit_compile, self.steps_per_execution = jit, steps
+        self.train_function = self.test_function = self.predict_function = None
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -525,12 +604,56 @@ class TrainingLoop:
         x, y = self._fit_input(x, y, sample_weight)
         if not self.built:
             self.build()
+        self._plan_speed(x, kwargs)
+        x, y, kwargs = self._array_epochs(x, y, kwargs)
         if kwargs.get("validation_data") is not None:
             kwargs["validation_data"] = self._validation_input(kwargs["validation_data"])
         return _raise_dataset_errors(super().fit, x, y, *args, **kwargs)
 
+    def _array_epochs(self, x, y, kwargs):
+        """Arrays as one dataset of every epoch's batches, iterated once: ``(x, y, kwargs)`` for Keras's ``fit``.
+
+        Keras makes a new iterator over its array dataset every epoch, and the first batch of
+        an epoch waits for the pipeline to start. Here the epochs follow each other in one
+        iterator (``steps_per_epoch`` = the epoch's batches), so the next epoch's first batches
+        are prefetched while the last ones train. The batches are those Keras makes: every
+        example once an epoch, reshuffled every epoch (``shuffle=True``, from a seed drawn from
+        TensorFlow's global generator, so ``keras.utils.set_random_seed`` repeats a run) or in
+        order, the last batch smaller. Used on the default strategy when an epoch is a whole
+        number of calls (``steps_per_execution`` divides its batches) and neither
+        ``class_weight``, ``validation_split``, ``steps_per_epoch`` nor ``shuffle="batch"`` is
+        given; otherwise Keras's own adapter. Measured on the 784-512-16 VAE, batch 100, 4,000
+        examples, 30 epochs, ``compile`` defaults (whole processes, 4 runs each alternated with
+        Keras's adapter, load average 6.4-8.7): 0.91x the wall time (pairs 0.86-0.97), the same
+        CPU time (1.02x), 50 MB less memory.
+        """
+        shuffle = kwargs.get("shuffle", True)
+        if not is_default_strategy(self.distribute_strategy) or shuffle not in (True, False) or any(
+                kwargs.get(k) for k in ("class_weight", "validation_split", "steps_per_epoch")):
+            return x, y, kwargs
+        inputs = x if y is None else (x, y)
+        leaves = tf.nest.flatten(inputs)
+        if not leaves or not all(isinstance(leaf, np.ndarray) and leaf.ndim >= 1 for leaf in leaves):
+            return x, y, kwargs
+        batch = int(kwargs.get("batch_size") or 32)
+        num = len(leaves[0])
+        batches = -(-num // batch)
+        if num == 0 or batches % self.steps_per_execution or any(len(leaf) != num for leaf in leaves):
+            return x, y, kwargs
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64) if shuffle else None
+        kwargs = {**kwargs, "steps_per_epoch": batches, "shuffle": False}
+        kwargs.pop("batch_size", None)
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_batch_size"] = kwargs.get("validation_batch_size") or batch
+        return array_epochs(inputs, batch, seed), None, kwargs
+
     def evaluate(self, x=None, y=None, *args, sample_weight=None, **kwargs):
         """Keras's ``evaluate``; ``sample_weight`` weights each example as in ``fit``."""
+        if kwargs.get("_use_cached_eval_dataset"):
+            # fit's validation after every epoch: Keras reads the dataset fit checked and cached
+            # (x is not used); checking it again cost ~50 ms of CPU an epoch (a new checked
+            # dataset traced each time) for the 784-512-16 VAE's 1,000 test examples.
+            return _raise_dataset_errors(super().evaluate, x, y, *args, sample_weight=sample_weight, **kwargs)
         x, y = self._fit_input(x, y, sample_weight)
         if not self.built:
             self.build()
@@ -554,6 +677,65 @@ class TrainingLoop:
             x = _checks.check_dataset_values(x, lambda element: unpack_batch(element)[SAMPLE_WEIGHT],
                                              f"{name}'s sample_weight", (0.0, np.inf), "a weight of an example")
         return x
+
+
+def array_epochs(inputs, batch_size, seed=None):
+    """Batches of the arrays ``inputs`` (a structure of ``[N, ...]`` arrays), epoch after epoch, forever.
+
+    Epoch ``e`` gathers the examples in the order ``stateless_shuffle(range(N), seed + e)``
+    (``seed`` an int64 ``[2]`` tensor; in order when ``seed`` is None) in batches of
+    ``batch_size``, the last one smaller when ``batch_size`` does not divide ``N``: each
+    example once an epoch, as Keras's array adapter gives them, with one batch of indices
+    gathered from the arrays at a time (the arrays are not copied per example).
+    """
+    num = len(tf.nest.flatten(inputs)[0])
+    full, rest = divmod(num, batch_size)
+
+    def epoch(e):
+        order = tf.range(num, dtype=tf.int64)
+        if seed is not None:
+            order = tf.random.experimental.stateless_shuffle(order, seed=seed + e)
+        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full * batch_size], [full, batch_size]))
+        if rest:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:]))
+        return batches
+
+    indices = tf.data.Dataset.counter().flat_map(epoch)
+    data = tf.data.Dataset.from_tensors(inputs).repeat()
+    ds = tf.data.Dataset.zip((indices, data)).map(
+        lambda i, arrays: tf.nest.map_structure(lambda a: tf.gather(a, i), arrays),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def auto_steps_per_execution(full_steps, base):
+    """Steps per call for ``full_steps`` equal batches an epoch: a divisor near ``base``, so no call is left over.
+
+    The fused XLA function compiles a second program for a call with fewer steps than
+    ``steps_per_execution``; a divisor of the epoch's full batches in ``[base / 2, 4 base]``
+    (the one nearest ``base``, the larger on a tie) avoids it. An epoch of fewer than ``base``
+    batches runs as one call; without such a divisor, ``base``.
+    """
+    if full_steps < 1:
+        return 1
+    if full_steps <= base:
+        return full_steps
+    divisors = [d for d in range(max(1, base // 2), 4 * base + 1) if full_steps % d == 0]
+    return min(divisors, key=lambda d: (abs(d - base), -d)) if divisors else base
+
+
+def planned_speed(xla_pays, full_steps, partial, epochs, base_steps, break_even_steps):
+    """``(jit_compile, steps_per_execution)`` for a fit of ``epochs`` x (``full_steps`` batches + a smaller one if ``partial``).
+
+    XLA only when the model's step is faster under it (``xla_pays``) and the planned steps pay
+    for every program XLA compiles: ``epochs * steps >= programs * break_even_steps``, with one
+    program for the fused calls, one more for a call with fewer steps, one more for the smaller
+    last batch (its shape differs).
+    """
+    steps = auto_steps_per_execution(full_steps, base_steps)
+    programs = (full_steps > 0) + (full_steps % steps != 0) + bool(partial)
+    total = epochs * (full_steps + bool(partial))
+    return bool(xla_pays) and total >= max(programs, 1) * break_even_steps, steps
 
 
 def _checked_weights(sample_weight, batch):

@@ -6,7 +6,7 @@ module            what it holds
 ``atomic``        atomic file IO (bytes, text, JSON, CSV, ``.keras`` models, folders), model
                   loading; serving writes through it too
 ``strategies``    ``tf.distribute`` strategies from a name and ``TF_CONFIG``, the chief, precision
-``compile``       the default optimizer and the compile options measured fastest
+``compile``       the default optimizer, the compile options measured fastest, the XLA cache
 ``backup``        atomic ``BackupAndRestore``, ``history.csv`` across restarts, stop on NaN
 ``locks``         one writer at a time on a run directory or an export folder (``flock``)
 ``run_directory`` a run directory's lifecycle: config first, history and backups per epoch,
@@ -24,7 +24,7 @@ from keras_ae.training.backup import (AtomicBackupAndRestore, HistoryWriter, Sto
                                       read_history, remove_backup)
 from keras_ae.training.locks import FolderLock, LockedError, folder_lock
 from keras_ae.training.run_directory import RunDirectory, RunDirectoryError, load_run
-from keras_ae.training.compile import compile_model, default_optimizer
+from keras_ae.training.compile import XLA_CACHE_VARIABLE, compile_model, default_optimizer, enable_xla_cache
 from keras_ae.training.strategies import (PRECISIONS, STRATEGIES, check_global_batch, current_strategy,
                                           is_chief, make_strategy, parse_tf_config, set_precision)
 
@@ -36,7 +36,7 @@ __all__ = [
     "history_rows", "nonfinite_weights", "read_history", "remove_backup",
     "FolderLock", "LockedError", "folder_lock",
     "RunDirectory", "RunDirectoryError", "load_run",
-    "compile_model", "default_optimizer",
+    "XLA_CACHE_VARIABLE", "compile_model", "default_optimizer", "enable_xla_cache",
     "PRECISIONS", "STRATEGIES", "check_global_batch", "current_strategy", "is_chief", "make_strategy",
     "parse_tf_config", "set_precision",
 ]
