@@ -9,6 +9,7 @@
 """
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -121,3 +122,22 @@ def test_pixelvae_likelihood_is_exact_and_normalized_for_each_code():
     z = model.encode(images[:3])
     np.testing.assert_array_equal(model.decode(z, seed=5), model.decode(z, seed=5))
     assert model.free_bits == 0.25 and set(np.unique(model.decode(z, seed=5))) <= {0.0, 1.0}
+
+
+def test_pixelvae_build_skips_the_pixel_by_pixel_reconstruction_and_creates_the_same_weights(monkeypatch):
+    """``BUILD_RECONSTRUCTS = False``: the loss alone builds every weight a reconstructing build would."""
+    def make():
+        return PixelVAE((4, 4, 1), 2, hidden_units=(8,), num_layers=2, pixel_filters=6, pixel_hidden=6, seed=0)
+
+    calls = []
+    model = make()
+    monkeypatch.setattr(type(model), "_reconstruct", lambda self, x, *a, **k: calls.append(1) or x)
+    model.build()
+    assert calls == []
+    monkeypatch.undo()
+    monkeypatch.setattr(PixelVAE, "BUILD_RECONSTRUCTS", True)
+    reference = make()
+    reference.build()
+    layout = lambda m: [(w.path.split("/", 1)[1], tuple(w.shape)) for w in m.weights]  # noqa: E731
+    strip = lambda pairs: [(re.sub(r"_\d+", "", p), s) for p, s in pairs]  # noqa: E731
+    assert strip(layout(model)) == strip(layout(reference))

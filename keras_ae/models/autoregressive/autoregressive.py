@@ -248,6 +248,8 @@ class PixelVAE(VAE):
     """
 
     stochastic_decoder = True
+    #: its loss builds every layer; its reconstruction draws each pixel in turn (see the base class)
+    BUILD_RECONSTRUCTS = False
 
     def __init__(self, input_shape, latent_dim, free_bits=None, num_layers=3, pixel_filters=32, kernel_size=3,
                  first_kernel_size=5, pixel_hidden=64, likelihood="bernoulli", **kwargs):
