@@ -142,12 +142,13 @@ def _beta_tcvae(shared, n_train, seed):
 
 
 def _check_discriminator_optimizer(model, shared):
-    """The Keras side's discriminator optimizer is the library default: it must be the shared one."""
-    default = model.DISCRIMINATOR_OPTIMIZER
+    """The Keras side's discriminator optimizer is the library default (``compile`` gives the
+    discriminator group ``model.group_optimizer_default("discriminator")``): it must be the shared one."""
+    default = model.group_optimizer_default("discriminator")
     wanted = shared["discriminator_optimizer"]
-    have = (default["learning_rate"], default.get("beta_1", 0.9), default.get("beta_2", 0.999))
-    if have != (wanted["learning_rate"], *wanted["betas"]):
-        raise ValueError(f"the keras-ae discriminator optimizer {default} is not the shared one {wanted}")
+    have = (float(default.learning_rate), float(default.beta_1), float(default.beta_2))
+    if not np.allclose(have, (wanted["learning_rate"], *wanted["betas"])):
+        raise ValueError(f"the keras-ae discriminator optimizer {have} is not the shared one {wanted}")
     return model
 
 
