@@ -365,8 +365,11 @@ def read_records(path):
 
 #: families whose peer beats the peer's own VAE at 30 epochs (issue 27): the project's must beat its VAE too.
 FLOW_AND_PRIOR_FAMILIES = ("vampprior", "iaf", "planar")
-#: a run is "loaded" (its fit times are not comparable) above this 1-minute load average on 2 cores.
-LOADED = 2.5
+#: a run is "loaded" (its fit times are not comparable) when its 1-minute load average at the start was
+#: at or above this on the 2-core machine: the benchmark's own two sides keep it near 1-1.5, and a
+#: PyTorch run that shares the cores with another job slows up to 15x (a pythae beta-VAE run: 188 s
+#: against 10-13 s).
+LOADED = 1.6
 
 
 def summarize(records):
@@ -378,8 +381,8 @@ def summarize(records):
     ``diff <= 2 * max(diff_se, image_se)`` (the larger SE, so three seeds that happen to agree do
     not make the test stricter than the test set allows). For the flow and learned-prior families,
     ``vs_vae`` is the keras-ae family minus keras-ae's own VAE, paired by seed, with its SE.
-    Time ratios are of the runs whose load average stayed below ``LOADED``; ``loaded_runs`` counts
-    the others.
+    Fit times and their ratio are given only when no run of the row started at a load average of
+    ``LOADED`` or more (NaN otherwise); ``loaded_runs`` counts those runs.
     """
     groups = {}
     for r in records:
@@ -393,15 +396,16 @@ def summarize(records):
         diff, diff_se = mean_and_se(keras_values - peer_values)
         image_se = float(np.mean([r["diff_stderr_over_images"] for r in runs]) / np.sqrt(len(runs)))
         bound = 2 * max(image_se, 0.0 if math.isnan(diff_se) else diff_se)
-        idle = [r for r in runs if r.get("load_average_1min", 0.0) < LOADED]
-        ratios = [r["keras"]["fit_seconds"] / r["peer"]["fit_seconds"] for r in idle]
+        loaded = [r for r in runs if r.get("load_average_1min", 0.0) >= LOADED]
+        ratios = [r["keras"]["fit_seconds"] / r["peer"]["fit_seconds"] for r in runs]
+        nan = float("nan")
         row = {"family": name, "epochs": epochs, "metric": metric, "seeds": len(runs),
                "keras": float(keras_values.mean()), "peer": float(peer_values.mean()),
                "diff": diff, "diff_se": diff_se, "image_se": image_se, "parity": bool(diff <= bound),
-               "keras_seconds": float(np.mean([r["keras"]["fit_seconds"] for r in runs])),
-               "peer_seconds": float(np.mean([r["peer"]["fit_seconds"] for r in runs])),
-               "time_ratio": float(np.mean(ratios)) if ratios else float("nan"),
-               "loaded_runs": len(runs) - len(idle)}
+               "keras_seconds": nan if loaded else float(np.mean([r["keras"]["fit_seconds"] for r in runs])),
+               "peer_seconds": nan if loaded else float(np.mean([r["peer"]["fit_seconds"] for r in runs])),
+               "time_ratio": nan if loaded else float(np.mean(ratios)),
+               "loaded_runs": len(loaded)}
         vae = groups.get(("vae", epochs), {})
         common = [s for s in sorted(by_seed) if s in vae]
         if name in FLOW_AND_PRIOR_FAMILIES and common:
@@ -424,11 +428,12 @@ def markdown_table(rows):
              "| pythae fit s | time ratio |",
              "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"]
     for row in rows:
-        ratio = "loaded" if math.isnan(row["time_ratio"]) else f"{row['time_ratio']:.2f}x"
+        loaded = math.isnan(row["time_ratio"])
+        times = ("loaded",) * 3 if loaded else (f"{row['keras_seconds']:.1f}", f"{row['peer_seconds']:.1f}",
+                                                f"{row['time_ratio']:.2f}x")
         lines.append(f"| {row['family']} | {row['epochs']} | {row['metric']} | {row['seeds']} | {row['keras']:.2f} "
                      f"| {row['peer']:.2f} | {row['diff']:+.2f} ± {_se(row['diff_se'])} "
-                     f"| {'yes' if row['parity'] else 'no'} | {row['keras_seconds']:.1f} "
-                     f"| {row['peer_seconds']:.1f} | {ratio} |")
+                     f"| {'yes' if row['parity'] else 'no'} | {times[0]} | {times[1]} | {times[2]} |")
     return "\n".join(lines)
 
 

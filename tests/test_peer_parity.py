@@ -63,16 +63,19 @@ def test_summary_compares_flow_families_with_the_own_vae_and_leaves_loaded_runs_
     rows = {row["family"]: row for row in parity.summarize(parity.read_records(str(path)))}
     iaf = rows["iaf"]
     assert iaf["seeds"] == 2 and iaf["loaded_runs"] == 0 and iaf["time_ratio"] == pytest.approx(2.5)
+    assert iaf["keras_seconds"] == pytest.approx(25.0) and iaf["peer_seconds"] == pytest.approx(10.0)
     # keras iaf - keras vae per seed: -1.0, -0.5; peer: -2.5, -1.5
     assert iaf["vs_vae"] == pytest.approx(-0.75) and iaf["vs_vae_se"] == pytest.approx(0.25)
     assert iaf["peer_vs_vae"] == pytest.approx(-2.0) and iaf["peer_vs_vae_se"] == pytest.approx(0.5)
     # differences 1.0 and 2.0: mean 1.5, SE 0.5; 1.5 > 2 * 0.5, so not at parity
     assert iaf["diff"] == pytest.approx(1.5) and not iaf["parity"]
     assert "vs_vae" not in rows["vae"]
-    runs[4]["load_average_1min"] = 3.0  # every run of seed 1 loaded: its time is left out and counted
+    runs[4]["load_average_1min"] = 3.0  # a loaded run: the row gives no time, and counts it
     path.write_text("".join(json.dumps(r) + "\n" for r in runs))
     iaf = {r["family"]: r for r in parity.summarize(parity.read_records(str(path)))}["iaf"]
-    assert iaf["loaded_runs"] == 1 and iaf["time_ratio"] == pytest.approx(2.0)
+    assert iaf["loaded_runs"] == 1 and math.isnan(iaf["time_ratio"]) and math.isnan(iaf["peer_seconds"])
+    assert "| iaf | 30 | nll | 2 | 99.75 | 98.25 | +1.50 ± 0.50 | no | loaded | loaded | loaded |" in \
+        parity.markdown_table(parity.summarize(parity.read_records(str(path))))
     out = tmp_path / "summary.json"
     parity.write_summary(parity.summarize(parity.read_records(str(path))), str(out), str(path))
     written = json.loads(out.read_text())
