@@ -189,8 +189,8 @@ FAMILIES = {
         "pseudo-inputs: keras-ae weights drawn from U[0, 1], clipped to [0, 1]; pythae a linear layer on one-hot "
         "inputs (PyTorch's initialization) through hardtanh(0, 1)",)),
     "iaf": Family(_vae("IAFVAE"), {"flow_steps": 2, "flow_hidden_units": [128, 128, 128]}, "nll", (
-        "keras-ae's MADEs are conditioned on the encoder features h(x) and start at the identity; pythae's IAF is "
-        "unconditional (one flow for every x) with PyTorch's initialization",)),
+        "keras-ae's MADEs start at the identity (zero output kernels); pythae's with PyTorch's initialization "
+        "(both unconditional: one flow for every x, after the Gaussian of mu(x), sigma(x))",)),
     "planar": Family(_vae("PlanarVAE"), {"flow_steps": 10}, "nll", (
         "keras-ae's flow parameters are amortized (linear in h(x)) and constrained invertible (w.u_hat >= -1); "
         "pythae's are global, unconstrained, log-determinant log(|1 + psi.u| + 1e-4)",)),

@@ -154,6 +154,7 @@ def _flow_vae(cls, latent_dim=2, scale=0.7, **kwargs):
 
 
 @pytest.mark.parametrize("cls,kwargs", [("IAFVAE", dict(flow_steps=2, flow_hidden_units=(8,))),
+                                        ("IAFVAE", dict(flow_steps=2, flow_hidden_units=(8,), flow_amortized=True)),
                                         ("PlanarVAE", dict(flow_steps=3))])
 def test_flow_posterior_log_q_is_the_change_of_variables_and_integrates_to_one(cls, kwargs, x):
     model = _flow_vae(cls, **kwargs)
@@ -202,6 +203,24 @@ def test_iaf_starts_as_the_gaussian_posterior_up_to_its_permutation(x):
     # Zero output kernels: each step is the identity; the one reversal between the two steps remains.
     np.testing.assert_allclose(q.bijector.forward(z).numpy(), z.numpy()[..., ::-1], atol=1e-6)
     np.testing.assert_allclose(q.bijector.forward_log_det_jacobian(z, event_ndims=1).numpy(), 0.0, atol=1e-6)
+
+
+def test_iaf_reads_the_encoder_features_only_when_amortized(x):
+    maps = {}
+    for amortized in (False, True):
+        model = _flow_vae("IAFVAE", latent_dim=3, scale=0.5, flow_steps=2, flow_hidden_units=(8,),
+                          flow_amortized=amortized)
+        assert model.posterior_part.arguments()["amortized"] is amortized
+        assert bool(model.posterior_part.flow.mades[0].context_kernels) is amortized
+        z0 = tf.random.stateless_normal([4, 1, 3], seed=[5, 6])
+        # The same base points pushed through the flows of two different digits.
+        maps[amortized] = [model.posterior(x[i:i + 1]).bijector.forward(z0).numpy() for i in (0, 1)]
+    np.testing.assert_allclose(*maps[False], atol=1e-6)
+    assert np.abs(maps[True][0] - maps[True][1]).max() > 1e-3
+    clone = models.VAE.from_config(_flow_vae("IAFVAE", latent_dim=3, flow_hidden_units=(8,)).get_config())
+    assert clone.posterior_part.amortized is False
+    with pytest.raises(ValueError, match="amortized must be True or False, got 'yes'"):
+        models.IAFVAE(input_shape=SHAPE, latent_dim=2, flow_amortized="yes")
 
 
 # -- learned priors ----------------------------------------------------------------------------------

@@ -18,24 +18,28 @@ from keras_ae.parts import IAFPosterior, PlanarPosterior
 
 
 @named_configuration
-def IAFVAE(input_shape, latent_dim, flow_steps=2, flow_hidden_units=(64,), **kwargs):
+def IAFVAE(input_shape, latent_dim, flow_steps=2, flow_hidden_units=(64,), flow_amortized=False, **kwargs):
     """VAE with an inverse autoregressive flow posterior (Kingma et al. 2016, "Improved variational inference
-    with inverse autoregressive flow"): ``VAE(posterior=IAFPosterior(steps, hidden_units))``.
+    with inverse autoregressive flow"): ``VAE(posterior=IAFPosterior(steps, hidden_units, amortized))``.
 
-    ``K`` steps ``z_k = (z_{k-1} - t_k) exp(-s_k)``, ``(t_k, s_k)`` = MADE_k(``z_{k-1}``, ``h(x)``),
-    order reversed between steps; the MADEs start at the identity (training starts from the VAE).
+    ``K`` steps ``z_k = (z_{k-1} - t_k) exp(-s_k)``, ``(t_k, s_k)`` = MADE_k(``z_{k-1}``) (and of the
+    encoder features ``h(x)`` with ``flow_amortized=True``), order reversed between steps; the MADEs
+    start at the identity (training starts from the VAE).
 
     Args:
         flow_steps: ``K`` >= 1, default 2.
         flow_hidden_units: hidden layers of each MADE, default ``(64,)`` (the iaf-digits recipe; 256 on MNIST).
+        flow_amortized: the MADEs also read ``h(x)``, default False: 0.73 nats better test NLL
+            without on the MNIST subset at 30 epochs (3 seeds; :class:`~keras_ae.parts.IAFPosterior`
+            gives the figures), and then 0.80 below the plain VAE, as pythae's unconditioned IAF is.
         other arguments: see :class:`~keras_ae.models.VAE`.
 
     Example::
 
         model = IAFVAE(input_shape=(784,), latent_dim=16, hidden_units=(512,), flow_steps=2)
     """
-    return VAE(input_shape, latent_dim, posterior=IAFPosterior(steps=flow_steps, hidden_units=flow_hidden_units),
-               **kwargs)
+    return VAE(input_shape, latent_dim, posterior=IAFPosterior(steps=flow_steps, hidden_units=flow_hidden_units,
+                                                                amortized=flow_amortized), **kwargs)
 
 
 @named_configuration
