@@ -46,6 +46,7 @@ def test_a_classifier_objective_raises_the_class_probability_of_decoded_digits(b
     from keras_ae.models import VAE
 
     x_train, x_test = binary_digits
+    keras.utils.set_random_seed(0)  # the initial weights too, whatever ran before in this process
     model = VAE(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(64,), likelihood="bernoulli", seed=0)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
     model.fit(x_train, epochs=8, batch_size=64, verbose=0)

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae import _checks, samplers
-from keras_ae.layers.bodies import kernel_initializer_config, new_kernel_initializer
+from keras_ae.layers.bodies import fan_in_bias_initializer, kernel_initializer_config, new_kernel_initializer
 
 tfd = tfp.distributions
 
@@ -53,6 +53,7 @@ class ParamProjection(keras.layers.Layer):
         self.flatten_first = len(input_shape) > 2 and not spatial_match
         if self.flatten_first:
             input_shape = (input_shape[0], math.prod(input_shape[1:]))
+        self.proj.bias_initializer = fan_in_bias_initializer(self.proj, input_shape)
         self.proj.build(input_shape)
 
     def call(self, h):

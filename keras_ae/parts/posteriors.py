@@ -22,7 +22,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_ae import _checks, objectives, samplers
-from keras_ae.layers.bodies import new_kernel_initializer
+from keras_ae.layers.bodies import fan_in_bias_initializer, new_kernel_initializer
 from keras_ae.layers.flows import AutoregressiveFlow, PlanarFlow
 from keras_ae.layers.heads import (GaussianHead, RelaxedCategoricalHead, categorical, check_temperature,
                                    gumbel_noise, gumbel_softmax, one_hot_argmax)
@@ -415,6 +415,10 @@ class VonMisesFisherPosterior(Posterior):
             raise ValueError(f"latent_dim must be >= 2 for {self!r} (a sphere S^(d-1) in R^d), got {self.latent_dim}")
         self.projection = keras.layers.Dense(self.latent_dim + 1, name="projection",
                                              kernel_initializer=new_kernel_initializer(self.kernel_initializer))
+
+    def build(self, input_shape):
+        self.projection.bias_initializer = fan_in_bias_initializer(self.projection, input_shape)
+        self.projection.build(input_shape)
 
     def supports_xla(self):
         # Wood's rejection loop (d != 3) has no fixed trip count: XLA cannot compile its gradient

@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from keras_ae import _checks, objectives
-from keras_ae.layers.bodies import new_kernel_initializer
+from keras_ae.layers.bodies import fan_in_bias_initializer, new_kernel_initializer
 from keras_ae.layers.heads import ParamProjection
 from keras_ae.models.base import BaseAutoencoder
 
@@ -77,6 +77,8 @@ class Autoencoder(BaseAutoencoder):
         self.encoder_body = self.make_encoder_body()
         self.code_layer = keras.layers.Dense(self.latent_dim, activation=code_activation, name="code",
                                              kernel_initializer=new_kernel_initializer(self.kernel_initializer))
+        features = self.encoder_body.compute_output_shape((None,) + tuple(self.data_shape))
+        self.code_layer.bias_initializer = fan_in_bias_initializer(self.code_layer, features)
         self.decoder_body = self.make_decoder_body()
         self.output_layer = ParamProjection(self.data_shape, name="output", kernel_initializer=self.kernel_initializer)
 
