@@ -46,14 +46,16 @@ def cli_process(*argv):
 
 
 def cli_in_process(capfd, command, *argv):
-    """``python -m COMMAND ARGV`` (``zoo``, ``export``) run in this process through its ``main``:
+    """``python -m COMMAND ARGV`` (``zoo``, ``export``, ``export.benchmark``, ``export.parity``) run in this
+    process through its ``main``:
     ``(exit status, stdout, stderr)``, as :func:`cli_process` gives for a real process.
 
     A process costs seconds of TensorFlow start-up; the faults whose check is the command's
     answer (exit status, one line, nothing written) run here, and one per command line runs as
     a real process for what a shell sees.
     """
-    main = {"zoo": cli.main, "export": export.cli.main}[command]
+    main = {"zoo": cli.main, "export": export.cli.main, "export.benchmark": export.benchmark.main,
+            "export.parity": export.parity.main}[command]
     capfd.readouterr()
     try:
         status = main(list(argv))
@@ -180,19 +182,24 @@ def test_zoo_fault_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capfd):
 
 
 @pytest.mark.slow
-def test_export_faults_are_one_line_and_exit_2(tmp_path):
+def test_export_faults_are_one_line_and_exit_2(tmp_path, capfd):
+    """One bad invocation of each export command line in a real process, the others through its ``main``."""
     run_dir = write_run(tmp_path / "run")
     (tmp_path / "file").write_text("x")
     one_line(2, cli_process("export", run_dir, "--out", str(tmp_path / "file")), "is a file")
-    for argv, match in ((["--recipes", "nope"], "unknown recipe 'nope'"),
-                        (["--repeats", "0"], "--repeats must be >= 1"),
-                        (["--tflite", "none,int4"], "unknown quantization 'int4'")):
-        one_line(2, cli_process("export.benchmark", *argv), match)
+    for k, (argv, match) in enumerate(((["--recipes", "nope"], "unknown recipe 'nope'"),
+                                       (["--repeats", "0"], "--repeats must be >= 1"),
+                                       (["--tflite", "none,int4"], "unknown quantization 'int4'"))):
+        one_line(2, cli_process("export.benchmark", *argv) if k == 0 else
+                 cli_in_process(capfd, "export.benchmark", *argv), match)
     sidecar = tmp_path / "exports" / "tflite" / "m" / "1" / "m.none.json"
     sidecar.parent.mkdir(parents=True)
-    for text, match in (('{"parity": ', "is not JSON"), ('{"quantization": "none"}', "has no measured parity")):
+    for k, (text, match) in enumerate((('{"parity": ', "is not JSON"),
+                                       ('{"quantization": "none"}', "has no measured parity"))):
         sidecar.write_text(text)
-        one_line(2, cli_process("export.parity", str(tmp_path / "exports")), match)
+        argv = [str(tmp_path / "exports")]
+        one_line(2, cli_process("export.parity", *argv) if k == 0 else cli_in_process(capfd, "export.parity", *argv),
+                 match)
 
 
 # -- locks -------------------------------------------------------------------------------------
@@ -293,7 +300,7 @@ class CtrlCAtEpochEnd(keras.callbacks.Callback):
 
 
 @pytest.mark.slow
-def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch):
+def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch, capfd):
     train = ["train", "vae-digits", "--epochs", "3", *FAST]  # dynamic binarization: a fresh sample per epoch
     assert cli.main([*train, "--out", str(tmp_path / "whole")]) == 0
     whole = runner.weights_digest(training.load_model_file(str(tmp_path / "whole" / "model.keras")))
@@ -317,8 +324,9 @@ def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path,
     monkeypatch.setattr(runner, "test_metrics", evaluate)
     assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)
     assert training.backup_epoch(os.path.join(run_dir, "backup")) == 3  # the trained epochs are kept
-    one_line(2, cli_process("zoo", "eval", run_dir), "--resume")
-    one_line(2, cli_process("zoo", *train, "--out", run_dir), "holds an interrupted run; pass --resume")
+    # one line each (the refusal of eval as a real process: the kill at the evaluation below)
+    one_line(2, cli_in_process(capfd, "zoo", "eval", run_dir), "--resume")
+    one_line(2, cli_in_process(capfd, "zoo", *train, "--out", run_dir), "holds an interrupted run; pass --resume")
 
     # The write of model.keras fails half-way with ENOSPC (in a child process: its stderr is one line).
     status, _, err = run_child("enospc:model.keras", "zoo", *train, "--out", run_dir, "--resume")
