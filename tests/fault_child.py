@@ -6,8 +6,8 @@
 real code path; ``enospc:WRITER`` makes that writer fail as a full disk does (``OSError(ENOSPC)``,
 or TensorFlow's ``ResourceExhaustedError`` for the SavedModel writer); ``nan:loss`` makes the
 decoder's last bias NaN when epoch 2 begins, ``nan:weights`` a weight NaN where the loss does not
-see it (at the end of epoch 2); ``unconvertible:dynamic`` makes the TFLite dynamic
-file fail as LiteRT does. ``none`` runs the command as it is. The fault is a patch applied here, so the library carries no test hook and each moment
+see it (at the end of epoch 2). ``none`` runs the command as it is. :func:`failing_dynamic` (a TFLite
+dynamic file failing as LiteRT does) is patched in by the test itself, which runs the export in its process. The fault is a patch applied here, so the library carries no test hook and each moment
 is reached every time, not by chance. The exit status and stderr are the command's own.
 """
 
@@ -172,11 +172,10 @@ def nan_at_epoch_2(index):
     return apply
 
 
-def dynamic_unconvertible():
-    """The TFLite ``dynamic`` file cannot be made (as LiteRT failing vae-cb-digits's int8 DIV says it)."""
+def failing_dynamic(convert):
+    """``convert`` (``serving.export_tflite``) whose ``dynamic`` file cannot be made (as LiteRT failing
+    vae-cb-digits's int8 DIV says it); the other quantizations convert."""
     from keras_ae import serving
-
-    convert = serving.export_tflite
 
     def dynamic_fails(model, path, quantization="none", **kwargs):
         if quantization == "dynamic":
@@ -184,7 +183,7 @@ def dynamic_unconvertible():
                                       "failed to invoke")
         return convert(model, path, quantization, **kwargs)
 
-    serving.export_tflite = dynamic_fails
+    return dynamic_fails
 
 
 def nan_weights_unseen_by_the_loss():
@@ -211,7 +210,6 @@ FAULTS = {
     "kill:evaluation": kill_evaluation,
     "kill:save": kill_save,
     "kill:export": kill_export,
-    "unconvertible:dynamic": dynamic_unconvertible,
     "nan:loss": nan_at_epoch_2(-1),
     "nan:weights": nan_weights_unseen_by_the_loss,
     "enospc:model.keras": enospc_model,

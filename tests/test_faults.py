@@ -29,7 +29,7 @@ import export.cli
 import export.parity
 from zoo import cli, runner
 
-from tests.fault_child import run_child
+from tests.fault_child import failing_dynamic, run_child
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ["--verbose", "0", "--num-samples", "5"]
@@ -343,19 +343,21 @@ def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path,
 
 # -- export: partial exports, modes --------------------------------------------------------------
 @pytest.mark.slow
-def test_an_unconvertible_quantization_is_skipped_the_rest_written_world_readable(tmp_path):
+def test_an_unconvertible_quantization_is_skipped_the_rest_written_world_readable(tmp_path, monkeypatch, capfd):
+    # through export's main in this process (the export command line as a process: test_export_faults_...)
+    monkeypatch.setattr(serving, "export_tflite", failing_dynamic(serving.export_tflite))
     run_dir = write_run(tmp_path / "run")
     out = str(tmp_path / "exports")
-    umask = os.umask(0o077)  # a strict umask (the children inherit it) must not make the export unreadable
+    umask = os.umask(0o077)  # a strict umask must not make the export unreadable
     try:
-        status, _, err = run_child("unconvertible:dynamic", "export", run_dir, "--out", out, "--tflite", "none,dynamic")
+        status, _, err = cli_in_process(capfd, "export", run_dir, "--out", out, "--tflite", "none,dynamic")
         assert status == export.cli.EXIT_PARTIAL, err[-3000:]
         assert err.strip() == ("partial export: TFLite dynamic skipped: the TFLite dynamic file does not run in "
                                "LiteRT: Node number 32 (DIV) failed to invoke")
         assert sorted(os.listdir(os.path.join(out, "tflite", "ae-digits", "1"))) == ["ae-digits.none.json",
                                                                                  "ae-digits.none.tflite"]
         # Nothing converts: the SavedModel is still written, and no empty TFLite folder is left.
-        status, _, err = run_child("unconvertible:dynamic", "export", run_dir, "--out", out, "--tflite", "dynamic")
+        status, _, err = cli_in_process(capfd, "export", run_dir, "--out", out, "--tflite", "dynamic")
         assert status == export.cli.EXIT_PARTIAL, err[-3000:]
         assert os.path.isfile(os.path.join(out, "ae-digits", "2", "saved_model.pb"))
         assert not os.path.lexists(os.path.join(out, "tflite", "ae-digits", "2"))
