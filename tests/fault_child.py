@@ -107,8 +107,11 @@ def enospc_model():
     atomic.atomic_save_model = full_disk
 
 
-def enospc_saved_model():
-    """TensorFlow's SavedModel writer runs out of space (as it reports it: an OpError)."""
+def enospc_saved_model(patch=setattr):
+    """TensorFlow's SavedModel writer runs out of space (as it reports it: an OpError).
+
+    ``patch(module, name, value)`` applies it (the ``enospc`` faults take one: a test running the
+    command in its own process passes ``monkeypatch.setattr``)."""
     import tensorflow as tf
 
     from keras_ae import serving
@@ -120,10 +123,10 @@ def enospc_saved_model():
         raise tf.errors.ResourceExhaustedError(
             None, None, f"{path}/saved_model.pb.tmp1234; No space left on device")
 
-    serving.write_saved_model = full_disk
+    patch(serving, "write_saved_model", full_disk)
 
 
-def _enospc_text_writer(match):
+def _enospc_text_writer(match, patch=setattr):
     from keras_ae import training
 
     write = training.atomic_write_text
@@ -133,10 +136,10 @@ def _enospc_text_writer(match):
             raise _full(path)
         return write(path, text, mode=mode)
 
-    training.atomic_write_text = full_disk
+    patch(training, "atomic_write_text", full_disk)
 
 
-def enospc_tflite():
+def enospc_tflite(patch=setattr):
     """The second TFLite file's write fails (the first one is written)."""
     from keras_ae.serving import tflite
 
@@ -149,7 +152,7 @@ def enospc_tflite():
             raise _full(path)
         return write(path, data, mode=mode)
 
-    tflite.atomic_write_bytes = full_disk
+    patch(tflite, "atomic_write_bytes", full_disk)
 
 
 def nan_at_epoch_2(index):
@@ -215,8 +218,8 @@ FAULTS = {
     "enospc:model.keras": enospc_model,
     "enospc:saved_model": enospc_saved_model,
     "enospc:tflite": enospc_tflite,
-    "enospc:request": lambda: _enospc_text_writer(lambda p: os.sep + "requests" + os.sep in p),
-    "enospc:models.config": lambda: _enospc_text_writer(lambda p: p.endswith("models.config")),
+    "enospc:request": lambda patch=setattr: _enospc_text_writer(lambda p: os.sep + "requests" + os.sep in p, patch),
+    "enospc:models.config": lambda patch=setattr: _enospc_text_writer(lambda p: p.endswith("models.config"), patch),
 }
 
 
