@@ -110,8 +110,8 @@ def enospc_model():
 def enospc_saved_model(patch=setattr):
     """TensorFlow's SavedModel writer runs out of space (as it reports it: an OpError).
 
-    ``patch(module, name, value)`` applies it (the ``enospc`` faults take one: a test running the
-    command in its own process passes ``monkeypatch.setattr``)."""
+    ``patch(module, name, value)`` applies it (the ``enospc`` and ``nan`` faults take one: a test running
+    the command in its own process passes ``monkeypatch.setattr``)."""
     import tensorflow as tf
 
     from keras_ae import serving
@@ -157,7 +157,7 @@ def enospc_tflite(patch=setattr):
 
 def nan_at_epoch_2(index):
     """When epoch 2 begins, the trainable weight ``index`` becomes NaN (the last one: the loss goes NaN)."""
-    def apply():
+    def apply(patch=setattr):
         import keras
         import numpy as np
 
@@ -170,7 +170,7 @@ def nan_at_epoch_2(index):
                     variable.assign(variable * np.nan)
 
         build = runner.build_callbacks
-        runner.build_callbacks = lambda recipe: build(recipe) + [Poison()]
+        patch(runner, "build_callbacks", lambda recipe: build(recipe) + [Poison()])
 
     return apply
 
@@ -189,7 +189,7 @@ def failing_dynamic(convert):
     return dynamic_fails
 
 
-def nan_weights_unseen_by_the_loss():
+def nan_weights_unseen_by_the_loss(patch=setattr):
     """At the end of epoch 2 (its steps and validation done), a weight becomes NaN: the logs stay finite."""
     import keras
     import numpy as np
@@ -203,7 +203,7 @@ def nan_weights_unseen_by_the_loss():
                 variable.assign(variable * np.nan)
 
     build = runner.build_callbacks
-    runner.build_callbacks = lambda recipe: build(recipe) + [Poison()]
+    patch(runner, "build_callbacks", lambda recipe: build(recipe) + [Poison()])
 
 
 FAULTS = {

@@ -29,7 +29,7 @@ import export.cli
 import export.parity
 from zoo import cli, runner
 
-from tests.fault_child import failing_dynamic, run_child
+from tests.fault_child import FAULTS, failing_dynamic, run_child
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ["--verbose", "0", "--num-samples", "5"]
@@ -266,23 +266,27 @@ def _failed_then_resumed(run_dir):
 
 
 @pytest.mark.slow
-def test_a_nan_loss_at_a_later_epoch_is_one_line_exit_1_and_the_run_resumes(tmp_path):
+def test_a_nan_loss_at_a_later_epoch_is_one_line_exit_1_and_the_run_resumes(tmp_path, monkeypatch, capfd):
     """The decoder's last bias becomes NaN at epoch 2: the loss goes NaN, the line names the loss term."""
     run_dir = str(tmp_path / "run")
-    status, _, err = run_child("nan:loss", "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
-    err = one_line(1, (status, "", err), "training stopped: loss became nan at epoch 2, batch ")
+    with monkeypatch.context() as patched:  # the child's patch, the training through zoo's main here
+        FAULTS["nan:loss"](patched.setattr)
+        result = cli_in_process(capfd, "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
+    err = one_line(1, result, "training stopped: loss became nan at epoch 2, batch ")
     assert "non-finite terms: reconstruction" in err and "the backup keeps epoch 1" in err
     _failed_then_resumed(run_dir)
 
 
 @pytest.mark.slow
-def test_non_finite_weights_with_a_finite_loss_stop_training_too(tmp_path):
+def test_non_finite_weights_with_a_finite_loss_stop_training_too(tmp_path, monkeypatch, capfd):
     """A weight becomes NaN where the loss does not see it (at the end of epoch 2): the logs stay finite,
     the weights do not; the line says so, and epoch 2 is not backed up."""
     run_dir = str(tmp_path / "run")
-    status, _, err = run_child("nan:weights", "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
-    err = one_line(1, (status, "", err), "training stopped: weights became non-finite in epoch 2 though the "
-                                         "logged loss stayed finite")
+    with monkeypatch.context() as patched:  # the child's patch, the training through zoo's main here
+        FAULTS["nan:weights"](patched.setattr)
+        result = cli_in_process(capfd, "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
+    err = one_line(1, result, "training stopped: weights became non-finite in epoch 2 though the "
+                              "logged loss stayed finite")
     assert "the backup keeps epoch 1" in err
     _failed_then_resumed(run_dir)
 
