@@ -94,7 +94,7 @@ def kill_export():
     serving.export_tflite = convert
 
 
-def enospc_model():
+def enospc_model(patch=setattr):
     """The write of ``model.keras`` fails half-way."""
     from keras_ae.training import atomic
 
@@ -104,7 +104,7 @@ def enospc_model():
                 f.write(b"PK half a model")
             raise _full(tmp)
 
-    atomic.atomic_save_model = full_disk
+    patch(atomic, "atomic_save_model", full_disk)
 
 
 def enospc_saved_model(patch=setattr):
