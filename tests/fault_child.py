@@ -6,9 +6,14 @@
 real code path; ``enospc:WRITER`` makes that writer fail as a full disk does (``OSError(ENOSPC)``,
 or TensorFlow's ``ResourceExhaustedError`` for the SavedModel writer); ``nan:loss`` makes the
 decoder's last bias NaN when epoch 2 begins, ``nan:weights`` a weight NaN where the loss does not
-see it (at the end of epoch 2). ``none`` runs the command as it is. :func:`failing_dynamic` (a TFLite
-dynamic file failing as LiteRT does) is patched in by the test itself, which runs the export in its process. The fault is a patch applied here, so the library carries no test hook and each moment
-is reached every time, not by chance. The exit status and stderr are the command's own.
+see it (at the end of epoch 2). ``none`` runs the command as it is. The fault is a patch applied
+here, so the library carries no test hook and each moment is reached every time, not by chance.
+The exit status and stderr are the command's own.
+
+Only the kills need this process. The ``enospc`` and ``nan`` faults take the function that applies
+them (``setattr`` here), and the tests apply them with ``monkeypatch.setattr`` and run the command
+through its ``main`` in their own process; so does :func:`failing_dynamic` (a TFLite dynamic file
+failing as LiteRT does).
 """
 
 import errno
