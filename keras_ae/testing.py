@@ -353,6 +353,10 @@ def check_model(make_model, x, extras=None, *, batch_size=None, learning_rate=1e
             the importance weights given ``condition`` (check 9), default ``condition``. A
             semi-supervised model's weights without a label marginalise it, as its ``elbo`` does
             for unlabelled rows: pass every row unlabelled.
+
+    The report holds the terms logged, the replicas, the signatures, the ELBO difference, the data
+    refused, the SavedModel's folder and the TFLite file's signatures (those checks that ran), and
+    under ``"model"`` the trained model the checks after training used (what was saved and exported).
     """
     x = np.asarray(x, np.float32)
     extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
@@ -381,4 +385,5 @@ def check_model(make_model, x, extras=None, *, batch_size=None, learning_rate=1e
         info = check_tflite(model, x, os.path.join(tmp_dir, "model.tflite"), report.get("saved_model"))
         report["tflite_signatures"] = sorted(info["signatures"])
         report["tflite_skipped"] = info.get("skipped", {})
+    report["model"] = model
     return report

@@ -6,9 +6,14 @@
 real code path; ``enospc:WRITER`` makes that writer fail as a full disk does (``OSError(ENOSPC)``,
 or TensorFlow's ``ResourceExhaustedError`` for the SavedModel writer); ``nan:loss`` makes the
 decoder's last bias NaN when epoch 2 begins, ``nan:weights`` a weight NaN where the loss does not
-see it (at the end of epoch 2); ``unconvertible:dynamic`` makes the TFLite dynamic
-file fail as LiteRT does. ``none`` runs the command as it is. The fault is a patch applied here, so the library carries no test hook and each moment
-is reached every time, not by chance. The exit status and stderr are the command's own.
+see it (at the end of epoch 2). ``none`` runs the command as it is. The fault is a patch applied
+here, so the library carries no test hook and each moment is reached every time, not by chance.
+The exit status and stderr are the command's own.
+
+Only the kills need this process. The ``enospc`` and ``nan`` faults take the function that applies
+them (``setattr`` here), and the tests apply them with ``monkeypatch.setattr`` and run the command
+through its ``main`` in their own process; so does :func:`failing_dynamic` (a TFLite dynamic file
+failing as LiteRT does).
 """
 
 import errno
@@ -94,7 +99,7 @@ def kill_export():
     serving.export_tflite = convert
 
 
-def enospc_model():
+def enospc_model(patch=setattr):
     """The write of ``model.keras`` fails half-way."""
     from keras_ae.training import atomic
 
@@ -104,11 +109,14 @@ def enospc_model():
                 f.write(b"PK half a model")
             raise _full(tmp)
 
-    atomic.atomic_save_model = full_disk
+    patch(atomic, "atomic_save_model", full_disk)
 
 
-def enospc_saved_model():
-    """TensorFlow's SavedModel writer runs out of space (as it reports it: an OpError)."""
+def enospc_saved_model(patch=setattr):
+    """TensorFlow's SavedModel writer runs out of space (as it reports it: an OpError).
+
+    ``patch(module, name, value)`` applies it (the ``enospc`` and ``nan`` faults take one: a test running
+    the command in its own process passes ``monkeypatch.setattr``)."""
     import tensorflow as tf
 
     from keras_ae import serving
@@ -120,10 +128,10 @@ def enospc_saved_model():
         raise tf.errors.ResourceExhaustedError(
             None, None, f"{path}/saved_model.pb.tmp1234; No space left on device")
 
-    serving.write_saved_model = full_disk
+    patch(serving, "write_saved_model", full_disk)
 
 
-def _enospc_text_writer(match):
+def _enospc_text_writer(match, patch=setattr):
     from keras_ae import training
 
     write = training.atomic_write_text
@@ -133,10 +141,10 @@ def _enospc_text_writer(match):
             raise _full(path)
         return write(path, text, mode=mode)
 
-    training.atomic_write_text = full_disk
+    patch(training, "atomic_write_text", full_disk)
 
 
-def enospc_tflite():
+def enospc_tflite(patch=setattr):
     """The second TFLite file's write fails (the first one is written)."""
     from keras_ae.serving import tflite
 
@@ -149,12 +157,12 @@ def enospc_tflite():
             raise _full(path)
         return write(path, data, mode=mode)
 
-    tflite.atomic_write_bytes = full_disk
+    patch(tflite, "atomic_write_bytes", full_disk)
 
 
 def nan_at_epoch_2(index):
     """When epoch 2 begins, the trainable weight ``index`` becomes NaN (the last one: the loss goes NaN)."""
-    def apply():
+    def apply(patch=setattr):
         import keras
         import numpy as np
 
@@ -167,16 +175,15 @@ def nan_at_epoch_2(index):
                     variable.assign(variable * np.nan)
 
         build = runner.build_callbacks
-        runner.build_callbacks = lambda recipe: build(recipe) + [Poison()]
+        patch(runner, "build_callbacks", lambda recipe: build(recipe) + [Poison()])
 
     return apply
 
 
-def dynamic_unconvertible():
-    """The TFLite ``dynamic`` file cannot be made (as LiteRT failing vae-cb-digits's int8 DIV says it)."""
+def failing_dynamic(convert):
+    """``convert`` (``serving.export_tflite``) whose ``dynamic`` file cannot be made (as LiteRT failing
+    vae-cb-digits's int8 DIV says it); the other quantizations convert."""
     from keras_ae import serving
-
-    convert = serving.export_tflite
 
     def dynamic_fails(model, path, quantization="none", **kwargs):
         if quantization == "dynamic":
@@ -184,10 +191,10 @@ def dynamic_unconvertible():
                                       "failed to invoke")
         return convert(model, path, quantization, **kwargs)
 
-    serving.export_tflite = dynamic_fails
+    return dynamic_fails
 
 
-def nan_weights_unseen_by_the_loss():
+def nan_weights_unseen_by_the_loss(patch=setattr):
     """At the end of epoch 2 (its steps and validation done), a weight becomes NaN: the logs stay finite."""
     import keras
     import numpy as np
@@ -201,7 +208,7 @@ def nan_weights_unseen_by_the_loss():
                 variable.assign(variable * np.nan)
 
     build = runner.build_callbacks
-    runner.build_callbacks = lambda recipe: build(recipe) + [Poison()]
+    patch(runner, "build_callbacks", lambda recipe: build(recipe) + [Poison()])
 
 
 FAULTS = {
@@ -211,14 +218,13 @@ FAULTS = {
     "kill:evaluation": kill_evaluation,
     "kill:save": kill_save,
     "kill:export": kill_export,
-    "unconvertible:dynamic": dynamic_unconvertible,
     "nan:loss": nan_at_epoch_2(-1),
     "nan:weights": nan_weights_unseen_by_the_loss,
     "enospc:model.keras": enospc_model,
     "enospc:saved_model": enospc_saved_model,
     "enospc:tflite": enospc_tflite,
-    "enospc:request": lambda: _enospc_text_writer(lambda p: os.sep + "requests" + os.sep in p),
-    "enospc:models.config": lambda: _enospc_text_writer(lambda p: p.endswith("models.config")),
+    "enospc:request": lambda patch=setattr: _enospc_text_writer(lambda p: os.sep + "requests" + os.sep in p, patch),
+    "enospc:models.config": lambda patch=setattr: _enospc_text_writer(lambda p: p.endswith("models.config"), patch),
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 from keras_ae.serving import publish
 
 from export import cli
-from tests.fault_child import run_child
+from tests.fault_child import FAULTS, run_child
 from tests.test_export_cli import NAME, make_run_dir
 
 
@@ -85,14 +85,19 @@ def test_a_killed_export_publishes_nothing_and_the_next_export_removes_its_lefto
 
 @pytest.mark.slow
 @pytest.mark.parametrize("writer", ["saved_model", "tflite", "request", "models.config"])
-def test_a_full_disk_anywhere_in_an_export_is_one_line_exit_2_and_publishes_nothing(writer, run_dir, tmp_path):
+def test_a_full_disk_anywhere_in_an_export_is_one_line_exit_2_and_publishes_nothing(writer, run_dir, tmp_path,
+                                                                                     monkeypatch, capfd):
     out = str(tmp_path / "exports")
     assert cli.main([run_dir, "--out", out, "--tflite", "", "--calibration-examples", "8"]) == 0  # version 1
     with open(os.path.join(out, "models.config")) as f:
         config = f.read()
     before = sorted(os.listdir(out)), sorted(os.listdir(os.path.join(out, NAME)))
-    status, _, err = run_child(f"enospc:{writer}", "export", run_dir, "--out", out, "--tflite", "none,float16",
-                               "--calibration-examples", "8")
+    # the child's full-disk patch, applied here: the export runs through its main in this process
+    # (the export command line as a process, and a kill of it, are tested apart)
+    FAULTS[f"enospc:{writer}"](monkeypatch.setattr)
+    capfd.readouterr()
+    status = cli.main([run_dir, "--out", out, "--tflite", "none,float16", "--calibration-examples", "8"])
+    err = capfd.readouterr().err
     lines = err.strip().splitlines()
     assert status == 2 and len(lines) == 1, err[-3000:]
     assert lines[0].startswith(f"error: no space left on device while exporting {NAME} version 2 to {out}"), lines

@@ -29,7 +29,7 @@ import export.cli
 import export.parity
 from zoo import cli, runner
 
-from tests.fault_child import run_child
+from tests.fault_child import FAULTS, failing_dynamic, run_child
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ["--verbose", "0", "--num-samples", "5"]
@@ -46,14 +46,16 @@ def cli_process(*argv):
 
 
 def cli_in_process(capfd, command, *argv):
-    """``python -m COMMAND ARGV`` (``zoo``, ``export``) run in this process through its ``main``:
+    """``python -m COMMAND ARGV`` (``zoo``, ``export``, ``export.benchmark``, ``export.parity``) run in this
+    process through its ``main``:
     ``(exit status, stdout, stderr)``, as :func:`cli_process` gives for a real process.
 
     A process costs seconds of TensorFlow start-up; the faults whose check is the command's
     answer (exit status, one line, nothing written) run here, and one per command line runs as
     a real process for what a shell sees.
     """
-    main = {"zoo": cli.main, "export": export.cli.main}[command]
+    main = {"zoo": cli.main, "export": export.cli.main, "export.benchmark": export.benchmark.main,
+            "export.parity": export.parity.main}[command]
     capfd.readouterr()
     try:
         status = main(list(argv))
@@ -180,19 +182,24 @@ def test_zoo_fault_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capfd):
 
 
 @pytest.mark.slow
-def test_export_faults_are_one_line_and_exit_2(tmp_path):
+def test_export_faults_are_one_line_and_exit_2(tmp_path, capfd):
+    """One bad invocation of each export command line in a real process, the others through its ``main``."""
     run_dir = write_run(tmp_path / "run")
     (tmp_path / "file").write_text("x")
     one_line(2, cli_process("export", run_dir, "--out", str(tmp_path / "file")), "is a file")
-    for argv, match in ((["--recipes", "nope"], "unknown recipe 'nope'"),
-                        (["--repeats", "0"], "--repeats must be >= 1"),
-                        (["--tflite", "none,int4"], "unknown quantization 'int4'")):
-        one_line(2, cli_process("export.benchmark", *argv), match)
+    for k, (argv, match) in enumerate(((["--recipes", "nope"], "unknown recipe 'nope'"),
+                                       (["--repeats", "0"], "--repeats must be >= 1"),
+                                       (["--tflite", "none,int4"], "unknown quantization 'int4'"))):
+        one_line(2, cli_process("export.benchmark", *argv) if k == 0 else
+                 cli_in_process(capfd, "export.benchmark", *argv), match)
     sidecar = tmp_path / "exports" / "tflite" / "m" / "1" / "m.none.json"
     sidecar.parent.mkdir(parents=True)
-    for text, match in (('{"parity": ', "is not JSON"), ('{"quantization": "none"}', "has no measured parity")):
+    for k, (text, match) in enumerate((('{"parity": ', "is not JSON"),
+                                       ('{"quantization": "none"}', "has no measured parity"))):
         sidecar.write_text(text)
-        one_line(2, cli_process("export.parity", str(tmp_path / "exports")), match)
+        argv = [str(tmp_path / "exports")]
+        one_line(2, cli_process("export.parity", *argv) if k == 0 else cli_in_process(capfd, "export.parity", *argv),
+                 match)
 
 
 # -- locks -------------------------------------------------------------------------------------
@@ -259,23 +266,27 @@ def _failed_then_resumed(run_dir):
 
 
 @pytest.mark.slow
-def test_a_nan_loss_at_a_later_epoch_is_one_line_exit_1_and_the_run_resumes(tmp_path):
+def test_a_nan_loss_at_a_later_epoch_is_one_line_exit_1_and_the_run_resumes(tmp_path, monkeypatch, capfd):
     """The decoder's last bias becomes NaN at epoch 2: the loss goes NaN, the line names the loss term."""
     run_dir = str(tmp_path / "run")
-    status, _, err = run_child("nan:loss", "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
-    err = one_line(1, (status, "", err), "training stopped: loss became nan at epoch 2, batch ")
+    with monkeypatch.context() as patched:  # the child's patch, the training through zoo's main here
+        FAULTS["nan:loss"](patched.setattr)
+        result = cli_in_process(capfd, "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
+    err = one_line(1, result, "training stopped: loss became nan at epoch 2, batch ")
     assert "non-finite terms: reconstruction" in err and "the backup keeps epoch 1" in err
     _failed_then_resumed(run_dir)
 
 
 @pytest.mark.slow
-def test_non_finite_weights_with_a_finite_loss_stop_training_too(tmp_path):
+def test_non_finite_weights_with_a_finite_loss_stop_training_too(tmp_path, monkeypatch, capfd):
     """A weight becomes NaN where the loss does not see it (at the end of epoch 2): the logs stay finite,
     the weights do not; the line says so, and epoch 2 is not backed up."""
     run_dir = str(tmp_path / "run")
-    status, _, err = run_child("nan:weights", "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
-    err = one_line(1, (status, "", err), "training stopped: weights became non-finite in epoch 2 though the "
-                                         "logged loss stayed finite")
+    with monkeypatch.context() as patched:  # the child's patch, the training through zoo's main here
+        FAULTS["nan:weights"](patched.setattr)
+        result = cli_in_process(capfd, "zoo", "train", "ae-digits", "--epochs", "3", "--out", run_dir, *FAST)
+    err = one_line(1, result, "training stopped: weights became non-finite in epoch 2 though the "
+                              "logged loss stayed finite")
     assert "the backup keeps epoch 1" in err
     _failed_then_resumed(run_dir)
 
@@ -293,7 +304,7 @@ class CtrlCAtEpochEnd(keras.callbacks.Callback):
 
 
 @pytest.mark.slow
-def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch):
+def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path, monkeypatch, capfd):
     train = ["train", "vae-digits", "--epochs", "3", *FAST]  # dynamic binarization: a fresh sample per epoch
     assert cli.main([*train, "--out", str(tmp_path / "whole")]) == 0
     whole = runner.weights_digest(training.load_model_file(str(tmp_path / "whole" / "model.keras")))
@@ -317,12 +328,14 @@ def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path,
     monkeypatch.setattr(runner, "test_metrics", evaluate)
     assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)
     assert training.backup_epoch(os.path.join(run_dir, "backup")) == 3  # the trained epochs are kept
-    one_line(2, cli_process("zoo", "eval", run_dir), "--resume")
-    one_line(2, cli_process("zoo", *train, "--out", run_dir), "holds an interrupted run; pass --resume")
+    # one line each (the refusal of eval as a real process: the kill at the evaluation below)
+    one_line(2, cli_in_process(capfd, "zoo", "eval", run_dir), "--resume")
+    one_line(2, cli_in_process(capfd, "zoo", *train, "--out", run_dir), "holds an interrupted run; pass --resume")
 
-    # The write of model.keras fails half-way with ENOSPC (in a child process: its stderr is one line).
-    status, _, err = run_child("enospc:model.keras", "zoo", *train, "--out", run_dir, "--resume")
-    one_line(2, (status, "", err), "No space left on device")
+    # The write of model.keras fails half-way with ENOSPC (the child's patch, through zoo's main here).
+    with monkeypatch.context() as patched:
+        FAULTS["enospc:model.keras"](patched.setattr)
+        one_line(2, cli_in_process(capfd, "zoo", *train, "--out", run_dir, "--resume"), "No space left on device")
     assert not os.path.exists(os.path.join(run_dir, "model.keras")) and not hidden_leftovers(run_dir)
     assert training.backup_epoch(os.path.join(run_dir, "backup")) == 3
 
@@ -335,19 +348,21 @@ def test_interruptions_and_a_full_disk_resume_to_the_uninterrupted_run(tmp_path,
 
 # -- export: partial exports, modes --------------------------------------------------------------
 @pytest.mark.slow
-def test_an_unconvertible_quantization_is_skipped_the_rest_written_world_readable(tmp_path):
+def test_an_unconvertible_quantization_is_skipped_the_rest_written_world_readable(tmp_path, monkeypatch, capfd):
+    # through export's main in this process (the export command line as a process: test_export_faults_...)
+    monkeypatch.setattr(serving, "export_tflite", failing_dynamic(serving.export_tflite))
     run_dir = write_run(tmp_path / "run")
     out = str(tmp_path / "exports")
-    umask = os.umask(0o077)  # a strict umask (the children inherit it) must not make the export unreadable
+    umask = os.umask(0o077)  # a strict umask must not make the export unreadable
     try:
-        status, _, err = run_child("unconvertible:dynamic", "export", run_dir, "--out", out, "--tflite", "none,dynamic")
+        status, _, err = cli_in_process(capfd, "export", run_dir, "--out", out, "--tflite", "none,dynamic")
         assert status == export.cli.EXIT_PARTIAL, err[-3000:]
         assert err.strip() == ("partial export: TFLite dynamic skipped: the TFLite dynamic file does not run in "
                                "LiteRT: Node number 32 (DIV) failed to invoke")
         assert sorted(os.listdir(os.path.join(out, "tflite", "ae-digits", "1"))) == ["ae-digits.none.json",
                                                                                  "ae-digits.none.tflite"]
         # Nothing converts: the SavedModel is still written, and no empty TFLite folder is left.
-        status, _, err = run_child("unconvertible:dynamic", "export", run_dir, "--out", out, "--tflite", "dynamic")
+        status, _, err = cli_in_process(capfd, "export", run_dir, "--out", out, "--tflite", "dynamic")
         assert status == export.cli.EXIT_PARTIAL, err[-3000:]
         assert os.path.isfile(os.path.join(out, "ae-digits", "2", "saved_model.pb"))
         assert not os.path.lexists(os.path.join(out, "tflite", "ae-digits", "2"))

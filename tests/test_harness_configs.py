@@ -14,14 +14,23 @@ switches, a zero weight, an empty layer list, a first stage's arguments) appears
 configuration of the same model. Every recipe itself is built and trained one step by
 ``tests/test_zoo_harness.py``. The harness runs are split over this file and
 ``test_harness_configs_1.py`` ... (``SHARDS``), so that two workers share them.
+
+Serving without keras_ae: one configuration per zoo model (:data:`SERVED`) has its harnessed
+SavedModel, with the REST bodies the export writes, served by a process that never imports
+keras_ae (``tests/plain_serving.py``): through TF's session loader as TF Serving runs it, and
+with ``tf.saved_model.load``; each shard's last test serves the configurations it harnessed.
 """
 
+import os
+
+import keras
 import numpy as np
 import pytest
 
-from keras_ae import testing
+from keras_ae import serving, testing
 from keras_ae.presets import RECIPES
 from keras_ae.presets.registry import TEST_CONFIGS, graph_values
+from tests import plain_serving
 from zoo.runner import build_model
 
 #: examples per harness batch: two fused pairs of two steps of 4 (``check_model``'s default batch is N // 4).
@@ -46,6 +55,16 @@ COST = {
     "spatial-ae-noslow": 14, "ae-bce-linear": 8,
 }
 DEFAULT_COST = 60
+
+#: one configuration per model whose SavedModel is served without keras_ae: the first by name that exports one.
+SERVED = {}
+for _name, _config in sorted(TEST_CONFIGS.items()):
+    if _config.saved_model:
+        SERVED.setdefault(_config.model, _name)
+#: models whose every signature the ``tf.saved_model.load`` pass feeds (no condition or canvas input), at least.
+LOADED_PLAINLY = {"VAE", "VQVAE2", "PixelVAE", "RAE"}
+#: the served configurations harnessed in this process: name -> (trained model, SavedModel folder, batch).
+HARNESSED = {}
 
 
 def shards():
@@ -106,6 +125,8 @@ def run_harness(name, tmp_path):
     report = testing.check_model(lambda: build(config), x, extras, tmp_dir=str(tmp_path),
                                  saved_model=config.saved_model, tflite=config.tflite, mirrored=config.mirrored,
                                  condition=condition, elbo_extras=elbo_extras)
+    if name in SERVED.values():
+        HARNESSED[name] = (report["model"], report["saved_model"], x)
     model = build(config)
     assert set(report["terms"]) >= {"loss"} | set(model.TERMS)
     assert report.get("replicas") == (2 if config.mirrored else None)  # conftest makes two logical CPUs
@@ -124,10 +145,61 @@ def run_harness(name, tmp_path):
             assert {"sample", "sample_seeded"} <= set(report["tflite_signatures"]), skipped
 
 
+def serve_plainly(names, tmp_path):
+    """The served configurations among ``names`` (:data:`SERVED`), each SavedModel served by one
+    process without keras_ae (``tests/plain_serving.py``) and checked against Keras.
+
+    The SavedModel is the harness's, of the trained model (:data:`HARNESSED`); a configuration not
+    harnessed in this process (this test run alone) is built, fitted ex post and exported here.
+    """
+    from export.cli import write_requests
+
+    chosen, jobs = {}, []
+    for name in sorted(set(names) & set(SERVED.values())):
+        config = TEST_CONFIGS[name]
+        model, path, x = HARNESSED.pop(name, (None, None, None))
+        if path is None or not os.path.isdir(path):
+            keras.utils.set_random_seed(0)  # the same tiny weights whatever ran before
+            model = build(config)
+            model.build()
+            x, _, _, _ = config_batch(config)
+            model.post_fit(x, seed=0)  # e.g. the ex-post density that sample draws from
+            path = serving.export_saved_model(model, str(tmp_path / "models"), name)
+        requests = os.path.join(path, "requests")  # where the export puts them (TF Serving ignores the folder)
+        os.makedirs(requests)
+        write_requests(requests, model, path, x)
+        plain = plain_serving.plain_servable(model)
+        if config.model in LOADED_PLAINLY:
+            assert plain, f"{name}: the tf.saved_model.load pass cannot feed every signature of {config.model}"
+        chosen[name] = model
+        jobs.append(plain_serving.make_job(model, path, str(tmp_path / "out" / name), x=x[:3] if plain else None,
+                                           requests=requests))
+    report = plain_serving.run_plain_process(jobs, str(tmp_path))
+    assert report["modules"] == [], f"the plain process imported {report['modules']}"
+    failed = {}
+    for (name, model), job in zip(chosen.items(), jobs):
+        try:
+            plain_serving.check_session_outputs(model, job, report[job["path"]]["session"], name)
+            if "x" in job:
+                plain_serving.check_loaded_outputs(model, job, report[job["path"]]["loaded"])
+        except AssertionError as e:
+            failed[name] = e
+    assert not failed, failed
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", shard(0))
 def test_tiny_configuration_passes_the_contract_harness(name, tmp_path):
     run_harness(name, tmp_path)
+
+
+@pytest.mark.slow
+def test_harnessed_exports_serve_without_keras_ae(tmp_path):
+    serve_plainly(shard(0), tmp_path)
+
+
+def test_the_plainly_loaded_models_have_a_served_configuration():
+    assert LOADED_PLAINLY <= set(SERVED), sorted(LOADED_PLAINLY - set(SERVED))
 
 
 def test_every_graph_changing_value_of_a_recipe_has_a_harnessed_configuration():

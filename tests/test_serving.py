@@ -1,21 +1,22 @@
 """Export for serving: SavedModel signatures, servable without keras_ae, TFLite parity, REST bodies.
 
-Models are tiny (8x8x1 data, 16 hidden units) and exported once per module. The all-models test
-(one tiny configuration per zoo model, served by a process without keras_ae) is marked slow.
+Models are tiny (8x8x1 data, 16 hidden units) and exported once per module. One tiny configuration
+per zoo model is served by a process without keras_ae at the end of each harness shard
+(``tests/test_harness_configs.py``, with ``tests/plain_serving.py``).
 """
 
 import json
 import os
 import subprocess
 import sys
-import textwrap
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_ae import models, serving, training
+from tests.plain_serving import (assert_same_float32_graph, check_loaded_outputs, keras_reference, make_job,
+                                 run_plain_process)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,42 +42,6 @@ GENERATIVE = [n for n in NAMES if getattr(getattr(models, TINY[n][0]), "is_gener
 #   its own range, amplified by the weights after it. Measured ~4e-3; 0.05 (12 output steps)
 #   still catches a broken conversion (a wrong scale or zero point gives errors ~0.3-1).
 TFLITE_BOUNDS = {"none": 1e-4, "float16": 1e-2, "dynamic": 0.02, "int8": 0.05}
-
-SUBPROCESS_SCRIPT = textwrap.dedent(r'''
-    """Load SavedModels with TensorFlow and NumPy only, run every signature, save the outputs."""
-    import json
-    import os
-    import sys
-
-    import numpy as np
-    import tensorflow as tf
-
-    jobs = json.load(open(sys.argv[1]))
-    report = {}
-    for job in jobs:
-        signatures = tf.saved_model.load(job["path"]).signatures
-        x, z = np.load(job["x"]), dict(np.load(job["z"]))  # z: the decode inputs by name (z, or top and bottom)
-        names = sorted(signatures)
-        for name in names:
-            fn = signatures[name]
-            if name == "sample":
-                runs = {"a": fn(n=tf.constant(3), temperature=tf.constant(1.0)),
-                        "b": fn(n=tf.constant(3), temperature=tf.constant(1.0))}
-            elif name == "sample_seeded":
-                runs = {"": fn(n=tf.constant(3), seed=tf.constant(11), temperature=tf.constant(1.0))}
-            elif name == "decode":
-                runs = {"": fn(**{k: tf.constant(v) for k, v in z.items()})}
-            else:
-                runs = {"": fn(x=tf.constant(x))}
-            for tag, outputs in runs.items():
-                for key, value in outputs.items():
-                    np.save(os.path.join(job["out"], f"{name}.{key}{tag}.npy"), value.numpy())
-        report[job["path"]] = names
-    # `import tensorflow` itself imports keras; what must stay out is our code.
-    report["modules"] = sorted(m for m in sys.modules if m.split(".")[0] in ("keras_ae", "zoo", "export"))
-    print(json.dumps(report))
-''')
-
 
 def tiny_model(name, data):
     cls_name, args = TINY[name]
@@ -118,81 +83,6 @@ def tflite_files(trained, data, tmp_path_factory):
         return cache[name, quantization]
 
     return get
-
-
-def keras_reference(model, x):
-    enc = {k: np.asarray(v) for k, v in model.encode_outputs(tf.constant(x)).items()}
-    return {
-        "encode": enc,
-        "decode": {"reconstruction": np.asarray(model.decode(model.encode(x)))},  # a structured code too
-        "reconstruct": {"reconstruction": np.asarray(model.reconstruct(x))},
-        "serving_default": {"reconstruction": np.asarray(model.reconstruct(x))},
-        "score": {"score": np.asarray(model.score(x))},
-    }, enc.get("code")  # a structured code (VQ-VAE-2) has one entry per part instead
-
-
-def run_in_plain_process(jobs, tmp_path):
-    """Run ``SUBPROCESS_SCRIPT`` on ``jobs`` in a fresh interpreter; returns its JSON report."""
-    script = tmp_path / "load_plain.py"
-    script.write_text(SUBPROCESS_SCRIPT)
-    jobs_file = tmp_path / "jobs.json"
-    jobs_file.write_text(json.dumps(jobs))
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    # Run from tmp_path with no PYTHONPATH so that the checkout cannot be imported by accident.
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, str(script), str(jobs_file)], capture_output=True, text=True,
-                          cwd=str(tmp_path), env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def assert_same_float32_graph(got, expected, what=""):
-    """Outputs of one float32 graph run twice (another process, another kernel order): within
-    1e-5 of ``max(1, |value|)``. A score sums hundreds of pixel terms, so a value of 255 may move
-    by one ulp (1.5e-5); the reorder error of such a sum is ~sqrt(784) eps ~ 3e-6 relative."""
-    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
-    error = np.abs(got - expected) / np.maximum(1.0, np.abs(expected))
-    assert np.max(error, initial=0.0) <= 1e-5, (what, np.max(np.abs(got - expected), initial=0.0))
-
-
-def check_plain_outputs(model, job, names):
-    """Compare a subprocess's saved outputs with Keras: deterministic paths within 1e-5 (relative above 1)."""
-    x = np.load(job["x"])
-    reference, _ = keras_reference(model, x)
-    expected = set(reference) | ({"sample", "sample_seeded"} if model.is_generative else set())
-    assert set(names) == expected, names
-    endpoints = model.export_endpoints()
-    for sig, outputs in reference.items():
-        # a stochastic decoder's draw (PixelVAE's pixels) is fresh at every call: its shape,
-        # finiteness and support are checked, not its values
-        stochastic = endpoints["reconstruct" if sig == "serving_default" else sig].stochastic
-        for key, value in outputs.items():
-            got = np.load(os.path.join(job["out"], f"{sig}.{key}.npy"))
-            assert got.shape == value.shape, (sig, key)
-            if stochastic:
-                assert np.all(np.isfinite(got)), (model.name, sig, key)
-                if model.unit_interval_data:
-                    assert got.min() >= 0.0 and got.max() <= 1.0, (model.name, sig, key)
-            else:
-                assert_same_float32_graph(got, value, (model.name, sig, key))
-    if model.is_generative:
-        # the seeded signature is model.sample(n, seed) in a process that never imported keras_ae
-        seeded = np.load(os.path.join(job["out"], "sample_seeded.x.npy"))
-        assert_same_float32_graph(seeded, np.asarray(model.sample(3, seed=11)), "sample_seeded")
-        a = np.load(os.path.join(job["out"], "sample.xa.npy"))
-        b = np.load(os.path.join(job["out"], "sample.xb.npy"))
-        assert a.shape == (3,) + tuple(model.data_shape)
-        assert np.all(np.isfinite(a)) and not np.array_equal(a, b)
-        if model.unit_interval_data:
-            assert a.min() >= 0.0 and a.max() <= 1.0
-
-
-def make_job(model, path, folder, x):
-    os.makedirs(folder, exist_ok=True)
-    np.save(os.path.join(folder, "x.npy"), x)
-    # the exported decode's inputs by name: {"z": codes}, or one entry per part of a structured code
-    np.savez(os.path.join(folder, "z.npz"), **serving.probe_inputs(model, model.export_endpoints()["decode"], x))
-    return {"path": path, "x": os.path.join(folder, "x.npy"), "z": os.path.join(folder, "z.npz"), "out": folder}
 
 
 # -- SavedModel --------------------------------------------------------------------------------
@@ -266,11 +156,11 @@ def test_saved_model_sample_draws_fresh_noise(name, exported, trained):
 @pytest.mark.slow
 def test_servable_in_a_process_without_keras_ae(trained, exported, data, tmp_path):
     """Every export loads and runs with only TensorFlow and NumPy imported (as TF Serving does)."""
-    jobs = [make_job(trained[n], exported[n], str(tmp_path / n), data[:6]) for n in NAMES]
-    report = run_in_plain_process(jobs, tmp_path)
+    jobs = [make_job(trained[n], exported[n], str(tmp_path / n), x=data[:6]) for n in NAMES]
+    report = run_plain_process(jobs, str(tmp_path))
     assert report["modules"] == [], f"the plain process imported {report['modules']}"
     for name, job in zip(NAMES, jobs):
-        check_plain_outputs(trained[name], job, report[job["path"]])
+        check_loaded_outputs(trained[name], job, report[job["path"]]["loaded"])
 
 
 @pytest.mark.slow
@@ -411,52 +301,6 @@ def test_tflite_bad_arguments_are_clear_errors(trained, tmp_path):
     with pytest.raises(serving.ExportError, match="NaN"):
         serving.export_tflite(model, path, "int8", representative_data=np.full((4,) + SHAPE, np.nan, np.float32))
     assert not os.path.exists(path)
-
-
-# -- every model of the zoo ------------------------------------------------------------------------
-#: the inputs the plain process gives a signature: data, codes (by their names), a count and a seed.
-PLAIN_INPUTS = {"x", "n", "seed", "temperature"}
-
-
-def plain_servable(model):
-    """Whether the plain process can feed every signature (no condition or other extra input)."""
-    codes = set(model.code_spec) if isinstance(model.code_spec, dict) else {"z"}
-    endpoints = model.export_endpoints()
-    return set(endpoints) <= {"reconstruct", "encode", "decode", "score", "sample", "sample_seeded"} and all(
-        spec.name in PLAIN_INPUTS | codes for endpoint in endpoints.values() for spec in endpoint.inputs)
-
-
-@pytest.mark.slow
-def test_every_zoo_model_exports_and_serves_without_keras_ae(tmp_path):
-    """One tiny configuration per model (``keras_ae.presets.TEST_CONFIGS``, the one with the export
-    checks): its SavedModel served by a plain TF process within 1e-5. Its TFLite parity is in the
-    harness (``tests/test_harness_configs.py``); a model whose signatures need a condition (labels)
-    has its exported signatures compared in its own test file."""
-    from tests.test_harness_configs import build
-    from keras_ae.presets.registry import TEST_CONFIGS
-
-    chosen = {}
-    for name, config in sorted(TEST_CONFIGS.items()):
-        if config.saved_model and config.tflite and config.mirrored:
-            chosen.setdefault(config.model, config)
-    models_by_name, jobs = {}, []
-    for model_name, config in sorted(chosen.items()):
-        keras.utils.set_random_seed(0)  # the same tiny weights whatever ran before
-        model = build(config)
-        model.build()
-        if not plain_servable(model):
-            continue
-        x = np.random.default_rng(1).uniform(0.0, 1.0, (64,) + tuple(model.data_shape)).astype(np.float32)
-        model.post_fit(x, seed=0)  # e.g. the ex-post density that sample draws from
-        x = x[:3]
-        models_by_name[model_name] = model
-        path = serving.export_saved_model(model, str(tmp_path / "models"), config.name)
-        jobs.append(make_job(model, path, str(tmp_path / "out" / config.name), x))
-    assert {"VAE", "VQVAE2", "PixelVAE", "RAE"} <= set(models_by_name)  # DRAW (canvases) and labelled models: own files
-    report = run_in_plain_process(jobs, tmp_path)
-    assert report["modules"] == []
-    for (name, model), job in zip(sorted(models_by_name.items()), jobs):
-        check_plain_outputs(model, job, report[job["path"]])
 
 
 @pytest.mark.slow

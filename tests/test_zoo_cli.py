@@ -149,7 +149,7 @@ def test_train_writes_a_complete_run_directory_and_eval_recomputes_it(tmp_path, 
 
 
 @pytest.mark.slow
-def test_train_a_deterministic_recipe_on_a_user_npz(tmp_path):
+def test_train_a_deterministic_recipe_on_a_user_npz(tmp_path, capfd):
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -157,9 +157,10 @@ def test_train_a_deterministic_recipe_on_a_user_npz(tmp_path):
     np.savez(path, x_train=rng.integers(0, 256, size=(64, 6, 6), dtype=np.uint8),
              x_test=rng.integers(0, 256, size=(16, 6, 6), dtype=np.uint8))
     run_dir = tmp_path / "run"
-    result = run_zoo("train", "ae-digits", "--dataset", f"npz:{path}", "--epochs", "1", "--out", str(run_dir),
-                     "--verbose", "0")
-    assert result.returncode == 0, result.stderr[-3000:]
+    # in this process: a training as a process is the test above
+    status, stderr = zoo_in_process(capfd, "train", "ae-digits", "--dataset", f"npz:{path}", "--epochs", "1",
+                                    "--out", str(run_dir), "--verbose", "0")
+    assert status == 0, stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["reconstruction_mse"] > 0
     assert json.loads((run_dir / "config.json").read_text())["input_shape"] == [6, 6, 1]
